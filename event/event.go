@@ -1,0 +1,166 @@
+// Package event is the signalled-event-then-poll-status model that every
+// mediaport endpoint uses, built on channels.
+//
+// Each endpoint owns one Event. The endpoint signals it when its status
+// changes; the application waits on it (Wait, or C in a select) and then calls
+// the endpoint's Status to learn what changed. Events are level-triggered, as
+// Prosody's are: the endpoint signals again after Status or GetPacket while
+// the cause remains (packets still queued, capacity still available), and once
+// the endpoint has stopped its event is signalled permanently. A wake-up with
+// nothing new to report is possible; a lost wake-up is not: a status change
+// that happens after the application's last Status always leaves the event
+// signalled.
+//
+// To wait on many endpoints without a goroutine each, attach their events to
+// a Queue (an epoll-like ready list) and call Queue.Wait.
+package event
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Event is the waitable side of an endpoint's event. Applications obtain it
+// from the endpoint (Event methods) and never create one themselves; the
+// endpoint keeps the Source that signals it.
+//
+// An Event is safe for concurrent use. It stays usable (permanently
+// signalled) after its endpoint is destroyed, so a stale Event never panics.
+type Event struct {
+	mu      sync.Mutex    // guards ch and pending, serialises signalling with the permanent close
+	ch      chan struct{} // created by the first C or Wait: capacity 1, a token means "signalled"; closed when permanent
+	pending bool          // signalled before ch existed
+	ready   bool          // in its queue's ready list (guarded by that queue's mutex)
+	stopped atomic.Bool   // signalled permanently
+
+	// Queue membership. q is written under q.mu; tag, prev and next are
+	// guarded by the mutex of the queue the event is attached to. The
+	// channel is created lazily so that an event used only through a Queue
+	// costs one small object and one cache line per signal.
+	q          atomic.Pointer[Queue]
+	tag        any
+	prev, next *Event
+}
+
+// C returns a channel that can be received from while the event is
+// signalled. A receive consumes one signal; once the event is signalled
+// permanently every receive succeeds at once (the channel is closed).
+func (e *Event) C() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch == nil {
+		e.ch = make(chan struct{}, 1)
+		if e.stopped.Load() {
+			close(e.ch)
+		} else if e.pending {
+			e.ch <- struct{}{}
+		}
+		e.pending = false
+	}
+	return e.ch
+}
+
+// Wait blocks until the event is signalled (consuming the signal) or ctx is
+// done, in which case it returns ctx.Err().
+func (e *Event) Wait(ctx context.Context) error {
+	ch := e.C()
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Permanent reports whether the event is signalled permanently, that is,
+// whether its endpoint has reached its final status.
+func (e *Event) Permanent() bool { return e.stopped.Load() }
+
+// signalled reports whether a receive on C would succeed now. The answer can
+// be stale by the time it is used; callers only use it to avoid losing a
+// wake-up, never to suppress one.
+func (e *Event) signalled() bool {
+	if e.stopped.Load() {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pending || len(e.ch) > 0
+}
+
+// Source is the signalling side of an Event, kept by the endpoint that owns
+// the event.
+type Source struct {
+	ev Event
+}
+
+// NewSource returns a Source with an unsignalled Event.
+func NewSource() *Source {
+	return &Source{}
+}
+
+// Event returns the event signalled by s.
+func (s *Source) Event() *Event { return &s.ev }
+
+// Signal signals the event: a waiter on the event, or on a Queue it is
+// attached to, wakes up. Signals that arrive while the event is already
+// signalled merge into one. Signal never blocks and costs O(1).
+func (s *Source) Signal() {
+	e := &s.ev
+	e.mu.Lock()
+	if !e.stopped.Load() {
+		if e.ch == nil {
+			e.pending = true
+		} else {
+			select {
+			case e.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	e.mu.Unlock()
+	if q := e.q.Load(); q != nil {
+		q.push(e)
+	}
+}
+
+// SignalPermanently signals the event for good: from now on every wait on it
+// returns at once, and a Queue it is attached to reports it on every Wait
+// until it is detached. Endpoints call it when they reach their final
+// (Stopped) status. Calling it again has no effect.
+func (s *Source) SignalPermanently() {
+	e := &s.ev
+	e.mu.Lock()
+	if !e.stopped.Load() {
+		e.stopped.Store(true)
+		if e.ch != nil {
+			close(e.ch)
+		}
+	}
+	e.mu.Unlock()
+	if q := e.q.Load(); q != nil {
+		q.push(e)
+	}
+}
+
+// Detach removes the event from the Queue it is attached to, if any.
+// Endpoints call it from Destroy.
+func (s *Source) Detach() {
+	e := &s.ev
+	for {
+		q := e.q.Load()
+		if q == nil {
+			return
+		}
+		if q.Detach(e) == nil {
+			return
+		}
+		// Detached (and perhaps re-attached) concurrently: look again.
+	}
+}

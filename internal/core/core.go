@@ -1,0 +1,297 @@
+// Package core is the machinery every mediaport endpoint shares: the module
+// (sm_open_module) with its logger, clock and limits, the error sentinels,
+// and the endpoint lifecycle Create → Config → Stop → Stopped → Destroy,
+// implemented once here.
+//
+// Package mediaport (the module root) wraps Module and re-exports the
+// errors; endpoint packages reach a module's core through Of.
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/clock"
+)
+
+// Errors shared by every endpoint. Package mediaport re-exports them; match
+// them with errors.Is.
+var (
+	ErrDestroyed       = errors.New("mediaport: handle destroyed")
+	ErrStopped         = errors.New("mediaport: endpoint stopped")
+	ErrClosed          = errors.New("mediaport: module closed")
+	ErrNilHandle       = errors.New("mediaport: nil handle")
+	ErrNilModule       = errors.New("mediaport: nil module")
+	ErrState           = errors.New("mediaport: call not valid in this state")
+	ErrInvalidArgument = errors.New("mediaport: invalid argument")
+	ErrAddressFamily   = fmt.Errorf("%w: address family mismatch", ErrInvalidArgument)
+	ErrLimit           = errors.New("mediaport: module limit reached")
+	ErrBufferTooSmall  = errors.New("mediaport: buffer too small")
+)
+
+// Limits are the sizes a module gives its endpoints.
+type Limits struct {
+	// MaxEndpoints bounds the endpoints alive on the module at once.
+	MaxEndpoints int
+	// QueueLen is the default bound of an endpoint's packet queue.
+	QueueLen int
+	// MaxPacket is the largest datagram an endpoint receives whole; longer
+	// ones are truncated and dropped (and counted).
+	MaxPacket int
+	// Batch is the number of datagrams read or written per system call.
+	Batch int
+}
+
+// DefaultLimits are the limits of a module opened with zero Options.
+var DefaultLimits = Limits{MaxEndpoints: 65536, QueueLen: 256, MaxPacket: 2048, Batch: 32}
+
+// Module is the core of a mediaport module.
+type Module struct {
+	Log    *slog.Logger
+	Clock  clock.Clock
+	Limits Limits
+
+	mu        sync.Mutex
+	closed    bool
+	endpoints map[*Endpoint]struct{}
+}
+
+// Of returns the core of a *mediaport.Module (given as any to avoid an
+// import cycle), or nil for a nil or closed-over value. Package mediaport
+// sets it in its init.
+var Of func(m any) *Module
+
+// Get returns the core of mod, or ErrNilModule.
+func Get(mod any) (*Module, error) {
+	if Of == nil {
+		return nil, ErrNilModule
+	}
+	c := Of(mod)
+	if c == nil {
+		return nil, ErrNilModule
+	}
+	return c, nil
+}
+
+// NewModule returns a module core; zero fields of limits take their defaults.
+func NewModule(log *slog.Logger, clk clock.Clock, limits Limits) *Module {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if clk == nil {
+		clk = clock.System()
+	}
+	if limits.MaxEndpoints <= 0 {
+		limits.MaxEndpoints = DefaultLimits.MaxEndpoints
+	}
+	if limits.QueueLen <= 0 {
+		limits.QueueLen = DefaultLimits.QueueLen
+	}
+	if limits.MaxPacket <= 0 {
+		limits.MaxPacket = DefaultLimits.MaxPacket
+	}
+	if limits.Batch <= 0 {
+		limits.Batch = DefaultLimits.Batch
+	}
+	return &Module{Log: log, Clock: clk, Limits: limits, endpoints: map[*Endpoint]struct{}{}}
+}
+
+// Close destroys every endpoint still on the module (stopping it first) and
+// makes later creates fail with ErrClosed. A second Close returns ErrClosed.
+func (m *Module) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	m.closed = true
+	eps := make([]*Endpoint, 0, len(m.endpoints))
+	for e := range m.endpoints {
+		eps = append(eps, e)
+	}
+	m.mu.Unlock()
+	for _, e := range eps {
+		_ = e.Destroy()
+	}
+	return nil
+}
+
+// Closed reports whether Close has been called.
+func (m *Module) Closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Endpoints returns the number of endpoints alive on the module.
+func (m *Module) Endpoints() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.endpoints)
+}
+
+// State is where an endpoint is in its lifecycle.
+type State int32
+
+// The lifecycle states, in order. An endpoint only moves forward.
+const (
+	Created   State = iota // created, waiting for Config
+	Running                // configured and running
+	Stopped                // final status reached; event signalled permanently
+	Destroyed              // handle invalid; every call returns ErrDestroyed
+)
+
+func (s State) String() string {
+	switch s {
+	case Created:
+		return "created"
+	case Running:
+		return "running"
+	case Stopped:
+		return "stopped"
+	case Destroyed:
+		return "destroyed"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// Endpoint is the lifecycle of one endpoint: its state, its event and its
+// registration on the module. Endpoint packages embed a *Endpoint and call
+// Check at the top of every method.
+//
+// Calls on the hot path (send, receive) read the state with one atomic load
+// and no lock; they may race with Stop, so their I/O must treat a closed
+// socket as ErrStopped.
+type Endpoint struct {
+	mod   *Module
+	kind  string
+	src   *event.Source
+	state atomic.Int32
+	mu    sync.Mutex // serialises Stop and Destroy
+	stop  func()
+}
+
+// NewEndpoint registers a new endpoint of the given kind (used in errors and
+// logs) on m. stop releases the endpoint's resources (closes sockets, ends
+// goroutines and waits for them); the lifecycle calls it exactly once, from
+// Stop, Destroy or Module.Close, before the state becomes Stopped. stop must
+// not call back into the lifecycle. The endpoint starts in Created.
+func (m *Module) NewEndpoint(kind string, stop func()) (*Endpoint, error) {
+	if m == nil {
+		return nil, ErrNilModule
+	}
+	e := &Endpoint{mod: m, kind: kind, src: event.NewSource(), stop: stop}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("%s: %w", kind, ErrClosed)
+	}
+	if len(m.endpoints) >= m.Limits.MaxEndpoints {
+		return nil, fmt.Errorf("%s: %w (%d endpoints)", kind, ErrLimit, m.Limits.MaxEndpoints)
+	}
+	m.endpoints[e] = struct{}{}
+	return e, nil
+}
+
+// Module returns the module e was created on.
+func (e *Endpoint) Module() *Module { return e.mod }
+
+// Event returns the endpoint's event.
+func (e *Endpoint) Event() *event.Event { return e.src.Event() }
+
+// Signal signals the endpoint's event.
+func (e *Endpoint) Signal() { e.src.Signal() }
+
+// State returns the current state.
+func (e *Endpoint) State() State { return State(e.state.Load()) }
+
+// Check returns nil when e is Created or Running, and otherwise the error a
+// call that needs a live endpoint returns: ErrNilHandle, ErrStopped or
+// ErrDestroyed, wrapped with the endpoint kind.
+func (e *Endpoint) Check() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	switch State(e.state.Load()) {
+	case Created, Running:
+		return nil
+	case Stopped:
+		return fmt.Errorf("%s: %w", e.kind, ErrStopped)
+	default:
+		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+	}
+}
+
+// CheckAlive returns nil unless e is nil or destroyed: calls such as Status
+// and Event stay valid on a stopped endpoint.
+func (e *Endpoint) CheckAlive() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	if State(e.state.Load()) == Destroyed {
+		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+	}
+	return nil
+}
+
+// Errorf returns an error prefixed with the endpoint kind that wraps err.
+func (e *Endpoint) Errorf(err error, format string, args ...any) error {
+	return fmt.Errorf("%s: %w: %s", e.kind, err, fmt.Sprintf(format, args...))
+}
+
+// SetRunning moves e from Created to Running and reports whether it did.
+func (e *Endpoint) SetRunning() bool {
+	return e.state.CompareAndSwap(int32(Created), int32(Running))
+}
+
+// Stop releases the endpoint's resources, moves it to Stopped and signals
+// its event permanently. Stopping a stopped endpoint does nothing; stopping
+// a destroyed one returns ErrDestroyed.
+func (e *Endpoint) Stop() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopLocked()
+}
+
+func (e *Endpoint) stopLocked() error {
+	switch State(e.state.Load()) {
+	case Destroyed:
+		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+	case Stopped:
+		return nil
+	}
+	e.state.Store(int32(Stopped))
+	if e.stop != nil {
+		e.stop()
+	}
+	e.src.SignalPermanently()
+	return nil
+}
+
+// Destroy stops e if it has not stopped, invalidates it, detaches its event
+// from any event.Queue and removes it from its module. A second Destroy
+// returns ErrDestroyed.
+func (e *Endpoint) Destroy() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	e.mu.Lock()
+	if err := e.stopLocked(); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.state.Store(int32(Destroyed))
+	e.src.Detach()
+	e.mu.Unlock()
+	e.mod.mu.Lock()
+	delete(e.mod.endpoints, e)
+	e.mod.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,151 @@
+// Package mediaport is the module of the mediaport library: the Prosody
+// "module" (sm_open_module) on which every endpoint is created, and the
+// errors and clock that all endpoints share.
+//
+// mediaport gives Go media servers the media-port plumbing of Aculab
+// Prosody — UDP dispatcher, VMP[rx], DTLS[rx], DTLS[tx] — with Prosody's
+// handle-and-event API, on real UDP sockets. Endpoints live in their own
+// packages (dispatcher, vmprx, dtlsrx, dtlstx, stun, turn); each is created on
+// a *Module, owns one event.Event, and follows one lifecycle:
+//
+//	Create → Config → (event signalled → Status → …) → Stop → Stopped → Destroy
+//
+// After Stop the endpoint's final status is Stopped and its event is
+// signalled permanently. Destroy stops a running endpoint first; after it
+// every call on the handle returns an error matching ErrDestroyed. Module.Close
+// destroys every endpoint still open.
+package mediaport
+
+import (
+	"log/slog"
+
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/core"
+)
+
+// Errors returned by every endpoint package; match them with errors.Is.
+var (
+	// ErrDestroyed: the handle was destroyed (or the module closed under it).
+	ErrDestroyed = core.ErrDestroyed
+	// ErrStopped: the endpoint has stopped; only Status, Event and Destroy
+	// (and reading what is still queued) remain valid.
+	ErrStopped = core.ErrStopped
+	// ErrClosed: the module is closed.
+	ErrClosed = core.ErrClosed
+	// ErrNilHandle: the method was called on a nil or zero handle.
+	ErrNilHandle = core.ErrNilHandle
+	// ErrNilModule: a nil module was given.
+	ErrNilModule = core.ErrNilModule
+	// ErrState: the call is not valid in the endpoint's current state (for
+	// example sending before Config).
+	ErrState = core.ErrState
+	// ErrInvalidArgument: an argument or configuration field is invalid.
+	ErrInvalidArgument = core.ErrInvalidArgument
+	// ErrAddressFamily: addresses of different families (IPv4 and IPv6) were
+	// mixed. It also matches ErrInvalidArgument.
+	ErrAddressFamily = core.ErrAddressFamily
+	// ErrLimit: a module limit (Options.MaxEndpoints) was reached.
+	ErrLimit = core.ErrLimit
+	// ErrBufferTooSmall: a read buffer is shorter than the packet; the
+	// packet stays queued.
+	ErrBufferTooSmall = core.ErrBufferTooSmall
+)
+
+// Clock tells the time and runs timers. Every timer of every endpoint on a
+// module runs on the module's Clock, so tests can replace it.
+type Clock = clock.Clock
+
+// Timer is a pending call started by Clock.AfterFunc.
+type Timer = clock.Timer
+
+// SystemClock returns the operating system's clock, the default.
+func SystemClock() Clock { return clock.System() }
+
+// Options configure a module. The zero value is valid: a discarding
+// logger, the system clock and the default limits.
+type Options struct {
+	// Logger receives the logs of every endpoint on the module. Nil
+	// discards them.
+	Logger *slog.Logger
+	// Clock runs every timer of every endpoint. Nil means SystemClock.
+	Clock Clock
+	// MaxEndpoints bounds the endpoints alive at once (default 65536).
+	MaxEndpoints int
+	// QueueLen is the default bound of each endpoint's packet queue
+	// (default 256 packets).
+	QueueLen int
+	// MaxPacket is the largest datagram received whole (default 2048
+	// bytes); longer ones are dropped and counted.
+	MaxPacket int
+	// Batch is the number of datagrams moved per system call by batch
+	// receive and send (default 32).
+	Batch int
+}
+
+// Module is an open mediaport module (Prosody's tSMModuleId). Endpoints are
+// created on it and share its logger, clock and limits. A Module is safe for
+// concurrent use.
+type Module struct {
+	c *core.Module
+}
+
+func init() {
+	core.Of = func(m any) *core.Module {
+		if mod, ok := m.(*Module); ok && mod != nil {
+			return mod.c
+		}
+		return nil
+	}
+}
+
+// OpenModule opens a module (sm_open_module).
+func OpenModule(opts Options) (*Module, error) {
+	limits := core.Limits{
+		MaxEndpoints: opts.MaxEndpoints,
+		QueueLen:     opts.QueueLen,
+		MaxPacket:    opts.MaxPacket,
+		Batch:        opts.Batch,
+	}
+	if limits.MaxEndpoints < 0 || limits.QueueLen < 0 || limits.MaxPacket < 0 || limits.Batch < 0 {
+		return nil, core.ErrInvalidArgument
+	}
+	if limits.MaxPacket > 65535 {
+		return nil, core.ErrInvalidArgument
+	}
+	return &Module{c: core.NewModule(opts.Logger, opts.Clock, limits)}, nil
+}
+
+// Close stops and destroys every endpoint still open on the module (their
+// events end signalled permanently and their goroutines end before Close
+// returns) and makes later creates fail with ErrClosed. A second Close
+// returns ErrClosed.
+func (m *Module) Close() error {
+	if m == nil || m.c == nil {
+		return ErrNilModule
+	}
+	return m.c.Close()
+}
+
+// Logger returns the module's logger.
+func (m *Module) Logger() *slog.Logger {
+	if m == nil || m.c == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.c.Log
+}
+
+// Clock returns the module's clock.
+func (m *Module) Clock() Clock {
+	if m == nil || m.c == nil {
+		return clock.System()
+	}
+	return m.c.Clock
+}
+
+// Endpoints returns the number of endpoints currently open on the module.
+func (m *Module) Endpoints() int {
+	if m == nil || m.c == nil {
+		return 0
+	}
+	return m.c.Endpoints()
+}
