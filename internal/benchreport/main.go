@@ -1,0 +1,198 @@
+// Command benchreport runs mediaport's paired benchmarks and prints one table:
+// for each pair, mediaport's time per op, the baseline's (raw socket, raw
+// pion) measured in the same run, their ratio and mediaport's allocations.
+//
+//	go run ./internal/benchreport                 # every package, 5 runs each
+//	go run ./internal/benchreport -bench Send ./dispatcher
+//	go test -run '^$' -bench . -benchmem ./... | go run ./internal/benchreport -in -
+//
+// A pair is two sub-benchmarks of one benchmark named "mediaport" and
+// "baseline"; a few pairs of other names are listed in extraPairs. The
+// ratio is baseline time ÷ mediaport time, so above 1 mediaport is faster
+// and 0.9 means mediaport runs at 90% of the baseline's speed. Each time is
+// the median of the runs (-count), to resist a noisy shared machine.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// goals are the minimum ratios the issues set, by pair name.
+var goals = map[string]float64{
+	"dispatcher/Send":      0.95,
+	"dispatcher/SendBatch": 1.5,
+	"event/QueueSignal":    1 / 1.5,
+}
+
+// extraPairs compare two sub-benchmarks that are not mediaport/baseline:
+// the name of the pair, then ours and baseline.
+var extraPairs = [][3]string{
+	{"event/QueueSignal", "event/QueueSignal/attached=100000", "event/QueueSignal/attached=1000"},
+	{"event/QueueSignalSpread", "event/QueueSignalSpread/attached=100000", "event/QueueSignalSpread/attached=1000"},
+}
+
+type result struct {
+	ns     []float64
+	allocs []float64
+}
+
+func main() {
+	in := flag.String("in", "", "read `go test -bench` output from this file (- for stdin) instead of running it")
+	bench := flag.String("bench", ".", "benchmarks to run (go test -bench)")
+	count := flag.Int("count", 5, "runs of each benchmark (go test -count)")
+	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
+	flag.Parse()
+	pkgs := flag.Args()
+	if len(pkgs) == 0 {
+		pkgs = []string{"./..."}
+	}
+	var r io.Reader
+	switch *in {
+	case "":
+		args := append([]string{"test", "-run", "^$", "-bench", *bench, "-benchmem",
+			"-count", strconv.Itoa(*count), "-benchtime", *benchtime}, pkgs...)
+		cmd := exec.Command("go", args...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "running go %s\n", strings.Join(args, " "))
+		results := parse(io.TeeReader(out, os.Stderr))
+		if err := cmd.Wait(); err != nil {
+			fatal(fmt.Errorf("go test: %w", err))
+		}
+		os.Exit(report(os.Stdout, results))
+	case "-":
+		r = os.Stdin
+	default:
+		f, err := os.Open(*in)
+		if err != nil {
+			fatal(err)
+		}
+		defer f.Close()
+		r = f
+	}
+	os.Exit(report(os.Stdout, parse(r)))
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchreport:", err)
+	os.Exit(2)
+}
+
+var (
+	pkgLine   = regexp.MustCompile(`^pkg: (\S+)`)
+	benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+)
+
+// parse reads go test -bench output into results keyed "pkg/Name/sub".
+func parse(r io.Reader) map[string]*result {
+	results := map[string]*result{}
+	pkg := ""
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := pkgLine.FindStringSubmatch(line); m != nil {
+			pkg = m[1][strings.LastIndex(m[1], "/")+1:]
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		key := pkg + "/" + m[1]
+		res := results[key]
+		if res == nil {
+			res = &result{}
+			results[key] = res
+		}
+		f := strings.Fields(m[2])
+		for i := 1; i < len(f); i++ {
+			v, err := strconv.ParseFloat(f[i-1], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i] {
+			case "ns/op":
+				res.ns = append(res.ns, v)
+			case "allocs/op":
+				res.allocs = append(res.allocs, v)
+			}
+		}
+	}
+	return results
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// report prints the table and returns 1 if a pair misses its goal.
+func report(w io.Writer, results map[string]*result) int {
+	type row struct{ name, ours, base string }
+	var rows []row
+	for key := range results {
+		if name, ok := strings.CutSuffix(key, "/mediaport"); ok {
+			if _, ok := results[name+"/baseline"]; ok {
+				rows = append(rows, row{name, key, name + "/baseline"})
+			}
+		}
+	}
+	for _, p := range extraPairs {
+		if results[p[1]] != nil && results[p[2]] != nil {
+			rows = append(rows, row{p[0], p[1], p[2]})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "benchreport: no paired benchmarks in the output")
+		return 1
+	}
+	missed := 0
+	fmt.Fprintf(w, "%-36s %14s %14s %8s %10s  %s\n", "pair", "ours ns/op", "baseline ns/op", "ratio", "allocs/op", "goal")
+	for _, r := range rows {
+		o, b := results[r.ours], results[r.base]
+		on, bn := median(o.ns), median(b.ns)
+		ratio := bn / on
+		goal := "-"
+		if g, ok := goals[r.name]; ok {
+			verdict := "ok"
+			if ratio < g {
+				verdict = "MISSED"
+				missed++
+			}
+			goal = fmt.Sprintf("≥ %.2f %s", g, verdict)
+		}
+		allocs := "-"
+		if len(o.allocs) > 0 {
+			allocs = strconv.FormatFloat(median(o.allocs), 'f', -1, 64)
+		}
+		fmt.Fprintf(w, "%-36s %14.1f %14.1f %7.2fx %10s  %s\n", r.name, on, bn, ratio, allocs, goal)
+	}
+	if missed > 0 {
+		return 1
+	}
+	return 0
+}

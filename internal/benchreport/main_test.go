@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+pkg: github.com/mediaport/mediaport/dispatcher
+BenchmarkSend/mediaport-2   100  1000 ns/op  0 B/op  0 allocs/op
+BenchmarkSend/mediaport-2   100  3000 ns/op  0 B/op  0 allocs/op
+BenchmarkSend/mediaport-2   100  1100 ns/op  0 B/op  0 allocs/op
+BenchmarkSend/baseline-2    100   990 ns/op  0 B/op  0 allocs/op
+BenchmarkSendBatch/mediaport-2   100  1000 ns/op  1.000 delivered/op  0 B/op  2 allocs/op
+BenchmarkSendBatch/baseline-2    100  1200 ns/op  1.000 delivered/op  0 B/op  0 allocs/op
+BenchmarkLonely-2  100  5 ns/op
+`
+
+func TestReport(t *testing.T) {
+	res := parse(strings.NewReader(sample))
+	if got := median(res["dispatcher/Send/mediaport"].ns); got != 1100 {
+		t.Fatalf("median of 1000, 3000, 1100 = %v", got)
+	}
+	var out bytes.Buffer
+	code := report(&out, res)
+	s := out.String()
+	// Send: 990/1100 = 0.90 misses 0.95; SendBatch: 1.2 misses 1.5.
+	if code != 1 || strings.Count(s, "MISSED") != 2 {
+		t.Fatalf("exit %d, report:\n%s", code, s)
+	}
+	if !strings.Contains(s, "0.90x") || !strings.Contains(s, "1.20x") || strings.Contains(s, "Lonely") {
+		t.Fatalf("report:\n%s", s)
+	}
+	if !strings.Contains(s, " 2  ") {
+		t.Fatalf("allocs of the mediaport side missing:\n%s", s)
+	}
+}
