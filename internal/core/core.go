@@ -11,11 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
 	"github.com/mediaport/mediaport/event"
 	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // Errors shared by every endpoint. Package mediaport re-exports them; match
@@ -30,7 +33,7 @@ var (
 	ErrInvalidArgument = errors.New("mediaport: invalid argument")
 	ErrAddressFamily   = fmt.Errorf("%w: address family mismatch", ErrInvalidArgument)
 	ErrLimit           = errors.New("mediaport: module limit reached")
-	ErrBufferTooSmall  = errors.New("mediaport: buffer too small")
+	ErrBufferTooSmall  = pktq.ErrBufferTooSmall
 )
 
 // Limits are the sizes a module gives its endpoints.
@@ -58,6 +61,11 @@ type Module struct {
 	mu        sync.Mutex
 	closed    bool
 	endpoints map[*Endpoint]struct{}
+	sockets   map[netip.AddrPort]*udp.Conn // the ports endpoints own, for sharing
+
+	// Packets recycles the receive buffers (Limits.MaxPacket bytes) of
+	// every endpoint on the module.
+	Packets *pktq.Pool
 }
 
 // Of returns the core of a *mediaport.Module (given as any to avoid an
@@ -97,7 +105,9 @@ func NewModule(log *slog.Logger, clk clock.Clock, limits Limits) *Module {
 	if limits.Batch <= 0 {
 		limits.Batch = DefaultLimits.Batch
 	}
-	return &Module{Log: log, Clock: clk, Limits: limits, endpoints: map[*Endpoint]struct{}{}}
+	return &Module{Log: log, Clock: clk, Limits: limits,
+		endpoints: map[*Endpoint]struct{}{}, sockets: map[netip.AddrPort]*udp.Conn{},
+		Packets: pktq.NewPool(limits.MaxPacket)}
 }
 
 // Close destroys every endpoint still on the module (stopping it first) and
@@ -132,6 +142,53 @@ func (m *Module) Endpoints() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.endpoints)
+}
+
+// RegisterSocket records that an endpoint on the module owns c, bound to
+// c.LocalAddr(), so that other endpoints can send from it (LookupSocket).
+func (m *Module) RegisterSocket(c *udp.Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sockets[c.LocalAddr()] = c
+}
+
+// UnregisterSocket removes c from the registry.
+func (m *Module) UnregisterSocket(c *udp.Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sockets[c.LocalAddr()] == c {
+		delete(m.sockets, c.LocalAddr())
+	}
+}
+
+// LookupSocket returns the registered socket that a packet sent from src
+// would leave from: one bound to exactly src, or to the unspecified address
+// of src's family on src's port. It returns nil when src's port is 0 or no
+// endpoint owns such a socket.
+func (m *Module) LookupSocket(src netip.AddrPort) *udp.Conn {
+	if src.Port() == 0 {
+		return nil
+	}
+	addr := src.Addr().Unmap()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr.IsValid() {
+		if c := m.sockets[netip.AddrPortFrom(addr, src.Port())]; c != nil {
+			return c
+		}
+	}
+	any4, any6 := netip.IPv4Unspecified(), netip.IPv6Unspecified()
+	switch {
+	case !addr.IsValid():
+		if c := m.sockets[netip.AddrPortFrom(any4, src.Port())]; c != nil {
+			return c
+		}
+		return m.sockets[netip.AddrPortFrom(any6, src.Port())]
+	case addr.Is4():
+		return m.sockets[netip.AddrPortFrom(any4, src.Port())]
+	default:
+		return m.sockets[netip.AddrPortFrom(any6, src.Port())]
+	}
 }
 
 // State is where an endpoint is in its lifecycle.

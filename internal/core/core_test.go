@@ -2,9 +2,13 @@ package core
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 func TestLifecycle(t *testing.T) {
@@ -108,5 +112,41 @@ func TestLimitAndDefaults(t *testing.T) {
 	a.Destroy()
 	if _, err := m.NewEndpoint("b", nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSocketRegistry(t *testing.T) {
+	m := NewModule(nil, nil, Limits{})
+	lo, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
+	anyc, err := udp.Listen(netip.MustParseAddrPort("0.0.0.0:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anyc.Close()
+	m.RegisterSocket(lo)
+	m.RegisterSocket(anyc)
+	port := func(c *udp.Conn) uint16 { return c.LocalAddr().Port() }
+	for _, tc := range []struct {
+		src  string
+		want *udp.Conn
+	}{
+		{lo.LocalAddr().String(), lo},
+		{"127.0.0.2:" + fmt.Sprint(port(lo)), nil}, // another address on that port is not ours
+		{"127.0.0.1:" + fmt.Sprint(port(anyc)), anyc},
+		{"0.0.0.0:" + fmt.Sprint(port(anyc)), anyc},
+		{"[::1]:" + fmt.Sprint(port(anyc)), nil}, // the other family
+		{"127.0.0.1:0", nil},
+	} {
+		if got := m.LookupSocket(netip.MustParseAddrPort(tc.src)); got != tc.want {
+			t.Errorf("LookupSocket(%s) = %v, want %v", tc.src, got, tc.want)
+		}
+	}
+	m.UnregisterSocket(lo)
+	if m.LookupSocket(lo.LocalAddr()) != nil {
+		t.Error("unregistered socket still found")
 	}
 }

@@ -1,0 +1,246 @@
+// Package dtlsrx is Prosody's DTLS[rx] (sm_dtlsrx_*): the endpoint that
+// receives the DTLS packets arriving on a VMP[rx]'s port.
+//
+// A DTLS[rx] is created on a module and attached to a VMP[rx] with
+// vmprx.VMPRx.ConfigDTLS. In pass-through mode (what Prosody does) it queues
+// the raw DTLS records that arrive, for the application's own DTLS stack to
+// read with GetPacket:
+//
+//	rx, _ := dtlsrx.Create(mod)
+//	v.ConfigDTLS(rx, false) // DTLS arriving on the RTP port
+//	ev, _ := rx.Event()
+//	for ev.Wait(ctx) == nil {
+//		switch st, _ := rx.Status(); st {
+//		case dtlsrx.HasPacket:
+//			n, src, err := rx.GetPacket(buf)
+//			...
+//		case dtlsrx.Overrun: // records were lost: the queue was full
+//		case dtlsrx.Stopped:
+//			return
+//		}
+//	}
+package dtlsrx
+
+import (
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/link"
+	"github.com/mediaport/mediaport/internal/pktq"
+)
+
+// Status is what Status reports (kSMDTLSrxStatus).
+type Status int
+
+const (
+	// Running: nothing significant to report.
+	Running Status = iota
+	// Stopped: the DTLS[rx] has stopped (final status) and can be
+	// destroyed; its event is signalled permanently.
+	Stopped
+	// HasPacket: a DTLS packet is available to GetPacket.
+	HasPacket
+	// Overrun: packets were lost because the queue was full. Reported
+	// once per overflow episode; reading it clears it.
+	Overrun
+)
+
+func (s Status) String() string {
+	switch s {
+	case Running:
+		return "Running"
+	case Stopped:
+		return "Stopped"
+	case HasPacket:
+		return "HasPacket"
+	case Overrun:
+		return "Overrun"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Options configure a DTLS[rx] at Create. The zero value takes the module's
+// defaults.
+type Options struct {
+	// QueueLen bounds the packets queued for GetPacket (default: the
+	// module's QueueLen).
+	QueueLen int
+}
+
+// Stats counts what a DTLS[rx] received.
+type Stats struct {
+	Packets uint64 // packets queued
+	Bytes   uint64 // bytes queued
+	Overrun uint64 // packets lost because the queue was full
+}
+
+// DTLSRx is a DTLS[rx] endpoint. Its methods are safe for concurrent use.
+// A nil or zero DTLSRx returns ErrNilHandle from every method.
+type DTLSRx struct {
+	ep   *core.Endpoint
+	q    *pktq.Queue
+	pool *pktq.Pool
+
+	packets, bytes atomic.Uint64
+}
+
+func init() {
+	link.DTLSRx = func(x any) (link.Sink, error) {
+		r, _ := x.(*DTLSRx)
+		if r == nil || r.ep == nil {
+			return nil, mediaport.ErrNilHandle
+		}
+		if err := r.ep.Check(); err != nil {
+			return nil, err
+		}
+		return sink{r}, nil
+	}
+}
+
+// Create allocates a DTLS[rx] on mod (sm_dtlsrx_create). It is Running at
+// once; it receives packets once a VMP[rx] is configured to pass DTLS to it.
+func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
+	m, err := core.Get(mod)
+	if err != nil {
+		return nil, err
+	}
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.QueueLen < 0 {
+		return nil, fmt.Errorf("dtlsrx: %w: QueueLen %d", mediaport.ErrInvalidArgument, o.QueueLen)
+	}
+	if o.QueueLen == 0 {
+		o.QueueLen = m.Limits.QueueLen
+	}
+	r := &DTLSRx{pool: m.Packets}
+	r.q = pktq.NewQueue(o.QueueLen, r.pool)
+	r.ep, err = m.NewEndpoint("dtlsrx", r.q.Close)
+	if err != nil {
+		return nil, err
+	}
+	r.ep.SetRunning()
+	return r, nil
+}
+
+func (r *DTLSRx) endpoint() *core.Endpoint {
+	if r == nil {
+		return nil
+	}
+	return r.ep
+}
+
+// Event returns the DTLS[rx]'s event (sm_dtlsrx_get_event). It is signalled
+// when the status changes: while packets are queued, after an overflow, and
+// permanently once stopped. It stays valid (signalled) after Destroy.
+func (r *DTLSRx) Event() (*event.Event, error) {
+	if err := r.endpoint().CheckAlive(); err != nil {
+		return nil, err
+	}
+	return r.ep.Event(), nil
+}
+
+// Status returns the current status (sm_dtlsrx_status): Stopped once
+// stopped; else Overrun once per overflow episode; else HasPacket while a
+// packet is queued; else Running. While another status remains to be
+// reported, the event is signalled again.
+func (r *DTLSRx) Status() (Status, error) {
+	if err := r.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	if r.ep.State() == core.Stopped {
+		return Stopped, nil
+	}
+	st := Running
+	switch {
+	case r.q.TakeOverrun():
+		st = Overrun
+	case r.q.Len() > 0:
+		st = HasPacket
+	}
+	if r.q.Pending() {
+		r.ep.Signal() // level-triggered: the cause remains
+	}
+	return st, nil
+}
+
+// GetPacket copies the oldest queued packet into buf and returns its length
+// and the address it came from (sm_dtlsrx_get_packet). When buf is shorter
+// than the packet it returns the packet's length and an error matching
+// ErrBufferTooSmall, and the packet stays queued. With nothing queued it
+// returns 0 and ErrNoPacket. After Stop, packets queued before the stop can
+// still be read; then it returns ErrStopped.
+func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
+	if err := r.endpoint().CheckAlive(); err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	n, src, _, ok, err := r.q.Pop(buf)
+	if !ok {
+		if err := r.ep.Check(); err != nil {
+			return 0, netip.AddrPort{}, err
+		}
+		return 0, netip.AddrPort{}, ErrNoPacket
+	}
+	if err != nil {
+		return n, src, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, n, len(buf))
+	}
+	if r.q.Pending() {
+		r.ep.Signal()
+	}
+	return n, src, nil
+}
+
+// ErrNoPacket is returned by GetPacket when no packet is queued.
+var ErrNoPacket = fmt.Errorf("dtlsrx: no packet queued")
+
+// Stats returns the DTLS[rx]'s counters.
+func (r *DTLSRx) Stats() (Stats, error) {
+	if err := r.endpoint().CheckAlive(); err != nil {
+		return Stats{}, err
+	}
+	return Stats{Packets: r.packets.Load(), Bytes: r.bytes.Load(), Overrun: r.q.Drops()}, nil
+}
+
+// Stop stops the DTLS[rx] (sm_dtlsrx_stop): it accepts no more packets,
+// reaches its final status Stopped and signals its event permanently.
+func (r *DTLSRx) Stop() error {
+	if r == nil || r.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	return r.ep.Stop()
+}
+
+// Destroy stops the DTLS[rx] if needed, frees its queue and invalidates the
+// handle (sm_dtlsrx_destroy): every later call returns an error matching
+// ErrDestroyed. A VMP[rx] still configured to pass DTLS to it counts those
+// packets as unrouted.
+func (r *DTLSRx) Destroy() error {
+	if r == nil || r.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	if err := r.ep.Destroy(); err != nil {
+		return err
+	}
+	r.q.Reset()
+	return nil
+}
+
+// sink is the DTLS[rx] as seen by a VMP[rx]'s receive goroutine.
+type sink struct{ r *DTLSRx }
+
+func (s sink) Deliver(p *pktq.Packet) bool {
+	n := p.N // p belongs to the queue once pushed
+	if s.r.ep.Check() != nil || !s.r.q.Push(p) {
+		return false
+	}
+	s.r.packets.Add(1)
+	s.r.bytes.Add(uint64(n))
+	return true
+}
+
+func (s sink) Flush() { s.r.ep.Signal() }

@@ -1,0 +1,351 @@
+// Package dtlstx is Prosody's DTLS[tx] (sm_dtlstx_*): the endpoint that
+// sends DTLS packets to a remote device.
+//
+// In pass-through mode (what Prosody does) SendPacket sends the raw DTLS
+// records the application's own DTLS stack produced. When Config's source
+// names the address and port of a VMP[rx] on the same module, the DTLS[tx]
+// sends from that VMP[rx]'s very socket, so the peer sees one 5-tuple for
+// media, DTLS and STUN, as DTLS-SRTP and ICE need.
+package dtlstx
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/udp"
+)
+
+// Config is where a DTLS[tx] sends from and to (sm_dtlstx_config for IPv4,
+// sm_dtlstx_config_ipv6 for IPv6: the family follows the addresses).
+type Config struct {
+	// Destination is the address and port DTLS packets are sent to.
+	Destination netip.AddrPort
+	// Source is the local address and port. The zero value, or an
+	// unspecified address, means any suitable address; port 0 means a port
+	// chosen by the system. A source whose port is a VMP[rx]'s port on the
+	// same module (with its address or the unspecified one) shares that
+	// VMP[rx]'s socket.
+	Source netip.AddrPort
+}
+
+// Status is what Status reports (kSMDTLStxStatus).
+type Status int
+
+const (
+	// Running: nothing significant to report.
+	Running Status = iota
+	// Stopped: the DTLS[tx] has stopped (final status) and can be
+	// destroyed; its event is signalled permanently.
+	Stopped
+	// HasCapacity: the DTLS[tx] can take a packet of the length set with
+	// ConfigNotify.
+	HasCapacity
+)
+
+func (s Status) String() string {
+	switch s {
+	case Running:
+		return "Running"
+	case Stopped:
+		return "Stopped"
+	case HasCapacity:
+		return "HasCapacity"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Stats counts what a DTLS[tx] sent.
+type Stats struct {
+	Packets uint64
+	Bytes   uint64
+	Errors  uint64
+}
+
+// route is where packets go; replaced whole by Config.
+type route struct {
+	conn   *udp.Conn
+	dst    netip.AddrPort
+	shared bool // the socket belongs to a VMP[rx]
+}
+
+// DTLSTx is a DTLS[tx] endpoint. Its methods are safe for concurrent use.
+// A nil or zero DTLSTx returns ErrNilHandle from every method.
+type DTLSTx struct {
+	ep  *core.Endpoint
+	mod *core.Module
+	rt  atomic.Pointer[route]
+
+	mu        sync.Mutex // Config, ConfigNotify
+	notifySet bool
+	notifyLen uint32
+	noEvent   bool
+
+	packets, bytes, errs atomic.Uint64
+}
+
+// Create allocates a DTLS[tx] on mod (sm_dtlstx_create). It sends nothing
+// until Config.
+func Create(mod *mediaport.Module) (*DTLSTx, error) {
+	m, err := core.Get(mod)
+	if err != nil {
+		return nil, err
+	}
+	t := &DTLSTx{mod: m}
+	t.ep, err = m.NewEndpoint("dtlstx", t.release)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *DTLSTx) endpoint() *core.Endpoint {
+	if t == nil {
+		return nil
+	}
+	return t.ep
+}
+
+// Config sets the destination and source (sm_dtlstx_config,
+// sm_dtlstx_config_ipv6) and makes the DTLS[tx] Running. It may be called
+// again to move the destination or source; the last call wins.
+func (t *DTLSTx) Config(cfg Config) error {
+	if err := t.endpoint().Check(); err != nil {
+		return err
+	}
+	dst := netip.AddrPortFrom(cfg.Destination.Addr().Unmap(), cfg.Destination.Port())
+	if !dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0 {
+		return fmt.Errorf("dtlstx: %w: destination %v needs an address and a port", mediaport.ErrInvalidArgument, cfg.Destination)
+	}
+	src := cfg.Source.Addr().Unmap()
+	switch {
+	case !src.IsValid():
+		src = netip.IPv4Unspecified()
+		if dst.Addr().Is6() {
+			src = netip.IPv6Unspecified()
+		}
+	case src.Is4() != dst.Addr().Is4():
+		return fmt.Errorf("dtlstx: %w: source %v, destination %v", mediaport.ErrAddressFamily, cfg.Source, cfg.Destination)
+	}
+	source := netip.AddrPortFrom(src, cfg.Source.Port())
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.rt.Load()
+	var r *route
+	switch {
+	case old != nil && (old.conn.LocalAddr() == source || (source.Port() == 0 && !old.shared && old.conn.Is6() == dst.Addr().Is6())):
+		r = &route{conn: old.conn, dst: dst, shared: old.shared} // same socket, new destination
+	default:
+		if c := t.mod.LookupSocket(source); c != nil && c.Is6() == dst.Addr().Is6() {
+			r = &route{conn: c, dst: dst, shared: true}
+			break
+		}
+		c, err := udp.Listen(source)
+		if err != nil {
+			return fmt.Errorf("dtlstx: bind %v: %w", source, err)
+		}
+		r = &route{conn: c, dst: dst}
+	}
+	t.rt.Store(r)
+	if old != nil && !old.shared && old.conn != r.conn {
+		old.conn.Close()
+	}
+	if !t.ep.SetRunning() && t.ep.Check() != nil {
+		// Stopped meanwhile: release may have run before the store.
+		if !r.shared {
+			r.conn.Close()
+		}
+		return t.ep.Check()
+	}
+	t.signalCapacityLocked()
+	return nil
+}
+
+// ConfigNotify sets when Status reports HasCapacity: when the DTLS[tx] can
+// take a packet of packetLength bytes (sm_dtlstx_config_notify). With
+// noCapacityEvent false the event is signalled whenever Status would report
+// HasCapacity; with true, capacity alone never signals it.
+//
+// A DTLS[tx] hands every packet to the kernel inside SendPacket and keeps
+// none queued, so once Running it has capacity for any packet up to the
+// largest UDP payload (65,507 bytes on IPv4, 65,527 on IPv6); a larger
+// packetLength is an error matching ErrInvalidArgument.
+func (t *DTLSTx) ConfigNotify(packetLength uint32, noCapacityEvent bool) error {
+	if err := t.endpoint().Check(); err != nil {
+		return err
+	}
+	if packetLength > maxUDPPayload6 {
+		return fmt.Errorf("dtlstx: %w: packet length %d exceeds the largest UDP payload", mediaport.ErrInvalidArgument, packetLength)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.notifySet, t.notifyLen, t.noEvent = true, packetLength, noCapacityEvent
+	t.signalCapacityLocked()
+	return nil
+}
+
+const (
+	maxUDPPayload4 = 65507
+	maxUDPPayload6 = 65527
+)
+
+// capacity returns how many bytes one packet may have now (0: none).
+func (t *DTLSTx) capacity() int {
+	r := t.rt.Load()
+	if r == nil || t.ep.Check() != nil {
+		return 0
+	}
+	if r.conn.Is6() {
+		return maxUDPPayload6
+	}
+	return maxUDPPayload4
+}
+
+func (t *DTLSTx) hasCapacityLocked() bool {
+	return t.notifySet && t.capacity() >= int(t.notifyLen)
+}
+
+func (t *DTLSTx) signalCapacityLocked() {
+	if !t.noEvent && t.hasCapacityLocked() {
+		t.ep.Signal()
+	}
+}
+
+// SendPacket sends one packet (sm_dtlstx_send_packet): in pass-through
+// mode a raw DTLS datagram, handed to the kernel before SendPacket returns.
+// It does not allocate. Before Config it returns an error matching
+// ErrState; after Stop, ErrStopped.
+func (t *DTLSTx) SendPacket(p []byte) error {
+	if err := t.endpoint().Check(); err != nil {
+		return err
+	}
+	r := t.rt.Load()
+	if r == nil {
+		return errNotConfigured
+	}
+	if _, err := r.conn.WriteTo(p, r.dst); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			if err := t.ep.Check(); err != nil {
+				return err
+			}
+			if t.rt.Load() != r { // reconfigured meanwhile: try the new route once
+				return t.SendPacket(p)
+			}
+			t.errs.Add(1)
+			return fmt.Errorf("dtlstx: %w: the source socket was closed (its VMP[rx] stopped)", mediaport.ErrState)
+		}
+		t.errs.Add(1)
+		return fmt.Errorf("dtlstx: send to %v: %w", r.dst, err)
+	}
+	t.packets.Add(1)
+	t.bytes.Add(uint64(len(p)))
+	return nil
+}
+
+var errNotConfigured = fmt.Errorf("dtlstx: %w: not configured", mediaport.ErrState)
+
+// LocalAddr returns the address packets leave from.
+func (t *DTLSTx) LocalAddr() (netip.AddrPort, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return netip.AddrPort{}, err
+	}
+	r := t.rt.Load()
+	if r == nil {
+		return netip.AddrPort{}, errNotConfigured
+	}
+	return r.conn.LocalAddr(), nil
+}
+
+// Destination returns the address packets are sent to.
+func (t *DTLSTx) Destination() (netip.AddrPort, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return netip.AddrPort{}, err
+	}
+	r := t.rt.Load()
+	if r == nil {
+		return netip.AddrPort{}, errNotConfigured
+	}
+	return r.dst, nil
+}
+
+// SharesSocket reports whether packets leave from a VMP[rx]'s socket.
+func (t *DTLSTx) SharesSocket() (bool, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return false, err
+	}
+	r := t.rt.Load()
+	return r != nil && r.shared, nil
+}
+
+// Event returns the DTLS[tx]'s event (sm_dtlstx_get_event): signalled when
+// the status changes (with capacity notification on, whenever Status would
+// report HasCapacity) and permanently once stopped. It stays valid
+// (signalled) after Destroy.
+func (t *DTLSTx) Event() (*event.Event, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return nil, err
+	}
+	return t.ep.Event(), nil
+}
+
+// Status returns the current status (sm_dtlstx_status): Stopped once
+// stopped; HasCapacity when ConfigNotify was called and a packet of its
+// length can be sent; else Running.
+func (t *DTLSTx) Status() (Status, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	if t.ep.State() == core.Stopped {
+		return Stopped, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hasCapacityLocked() {
+		t.signalCapacityLocked() // level-triggered: the cause remains
+		return HasCapacity, nil
+	}
+	return Running, nil
+}
+
+// Stats returns the DTLS[tx]'s counters.
+func (t *DTLSTx) Stats() (Stats, error) {
+	if err := t.endpoint().CheckAlive(); err != nil {
+		return Stats{}, err
+	}
+	return Stats{Packets: t.packets.Load(), Bytes: t.bytes.Load(), Errors: t.errs.Load()}, nil
+}
+
+func (t *DTLSTx) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.rt.Load(); r != nil && !r.shared {
+		r.conn.Close()
+	}
+}
+
+// Stop stops the DTLS[tx] (sm_dtlstx_stop): it closes its own socket (not
+// a VMP[rx]'s), reaches its final status Stopped and signals its event
+// permanently. Sends after Stop fail with ErrStopped.
+func (t *DTLSTx) Stop() error {
+	if t == nil || t.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	return t.ep.Stop()
+}
+
+// Destroy stops the DTLS[tx] if needed and invalidates the handle
+// (sm_dtlstx_destroy): every later call returns an error matching
+// ErrDestroyed.
+func (t *DTLSTx) Destroy() error {
+	if t == nil || t.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	return t.ep.Destroy()
+}

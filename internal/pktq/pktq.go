@@ -1,0 +1,185 @@
+// Package pktq holds received datagrams between the receive goroutine of a
+// socket and the application's GetPacket: pooled packet buffers, handed over
+// without copying, and a bounded FIFO that records overflow episodes for the
+// Prosody Overrun status.
+package pktq
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+)
+
+// ErrBufferTooSmall is returned by Pop when the buffer is shorter than the
+// packet. It is mediaport.ErrBufferTooSmall.
+var ErrBufferTooSmall = errors.New("mediaport: buffer too small")
+
+// Packet is a received datagram in a pooled buffer. Buf has the pool's full
+// size; the datagram is Buf[:N].
+type Packet struct {
+	Buf  []byte
+	N    int
+	Src  netip.AddrPort
+	Kind uint8 // set by the producer (for example RTP or RTCP)
+}
+
+// Bytes returns the datagram.
+func (p *Packet) Bytes() []byte { return p.Buf[:p.N] }
+
+// Pool recycles Packets of one buffer size. It is safe for concurrent use.
+type Pool struct {
+	size int
+	p    sync.Pool
+}
+
+// NewPool returns a pool of size-byte packets.
+func NewPool(size int) *Pool {
+	pl := &Pool{size: size}
+	pl.p.New = func() any { return &Packet{Buf: make([]byte, size)} }
+	return pl
+}
+
+// Size returns the buffer size of the pool's packets.
+func (pl *Pool) Size() int { return pl.size }
+
+// Get returns a packet whose buffer has the pool's size.
+func (pl *Pool) Get() *Packet { return pl.p.Get().(*Packet) }
+
+// Put returns p to the pool; the caller must not use it afterwards.
+func (pl *Pool) Put(p *Packet) {
+	if p == nil || len(p.Buf) != pl.size {
+		return
+	}
+	p.N, p.Src, p.Kind = 0, netip.AddrPort{}, 0
+	pl.p.Put(p)
+}
+
+// Queue is a bounded FIFO of packets. When it is full, Push refuses the
+// packet (tail drop, so what is queued stays in order) and records an
+// overflow: Overrun is reported once per episode, an episode ending when a
+// packet is accepted again. A Queue is safe for concurrent use.
+type Queue struct {
+	mu        sync.Mutex
+	pool      *Pool
+	ring      []*Packet
+	head, n   int
+	overrun   bool // an Overrun not yet reported
+	inEpisode bool // dropping since the last accepted packet
+	drops     uint64
+	closed    bool
+}
+
+// NewQueue returns a queue of at most n packets that returns popped packets
+// to pool.
+func NewQueue(n int, pool *Pool) *Queue {
+	if n <= 0 {
+		n = 1
+	}
+	return &Queue{pool: pool, ring: make([]*Packet, n)}
+}
+
+// Push appends p and reports whether it was taken. A packet that is not
+// taken (queue full or closed) still belongs to the caller.
+func (q *Queue) Push(p *Packet) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	if q.n == len(q.ring) {
+		q.drops++
+		if !q.inEpisode {
+			q.inEpisode = true
+			q.overrun = true
+		}
+		return false
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = p
+	q.n++
+	q.inEpisode = false
+	return true
+}
+
+// Pop copies the oldest packet into buf and returns its length, source and
+// kind. It returns ok=false when the queue is empty, and
+// ErrBufferTooSmall (the packet stays queued) when buf is too short.
+func (q *Queue) Pop(buf []byte) (n int, src netip.AddrPort, kind uint8, ok bool, err error) {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.mu.Unlock()
+		return 0, netip.AddrPort{}, 0, false, nil
+	}
+	p := q.ring[q.head]
+	if len(buf) < p.N {
+		q.mu.Unlock()
+		return p.N, p.Src, p.Kind, true, ErrBufferTooSmall
+	}
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	q.mu.Unlock()
+	n, src, kind = copy(buf, p.Bytes()), p.Src, p.Kind
+	q.pool.Put(p)
+	return n, src, kind, true, nil
+}
+
+// Len returns the number of queued packets.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// PeekLen returns the length of the oldest packet, or -1 when empty.
+func (q *Queue) PeekLen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return -1
+	}
+	return q.ring[q.head].N
+}
+
+// TakeOverrun reports whether an overflow happened since the last call that
+// returned true, and clears it.
+func (q *Queue) TakeOverrun() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	o := q.overrun
+	q.overrun = false
+	return o
+}
+
+// Pending reports, without consuming anything, whether a packet is queued or
+// an Overrun is waiting to be reported.
+func (q *Queue) Pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n > 0 || q.overrun
+}
+
+// Drops returns how many packets Push refused because the queue was full.
+func (q *Queue) Drops() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.drops
+}
+
+// Close refuses every later Push. Queued packets stay readable.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+}
+
+// Reset returns every queued packet to the pool.
+func (q *Queue) Reset() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n > 0 {
+		q.pool.Put(q.ring[q.head])
+		q.ring[q.head] = nil
+		q.head = (q.head + 1) % len(q.ring)
+		q.n--
+	}
+}

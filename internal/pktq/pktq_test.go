@@ -1,0 +1,109 @@
+package pktq
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/mediaport/mediaport/internal/testutil"
+)
+
+func fill(pool *Pool, s string) *Packet {
+	p := pool.Get()
+	p.N = copy(p.Buf, s)
+	p.Src = netip.MustParseAddrPort("192.0.2.1:5000")
+	return p
+}
+
+func TestQueueOrderOverrunEpisodes(t *testing.T) {
+	pool := NewPool(64)
+	q := NewQueue(3, pool)
+	for i := 0; i < 3; i++ {
+		if !q.Push(fill(pool, fmt.Sprint(i))) {
+			t.Fatalf("push %d refused", i)
+		}
+	}
+	if q.Pending() != true || q.TakeOverrun() {
+		t.Fatal("overrun reported without overflow")
+	}
+	// An episode of 5 drops: one Overrun.
+	for i := 0; i < 5; i++ {
+		if q.Push(fill(pool, "x")) {
+			t.Fatal("push into a full queue accepted")
+		}
+	}
+	if !q.TakeOverrun() || q.TakeOverrun() || q.Drops() != 5 {
+		t.Fatalf("first episode: overrun must be reported once; drops %d", q.Drops())
+	}
+	// Still full, more drops: the same episode, no new Overrun.
+	q.Push(fill(pool, "y"))
+	if q.TakeOverrun() {
+		t.Fatal("drops within one episode reported twice")
+	}
+	buf := make([]byte, 64)
+	n, _, _, ok, err := q.Pop(buf)
+	if !ok || err != nil || string(buf[:n]) != "0" {
+		t.Fatalf("Pop = %q %v %v, want the oldest", buf[:n], ok, err)
+	}
+	if !q.Push(fill(pool, "3")) { // accepted: the episode ends
+		t.Fatal("push refused with room")
+	}
+	q.Push(fill(pool, "z")) // a new episode
+	if !q.TakeOverrun() {
+		t.Fatal("a second episode was not reported")
+	}
+	for _, want := range []string{"1", "2", "3"} {
+		n, src, _, ok, err := q.Pop(buf)
+		if !ok || err != nil || string(buf[:n]) != want || src.Port() != 5000 {
+			t.Fatalf("Pop = %q, want %q", buf[:n], want)
+		}
+	}
+	if _, _, _, ok, _ := q.Pop(buf); ok || q.Pending() {
+		t.Fatal("empty queue popped or pending")
+	}
+}
+
+func TestPopBufferTooSmallKeepsPacket(t *testing.T) {
+	pool := NewPool(64)
+	q := NewQueue(4, pool)
+	q.Push(fill(pool, "hello world"))
+	n, _, _, ok, err := q.Pop(make([]byte, 5))
+	if !errors.Is(err, ErrBufferTooSmall) || !ok || n != 11 {
+		t.Fatalf("Pop into 5 bytes = %d %v %v, want ErrBufferTooSmall with the length 11", n, ok, err)
+	}
+	buf := make([]byte, 11)
+	n, _, _, ok, err = q.Pop(buf)
+	if err != nil || !ok || string(buf[:n]) != "hello world" {
+		t.Fatalf("packet lost after a short buffer: %q %v", buf[:n], err)
+	}
+}
+
+func TestCloseAndReset(t *testing.T) {
+	pool := NewPool(8)
+	q := NewQueue(4, pool)
+	q.Push(fill(pool, "a"))
+	q.Close()
+	if q.Push(fill(pool, "b")) {
+		t.Fatal("push after Close accepted")
+	}
+	if q.Len() != 1 {
+		t.Fatal("Close dropped queued packets")
+	}
+	q.Reset()
+	if q.Len() != 0 || q.Pending() {
+		t.Fatal("Reset left packets")
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	pool := NewPool(2048)
+	q := NewQueue(16, pool)
+	buf := make([]byte, 2048)
+	testutil.NoAllocs(t, "Get+Push+Pop", func() {
+		p := pool.Get()
+		p.N = 1200
+		q.Push(p)
+		q.Pop(buf)
+	})
+}

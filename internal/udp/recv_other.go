@@ -1,0 +1,18 @@
+//go:build !linux
+
+package udp
+
+type readerSys struct{}
+
+func (s *readerSys) init(*Reader) {}
+
+// read reads one datagram: batch receive is implemented on Linux only.
+func (s *readerSys) read(r *Reader) (int, error) {
+	m := &r.Msgs[0]
+	n, src, err := r.conn.c.ReadFromUDPAddrPort(m.Buf)
+	if err != nil {
+		return 0, err
+	}
+	m.N, m.Src, m.Trunc = n, src, false
+	return 1, nil
+}

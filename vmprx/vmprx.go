@@ -1,0 +1,675 @@
+// Package vmprx is Prosody's VMP[rx]: the media receive endpoint that owns
+// an RTP port and an RTCP port (RTP+1, or one port with rtcp-mux) and
+// demultiplexes every datagram that arrives on them by its first byte
+// (RFC 7983 / RFC 9443):
+//
+//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket);
+//   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
+//   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
+//   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
+//     datagrams, and RTP/RTCP on the wrong port — is dropped and counted
+//     (Stats).
+//
+// Each port is read by one goroutine in batches (recvmmsg on Linux); packet
+// buffers are pooled and handed to the queues without copying, so the
+// receive path does not allocate in steady state.
+package vmprx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/link"
+	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
+)
+
+// Config is the local side of a VMP[rx].
+type Config struct {
+	// Local is the address to bind; the zero value means any IPv4
+	// address. Use netip.IPv6Unspecified() (or an IPv6 address) for IPv6.
+	Local netip.Addr
+	// RTPPort is the RTP port: even, with RTCP on RTPPort+1 (or on the same
+	// port with RTCPMux). 0 allocates a free even/odd pair (one free port
+	// with RTCPMux); Ports reports it.
+	RTPPort uint16
+	// RTCPMux receives RTP and RTCP on one port (RFC 5761), told apart by
+	// packet type.
+	RTCPMux bool
+	// QueueLen bounds the RTP/RTCP queue (default: the module's QueueLen).
+	QueueLen int
+}
+
+// Status is what Status reports.
+type Status int
+
+const (
+	// Running: nothing significant to report.
+	Running Status = iota
+	// Stopped: the VMP[rx] has stopped (final status); its event is
+	// signalled permanently.
+	Stopped
+	// GotPorts: the ports are bound; Ports returns them. Reported once,
+	// after Config.
+	GotPorts
+	// NewSSRC: RTP from an SSRC not seen before arrived; NewSSRC returns
+	// it. Reported once per SSRC (for the first 64 SSRCs).
+	NewSSRC
+	// HasPacket: an RTP or RTCP packet is available to GetPacket.
+	HasPacket
+	// Overrun: RTP/RTCP packets were lost because the queue was full.
+	// Reported once per overflow episode; reading it clears it.
+	Overrun
+)
+
+var statusNames = [...]string{"Running", "Stopped", "GotPorts", "NewSSRC", "HasPacket", "Overrun"}
+
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Packet describes a packet returned by GetPacket.
+type Packet struct {
+	Len      int            // bytes copied into the buffer
+	Class    Class          // ClassRTP or ClassRTCP
+	Src      netip.AddrPort // where it came from
+	RTCPPort bool           // it arrived on the RTCP port (never with rtcp-mux)
+}
+
+// Stats counts the datagrams a VMP[rx] received, by class and by fate.
+type Stats struct {
+	RTP, RTCP   uint64 // queued
+	DTLS        uint64 // DTLS datagrams received (routed or not)
+	STUN        uint64 // STUN datagrams received (handled or not)
+	ZRTP        uint64 // dropped: no ZRTP handling
+	TURN        uint64 // dropped: TURN ChannelData on a media port
+	Unknown     uint64 // dropped: first byte of no known protocol
+	Short       uint64 // dropped: empty or shorter than its header
+	Truncated   uint64 // dropped: longer than the module's MaxPacket
+	Misdirected uint64 // dropped: RTCP on the RTP port or RTP on the RTCP port (without rtcp-mux)
+
+	DTLSUnrouted uint64 // DTLS dropped: no DTLS[rx] configured for that port
+	DTLSRefused  uint64 // DTLS dropped: the DTLS[rx] was full or stopped
+	STUNUnrouted uint64 // STUN dropped: no handler set
+	Overrun      uint64 // RTP/RTCP dropped: the queue was full
+	SSRCOverflow uint64 // SSRCs beyond the 64 reported with NewSSRC
+}
+
+// STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
+// on the port's receive goroutine. pkt is valid only during the call (copy
+// what you keep). Replies go out from the same port with SendFrom.
+type STUNHandler func(pkt []byte, src netip.AddrPort, rtcpPort bool)
+
+const (
+	maxSSRCs   = 64 // SSRCs remembered for NewSSRC
+	maxPending = 16 // NewSSRC reports waiting for Status
+)
+
+// Counter indexes.
+const (
+	cRTP = iota
+	cRTCP
+	cDTLS
+	cSTUN
+	cZRTP
+	cTURN
+	cUnknown
+	cShort
+	cTruncated
+	cMisdirected
+	cDTLSUnrouted
+	cDTLSRefused
+	cSTUNUnrouted
+	cSSRCOverflow
+	nCounters
+)
+
+// VMPRx is a VMP[rx] endpoint. Its methods are safe for concurrent use. A
+// nil or zero VMPRx returns ErrNilHandle from every method.
+type VMPRx struct {
+	ep  *core.Endpoint
+	mod *core.Module
+	q   *pktq.Queue
+
+	mu       sync.Mutex
+	cfg      Config
+	socks    [2]*udp.Conn // RTP, RTCP (RTCP nil with rtcp-mux)
+	gotPorts bool         // GotPorts to report
+	known    map[uint32]struct{}
+	pending  []uint32 // NewSSRC reports waiting
+	lastSSRC uint32
+
+	dtls [2]atomic.Pointer[sinkRef] // per port
+	stun atomic.Pointer[STUNHandler]
+	wg   sync.WaitGroup
+
+	count [nCounters]atomic.Uint64
+}
+
+type sinkRef struct{ s link.Sink }
+
+// Create allocates a VMP[rx] on mod. It binds nothing until Config.
+func Create(mod *mediaport.Module) (*VMPRx, error) {
+	m, err := core.Get(mod)
+	if err != nil {
+		return nil, err
+	}
+	v := &VMPRx{mod: m, known: map[uint32]struct{}{}}
+	v.ep, err = m.NewEndpoint("vmprx", v.release)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *VMPRx) endpoint() *core.Endpoint {
+	if v == nil {
+		return nil
+	}
+	return v.ep
+}
+
+// Config binds the ports and starts receiving; the status GotPorts follows.
+// It is valid once, before Stop.
+func (v *VMPRx) Config(cfg Config) error {
+	if err := v.endpoint().Check(); err != nil {
+		return err
+	}
+	addr := cfg.Local.Unmap()
+	if !addr.IsValid() {
+		addr = netip.IPv4Unspecified()
+	}
+	if cfg.QueueLen < 0 {
+		return fmt.Errorf("vmprx: %w: QueueLen %d", mediaport.ErrInvalidArgument, cfg.QueueLen)
+	}
+	if !cfg.RTCPMux && cfg.RTPPort%2 == 1 {
+		return fmt.Errorf("vmprx: %w: RTP port %d is odd (RTCP goes on RTP+1)", mediaport.ErrInvalidArgument, cfg.RTPPort)
+	}
+	if !cfg.RTCPMux && cfg.RTPPort == 65534 {
+		return fmt.Errorf("vmprx: %w: RTP port 65534 leaves no RTCP port", mediaport.ErrInvalidArgument)
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = v.mod.Limits.QueueLen
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.q != nil {
+		return fmt.Errorf("vmprx: %w: already configured", mediaport.ErrState)
+	}
+	socks, err := bindPorts(addr, cfg.RTPPort, cfg.RTCPMux)
+	if err != nil {
+		return fmt.Errorf("vmprx: %w", err)
+	}
+	v.cfg = cfg
+	v.socks = socks
+	v.q = pktq.NewQueue(cfg.QueueLen, v.mod.Packets)
+	if !v.ep.SetRunning() {
+		// Stopped while we were binding: release (which waits for v.mu)
+		// closes the sockets.
+		return v.ep.Check()
+	}
+	for i, c := range socks {
+		if c == nil {
+			continue
+		}
+		v.mod.RegisterSocket(c)
+		v.wg.Add(1)
+		go v.receive(i, c)
+	}
+	v.gotPorts = true
+	v.mod.Log.Debug("vmprx configured", "rtp", socks[0].LocalAddr(), "rtcp_mux", cfg.RTCPMux)
+	v.ep.Signal()
+	return nil
+}
+
+// bindPorts binds the RTP port and, without mux, the RTCP port RTP+1. With
+// port 0 it tries allocated ports until it finds an even one whose
+// successor is free.
+func bindPorts(addr netip.Addr, port uint16, mux bool) ([2]*udp.Conn, error) {
+	var socks [2]*udp.Conn
+	if mux {
+		c, err := udp.Listen(netip.AddrPortFrom(addr, port))
+		if err != nil {
+			return socks, err
+		}
+		socks[0] = c
+		return socks, nil
+	}
+	if port != 0 {
+		rtp, err := udp.Listen(netip.AddrPortFrom(addr, port))
+		if err != nil {
+			return socks, err
+		}
+		rtcp, err := udp.Listen(netip.AddrPortFrom(addr, port+1))
+		if err != nil {
+			rtp.Close()
+			return socks, fmt.Errorf("RTCP port %d: %w", port+1, err)
+		}
+		return [2]*udp.Conn{rtp, rtcp}, nil
+	}
+	var held []*udp.Conn // odd or unpaired ports, kept until done so they are not offered again
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for attempt := 0; attempt < 64; attempt++ {
+		rtp, err := udp.Listen(netip.AddrPortFrom(addr, 0))
+		if err != nil {
+			return socks, err
+		}
+		p := rtp.LocalAddr().Port()
+		if p%2 == 1 || p == 65534 {
+			held = append(held, rtp)
+			continue
+		}
+		rtcp, err := udp.Listen(netip.AddrPortFrom(addr, p+1))
+		if err != nil {
+			held = append(held, rtp)
+			continue
+		}
+		return [2]*udp.Conn{rtp, rtcp}, nil
+	}
+	return socks, errors.New("no free even/odd port pair found")
+}
+
+// release is the lifecycle's stop function: it closes the sockets, waits
+// for the receive goroutines and refuses further packets.
+func (v *VMPRx) release() {
+	v.mu.Lock()
+	socks := v.socks
+	q := v.q
+	v.mu.Unlock()
+	for _, c := range socks {
+		if c != nil {
+			v.mod.UnregisterSocket(c)
+			c.Close()
+		}
+	}
+	v.wg.Wait()
+	if q != nil {
+		q.Close()
+	}
+}
+
+// receive is the goroutine of one port.
+func (v *VMPRx) receive(port int, conn *udp.Conn) {
+	defer v.wg.Done()
+	pool := v.mod.Packets
+	rd := udp.NewReader(conn, v.mod.Limits.Batch, 0)
+	slots := make([]*pktq.Packet, len(rd.Msgs))
+	for i := range slots {
+		slots[i] = pool.Get()
+		rd.Msgs[i].Buf = slots[i].Buf
+	}
+	defer func() {
+		for _, p := range slots {
+			pool.Put(p)
+		}
+	}()
+	var b batch
+	for {
+		n, err := rd.Read()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// ICMP errors and the like: nothing was read.
+			v.mod.Log.Debug("vmprx receive", "port", conn.LocalAddr(), "err", err)
+			continue
+		}
+		for i := 0; i < n; i++ {
+			m := &rd.Msgs[i]
+			p := slots[i]
+			p.N, p.Src = m.N, m.Src
+			if v.handle(port, p, m.Trunc, &b) {
+				slots[i] = pool.Get()
+				m.Buf = slots[i].Buf
+			}
+		}
+		v.endBatch(&b)
+	}
+}
+
+// batch is what the receive goroutine remembers across one batch (and,
+// for the SSRC cache, across batches).
+type batch struct {
+	signal   bool      // something for the VMP[rx]'s own status
+	flush    link.Sink // a DTLS[rx] that was handed packets
+	lastSSRC uint32
+	haveSSRC bool
+}
+
+// handle routes one datagram, p.Bytes(), that arrived on port (0 RTP,
+// 1 RTCP). It returns true when p was handed on (queued or delivered), in
+// which case the caller no longer owns it.
+func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
+	if trunc {
+		v.count[cTruncated].Add(1)
+		return false
+	}
+	data := p.Bytes()
+	switch cls := Classify(data); cls {
+	case ClassRTP, ClassRTCP:
+		if !v.cfg.RTCPMux && (port == 0) != (cls == ClassRTP) {
+			v.count[cMisdirected].Add(1)
+			return false
+		}
+		if cls == ClassRTP {
+			if ssrc := binary.BigEndian.Uint32(data[8:12]); !b.haveSSRC || ssrc != b.lastSSRC {
+				b.lastSSRC, b.haveSSRC = ssrc, true
+				if v.noteSSRC(ssrc) {
+					b.signal = true
+				}
+			}
+		}
+		p.Kind = uint8(cls) | uint8(port)<<7
+		b.signal = true
+		if !v.q.Push(p) {
+			return false // counted by the queue (Overrun)
+		}
+		v.count[cRTP+int(cls-ClassRTP)].Add(1)
+		return true
+	case ClassDTLS:
+		v.count[cDTLS].Add(1)
+		ref := v.dtls[port].Load()
+		if ref == nil && v.cfg.RTCPMux {
+			ref = v.dtls[1].Load() // set for "the RTCP port" before Config chose rtcp-mux
+		}
+		if ref == nil {
+			v.count[cDTLSUnrouted].Add(1)
+			return false
+		}
+		p.Kind = uint8(cls)
+		b.flush = ref.s
+		if !ref.s.Deliver(p) {
+			v.count[cDTLSRefused].Add(1)
+			return false
+		}
+		return true
+	case ClassSTUN:
+		v.count[cSTUN].Add(1)
+		h := v.stun.Load()
+		if h == nil {
+			v.count[cSTUNUnrouted].Add(1)
+			return false
+		}
+		(*h)(data, p.Src, port == 1)
+	case ClassZRTP:
+		v.count[cZRTP].Add(1)
+	case ClassTURN:
+		v.count[cTURN].Add(1)
+	case ClassShort:
+		v.count[cShort].Add(1)
+	default:
+		v.count[cUnknown].Add(1)
+	}
+	return false
+}
+
+// endBatch signals whoever received something during the batch.
+func (v *VMPRx) endBatch(b *batch) {
+	if b.signal {
+		v.ep.Signal()
+	}
+	if b.flush != nil {
+		b.flush.Flush()
+	}
+	b.signal, b.flush = false, nil
+}
+
+// noteSSRC records an SSRC and queues a NewSSRC report the first time; it
+// reports whether it queued one.
+func (v *VMPRx) noteSSRC(ssrc uint32) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.known[ssrc]; ok {
+		return false
+	}
+	if len(v.known) >= maxSSRCs || len(v.pending) >= maxPending {
+		v.count[cSSRCOverflow].Add(1)
+		return false
+	}
+	v.known[ssrc] = struct{}{}
+	v.pending = append(v.pending, ssrc)
+	return true
+}
+
+// ConfigDTLS sets the DTLS[rx] that receives the DTLS packets arriving on
+// the RTP port, or on the RTCP port when useRTCPPort is true
+// (sm_vmprx_config_dtls). A nil rx (kSMNullDTLSrxId) stops passing DTLS
+// from that port: such packets are then dropped and counted. With rtcp-mux
+// both choices name the one port. It may be called before or after Config.
+func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
+	if err := v.endpoint().Check(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	port := 0
+	if useRTCPPort && !v.cfg.RTCPMux {
+		port = 1
+	}
+	if rx == nil {
+		v.dtls[port].Store(nil)
+		if v.cfg.RTCPMux {
+			v.dtls[1].Store(nil)
+		}
+		return nil
+	}
+	s, err := link.DTLSRx(rx)
+	if err != nil {
+		return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
+	}
+	v.dtls[port].Store(&sinkRef{s})
+	return nil
+}
+
+// SetSTUNHandler sets the function that receives STUN datagrams arriving on
+// the VMP[rx]'s ports; nil drops them (counted).
+func (v *VMPRx) SetSTUNHandler(h STUNHandler) error {
+	if err := v.endpoint().Check(); err != nil {
+		return err
+	}
+	if h == nil {
+		v.stun.Store(nil)
+	} else {
+		v.stun.Store(&h)
+	}
+	return nil
+}
+
+// SendFrom sends p to dst from the RTP port (or the RTCP port), so the peer
+// sees the same 5-tuple as the media: for STUN responses and consent.
+func (v *VMPRx) SendFrom(rtcpPort bool, p []byte, dst netip.AddrPort) error {
+	if err := v.endpoint().Check(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	c := v.socks[0]
+	if rtcpPort && v.socks[1] != nil {
+		c = v.socks[1]
+	}
+	v.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("vmprx: %w: not configured", mediaport.ErrState)
+	}
+	if _, err := c.WriteTo(p, dst); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return v.ep.Check()
+		}
+		return fmt.Errorf("vmprx: send to %v: %w", dst, err)
+	}
+	return nil
+}
+
+// Ports returns the bound RTP and RTCP addresses (equal with rtcp-mux).
+func (v *VMPRx) Ports() (rtp, rtcp netip.AddrPort, err error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return rtp, rtcp, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.socks[0] == nil {
+		return rtp, rtcp, fmt.Errorf("vmprx: %w: not configured", mediaport.ErrState)
+	}
+	rtp = v.socks[0].LocalAddr()
+	rtcp = rtp
+	if v.socks[1] != nil {
+		rtcp = v.socks[1].LocalAddr()
+	}
+	return rtp, rtcp, nil
+}
+
+// Event returns the VMP[rx]'s event, signalled when the status changes and
+// permanently once stopped. It stays valid (signalled) after Destroy.
+func (v *VMPRx) Event() (*event.Event, error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return nil, err
+	}
+	return v.ep.Event(), nil
+}
+
+// Status returns the current status: Stopped once stopped; else, in this
+// order, GotPorts (once after Config), Overrun (once per overflow episode),
+// NewSSRC (once per new SSRC), HasPacket (while packets are queued),
+// Running. While another status remains to be reported, the event is
+// signalled again.
+func (v *VMPRx) Status() (Status, error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	if v.ep.State() == core.Stopped {
+		return Stopped, nil
+	}
+	v.mu.Lock()
+	st := Running
+	q := v.q
+	switch {
+	case v.gotPorts:
+		v.gotPorts = false
+		st = GotPorts
+	case q != nil && q.TakeOverrun():
+		st = Overrun
+	case len(v.pending) > 0:
+		v.lastSSRC = v.pending[0]
+		v.pending = v.pending[1:]
+		st = NewSSRC
+	case q != nil && q.Len() > 0:
+		st = HasPacket
+	}
+	more := v.gotPorts || len(v.pending) > 0 || (q != nil && q.Pending())
+	v.mu.Unlock()
+	if more {
+		v.ep.Signal()
+	}
+	return st, nil
+}
+
+// NewSSRC returns the SSRC reported by the last Status that returned
+// NewSSRC.
+func (v *VMPRx) NewSSRC() (uint32, error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastSSRC, nil
+}
+
+// ErrNoPacket is returned by GetPacket when no packet is queued.
+var ErrNoPacket = errors.New("vmprx: no packet queued")
+
+// GetPacket copies the oldest queued RTP or RTCP packet into buf. When buf
+// is too short it returns the packet's length in Packet.Len and an error
+// matching ErrBufferTooSmall, and the packet stays queued. With nothing
+// queued it returns ErrNoPacket. After Stop, packets queued before the stop
+// can still be read; then it returns ErrStopped.
+func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return Packet{}, err
+	}
+	v.mu.Lock()
+	q := v.q
+	v.mu.Unlock()
+	if q == nil {
+		if err := v.ep.Check(); err != nil {
+			return Packet{}, err
+		}
+		return Packet{}, ErrNoPacket
+	}
+	n, src, kind, ok, err := q.Pop(buf)
+	if !ok {
+		if err := v.ep.Check(); err != nil {
+			return Packet{}, err
+		}
+		return Packet{}, ErrNoPacket
+	}
+	pkt := Packet{Len: n, Class: Class(kind & 0x7f), Src: src, RTCPPort: kind&0x80 != 0}
+	if err != nil {
+		return pkt, fmt.Errorf("vmprx: %w: packet of %d bytes, buffer of %d", err, n, len(buf))
+	}
+	if q.Pending() {
+		v.ep.Signal()
+	}
+	return pkt, nil
+}
+
+// Stats returns the VMP[rx]'s counters.
+func (v *VMPRx) Stats() (Stats, error) {
+	if err := v.endpoint().CheckAlive(); err != nil {
+		return Stats{}, err
+	}
+	c := func(i int) uint64 { return v.count[i].Load() }
+	s := Stats{
+		RTP: c(cRTP), RTCP: c(cRTCP), DTLS: c(cDTLS), STUN: c(cSTUN), ZRTP: c(cZRTP), TURN: c(cTURN),
+		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
+		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
+		SSRCOverflow: c(cSSRCOverflow),
+	}
+	v.mu.Lock()
+	if v.q != nil {
+		s.Overrun = v.q.Drops()
+	}
+	v.mu.Unlock()
+	return s, nil
+}
+
+// Stop stops the VMP[rx]: it closes its ports, ends its receive goroutines,
+// reaches its final status Stopped and signals its event permanently.
+func (v *VMPRx) Stop() error {
+	if v == nil || v.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	return v.ep.Stop()
+}
+
+// Destroy stops the VMP[rx] if needed, frees its queue and invalidates the
+// handle: every later call returns an error matching ErrDestroyed.
+func (v *VMPRx) Destroy() error {
+	if v == nil || v.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	if err := v.ep.Destroy(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	if v.q != nil {
+		v.q.Reset()
+	}
+	v.mu.Unlock()
+	return nil
+}
