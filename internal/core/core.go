@@ -162,9 +162,11 @@ func (m *Module) UnregisterSocket(c *udp.Conn) {
 }
 
 // LookupSocket returns the registered socket that a packet sent from src
-// would leave from: one bound to exactly src, or to the unspecified address
-// of src's family on src's port. It returns nil when src's port is 0 or no
-// endpoint owns such a socket.
+// would leave from: one bound to exactly src; for an unspecified (or
+// invalid) address, one bound to any address of that family on src's port;
+// for a specific address, one bound to the unspecified address on src's
+// port. It returns nil when src's port is 0 or no endpoint owns such a
+// socket.
 func (m *Module) LookupSocket(src netip.AddrPort) *udp.Conn {
 	if src.Port() == 0 {
 		return nil
@@ -172,23 +174,21 @@ func (m *Module) LookupSocket(src netip.AddrPort) *udp.Conn {
 	addr := src.Addr().Unmap()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if addr.IsValid() {
-		if c := m.sockets[netip.AddrPortFrom(addr, src.Port())]; c != nil {
-			return c
+	if !addr.IsValid() || addr.IsUnspecified() {
+		for a, c := range m.sockets {
+			if a.Port() == src.Port() && (!addr.IsValid() || a.Addr().Is4() == addr.Is4()) {
+				return c
+			}
 		}
+		return nil
 	}
-	any4, any6 := netip.IPv4Unspecified(), netip.IPv6Unspecified()
-	switch {
-	case !addr.IsValid():
-		if c := m.sockets[netip.AddrPortFrom(any4, src.Port())]; c != nil {
-			return c
-		}
-		return m.sockets[netip.AddrPortFrom(any6, src.Port())]
-	case addr.Is4():
-		return m.sockets[netip.AddrPortFrom(any4, src.Port())]
-	default:
-		return m.sockets[netip.AddrPortFrom(any6, src.Port())]
+	if c := m.sockets[netip.AddrPortFrom(addr, src.Port())]; c != nil {
+		return c
 	}
+	if addr.Is4() {
+		return m.sockets[netip.AddrPortFrom(netip.IPv4Unspecified(), src.Port())]
+	}
+	return m.sockets[netip.AddrPortFrom(netip.IPv6Unspecified(), src.Port())]
 }
 
 // State is where an endpoint is in its lifecycle.

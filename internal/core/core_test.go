@@ -139,6 +139,8 @@ func TestSocketRegistry(t *testing.T) {
 		{"127.0.0.1:" + fmt.Sprint(port(anyc)), anyc},
 		{"0.0.0.0:" + fmt.Sprint(port(anyc)), anyc},
 		{"[::1]:" + fmt.Sprint(port(anyc)), nil}, // the other family
+		{"0.0.0.0:" + fmt.Sprint(port(lo)), lo},  // any address: the socket on that port
+		{"[::]:" + fmt.Sprint(port(lo)), nil},
 		{"127.0.0.1:0", nil},
 	} {
 		if got := m.LookupSocket(netip.MustParseAddrPort(tc.src)); got != tc.want {
