@@ -32,6 +32,8 @@ var goals = map[string]float64{
 	"dispatcher/Send":      0.95,
 	"dispatcher/SendBatch": 1.5,
 	"event/QueueSignal":    1 / 1.5,
+	"vmprx/Receive":        1.2,
+	"vmprx/ReceiveSingle":  0.9,
 }
 
 // extraPairs compare two sub-benchmarks that are not mediaport/baseline:

@@ -1,0 +1,53 @@
+package vmprx
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/internal/testutil"
+)
+
+// TestHotPathNoAllocs: classify, enqueue (own queue and DTLS[rx]) and
+// GetPacket allocate nothing per packet in steady state.
+func TestHotPathNoAllocs(t *testing.T) {
+	mod, _ := mediaport.OpenModule(mediaport.Options{})
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true}); err != nil {
+		t.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	rtp := make([]byte, 1200)
+	rtp[0] = 0x80
+	binary.BigEndian.PutUint32(rtp[8:], 7)
+	dtls := make([]byte, 1200)
+	dtls[0] = 23
+	src := netip.MustParseAddrPort("192.0.2.1:4000")
+	buf := make([]byte, 2048)
+	var b batch
+	feed := func(data []byte) {
+		p := v.mod.Packets.Get()
+		p.N, p.Src = copy(p.Buf, data), src
+		if !v.handle(0, p, false, &b) {
+			t.Fatal("packet not taken")
+		}
+		v.endBatch(&b)
+	}
+	testutil.NoAllocs(t, "Classify", func() { Classify(rtp) })
+	testutil.NoAllocs(t, "RTP handle + GetPacket", func() {
+		feed(rtp)
+		if _, err := v.GetPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	testutil.NoAllocs(t, "DTLS handle + DTLS[rx].GetPacket", func() {
+		feed(dtls)
+		if _, _, err := rx.GetPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,255 @@
+package vmprx_test
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dispatcher"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/vmprx"
+)
+
+// The receive benchmarks send the same traffic to mediaport and to a raw
+// socket: a sender goroutine sends bursts of 32 DTLS records of 1200 bytes
+// (one SendBatch each) with at most two bursts in flight — the receiver
+// returns a credit per burst it has read — so the socket buffer never
+// overflows and both receivers wait for traffic the way a server does. One
+// op is one packet received.
+const (
+	burst     = 32
+	recordLen = 1200
+)
+
+func burstPackets() [][]byte {
+	pkts := make([][]byte, burst)
+	for i := range pkts {
+		p := make([]byte, recordLen)
+		p[0], p[1], p[2] = 23, 0xfe, 0xfd // DTLS application data
+		pkts[i] = p
+	}
+	return pkts
+}
+
+// BenchmarkReceiveStream: VMP[rx] → DTLS[rx] → GetPacket with batch
+// receive (32 datagrams per recvmmsg), against a raw
+// net.UDPConn.ReadFromUDP loop, on a stream of bursts. Both receivers keep
+// up with the sender, so batches stay small and the time is mostly the
+// sender's and the wake-ups': this pair shows the cost of the extra
+// goroutine hop (receive goroutine → application) of the demultiplexer.
+func BenchmarkReceiveStream(b *testing.B) {
+	b.Run("mediaport", func(b *testing.B) { benchMediaport(b, 32) })
+	b.Run("baseline", benchRaw)
+}
+
+// BenchmarkReceive: the receive path alone on a backlog. Each iteration
+// queues 64 DTLS records in the socket while the receiver is held (the
+// timer stopped), then times the receiver draining them: VMP[rx] (recvmmsg,
+// 32 per call) → DTLS[rx] → GetPacket, against ReadFromUDP one by one.
+func BenchmarkReceive(b *testing.B) {
+	b.Run("mediaport", func(b *testing.B) { benchBacklog(b, 32) })
+	b.Run("baseline", benchBacklogRaw)
+}
+
+// BenchmarkReceiveSingle: BenchmarkReceive with one datagram per receive
+// system call on the mediaport side (Options.Batch = 1).
+func BenchmarkReceiveSingle(b *testing.B) {
+	b.Run("mediaport", func(b *testing.B) { benchBacklog(b, 1) })
+	b.Run("baseline", benchBacklogRaw)
+}
+
+const backlog = 64 // records queued per iteration: within the default receive buffer
+
+func benchBacklog(b *testing.B, batch int) {
+	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close()
+	v, _ := vmprx.Create(mod)
+	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true}); err != nil {
+		b.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	port, _, _ := v.Ports()
+	// The gate: a STUN packet whose handler waits holds the receive
+	// goroutine while the backlog is sent.
+	held, release := make(chan struct{}), make(chan struct{})
+	v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) {
+		held <- struct{}{}
+		<-release
+	})
+	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: port, Source: netip.AddrPortFrom(lo4, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stun := make([]byte, 20)
+	stun[4], stun[5], stun[6], stun[7] = 0x21, 0x12, 0xa4, 0x42
+	pkts := append(burstPackets(), burstPackets()...)
+	ev, _ := rx.Event()
+	evc := ev.C()
+	buf := make([]byte, 2048)
+	b.SetBytes(recordLen)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += backlog {
+		b.StopTimer()
+		d.Send(stun)
+		<-held
+		n := min(backlog, b.N-i)
+		if _, err := d.SendBatch(pkts[:n]); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		release <- struct{}{}
+		for got := 0; got < n; {
+			if _, _, err := rx.GetPacket(buf); err != nil {
+				if !errors.Is(err, dtlsrx.ErrNoPacket) {
+					b.Fatal(err)
+				}
+				<-evc
+				continue
+			}
+			got++
+		}
+	}
+	b.StopTimer()
+	if st, _ := rx.Stats(); st.Overrun != 0 || st.Packets != uint64(b.N) {
+		b.Fatalf("stats %+v for %d sent", st, b.N)
+	}
+}
+
+func benchBacklogRaw(b *testing.B) {
+	mod, err := mediaport.OpenModule(mediaport.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	d, err := dispatcher.Create(mod, dispatcher.Config{
+		Destination: c.LocalAddr().(*net.UDPAddr).AddrPort(), Source: netip.AddrPortFrom(lo4, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkts := append(burstPackets(), burstPackets()...)
+	buf := make([]byte, 2048)
+	b.SetBytes(recordLen)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += backlog {
+		b.StopTimer()
+		n := min(backlog, b.N-i)
+		if _, err := d.SendBatch(pkts[:n]); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for got := 0; got < n; got++ {
+			if _, _, err := c.ReadFromUDP(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// burstSender sends bursts to dst while it holds credits; the receiver returns
+// one credit per burst read. It stops when stop is closed.
+func burstSender(b *testing.B, mod *mediaport.Module, dst netip.AddrPort) (credits chan struct{}, stop func()) {
+	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: dst, Source: netip.AddrPortFrom(lo4, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	credits = make(chan struct{}, 4)
+	credits <- struct{}{}
+	credits <- struct{}{}
+	quit, done := make(chan struct{}), make(chan struct{})
+	pkts := burstPackets()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			if _, err := d.SendBatch(pkts); err != nil {
+				return
+			}
+		}
+	}()
+	return credits, func() { close(quit); <-done }
+}
+
+func benchMediaport(b *testing.B, batch int) {
+	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close()
+	v, _ := vmprx.Create(mod)
+	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true}); err != nil {
+		b.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	port, _, _ := v.Ports()
+	ev, _ := rx.Event()
+	evc := ev.C()
+	buf := make([]byte, 2048)
+	credits, stop := burstSender(b, mod, port)
+	defer stop()
+	b.SetBytes(recordLen)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		if _, _, err := rx.GetPacket(buf); err != nil {
+			if !errors.Is(err, dtlsrx.ErrNoPacket) {
+				b.Fatal(err)
+			}
+			<-evc
+			continue
+		}
+		got++
+		if got%burst == 0 {
+			credits <- struct{}{}
+		}
+	}
+	b.StopTimer()
+	if st, _ := rx.Stats(); st.Overrun != 0 {
+		b.Fatalf("%d packets lost", st.Overrun)
+	}
+}
+
+func benchRaw(b *testing.B) {
+	mod, err := mediaport.OpenModule(mediaport.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mod.Close()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	credits, stop := burstSender(b, mod, c.LocalAddr().(*net.UDPAddr).AddrPort())
+	defer stop()
+	b.SetBytes(recordLen)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		if _, _, err := c.ReadFromUDP(buf); err != nil {
+			b.Fatal(err)
+		}
+		got++
+		if got%burst == 0 {
+			credits <- struct{}{}
+		}
+	}
+}

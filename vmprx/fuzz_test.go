@@ -1,0 +1,148 @@
+package vmprx
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dtlsrx"
+)
+
+// FuzzClassify checks Classify against the RFC 7983 / RFC 9443 ranges and
+// the minimum header lengths on arbitrary datagrams.
+func FuzzClassify(f *testing.F) {
+	for _, seed := range [][]byte{
+		{}, {0}, make([]byte, 20), {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+		{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, {0x80, 200, 0, 1, 0, 0, 0, 1},
+		{17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {0x40, 0, 0, 0}, {255}, {100, 1},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		c := Classify(p)
+		if len(p) == 0 {
+			if c != ClassShort {
+				t.Fatalf("empty: %v", c)
+			}
+			return
+		}
+		b := p[0]
+		want, min := ClassUnknown, 0
+		switch {
+		case b < 4:
+			want, min = ClassSTUN, 20
+		case b >= 16 && b < 20:
+			want, min = ClassZRTP, 12
+		case b >= 20 && b < 64:
+			want, min = ClassDTLS, 13
+		case b >= 64 && b < 80:
+			want, min = ClassTURN, 4
+		case b >= 128 && b < 192:
+			want, min = ClassRTP, 12
+			if len(p) > 1 && p[1] >= 192 && p[1] < 224 {
+				want, min = ClassRTCP, 8
+			}
+		}
+		if want != ClassUnknown && len(p) < min {
+			want = ClassShort
+		}
+		if c != want {
+			t.Fatalf("Classify(% x) = %v, want %v", p, c, want)
+		}
+	})
+}
+
+// FuzzReceive feeds arbitrary datagrams through a VMP[rx]'s receive path
+// (handle, endBatch) on both ports, with a DTLS[rx] and a STUN handler
+// attached, and checks that every datagram is counted exactly once, that
+// the queues respect their bounds and that only RTP/RTCP reach GetPacket.
+// The input is a sequence of datagrams, each a length byte (the top bit
+// selects the RTCP port) followed by that many bytes.
+func FuzzReceive(f *testing.F) {
+	rtp := make([]byte, 12)
+	rtp[0] = 0x80
+	binary.BigEndian.PutUint32(rtp[8:], 42)
+	rtcp := []byte{0x80, 201, 0, 1, 0, 0, 0, 42}
+	dtls := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	stun := make([]byte, 20)
+	frame := func(port byte, ps ...[]byte) []byte {
+		var out []byte
+		for _, p := range ps {
+			out = append(out, byte(len(p))|port)
+			out = append(out, p...)
+		}
+		return out
+	}
+	f.Add(frame(0, rtp, dtls, stun, rtcp))
+	f.Add(frame(0x80, rtcp, rtp, dtls))
+	f.Add(frame(0, []byte{}, []byte{0x80}, []byte{200, 1}, []byte{17, 1, 2}))
+	f.Add([]byte{0x05, 0x80, 0x00})
+
+	mod, err := mediaport.OpenModule(mediaport.Options{QueueLen: 8})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mod.Close()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := Create(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Destroy()
+		if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1")}); err != nil {
+			t.Fatal(err)
+		}
+		rx, _ := dtlsrx.Create(mod, dtlsrx.Options{QueueLen: 4})
+		defer rx.Destroy()
+		v.ConfigDTLS(rx, false)
+		stunSeen := 0
+		v.SetSTUNHandler(func(pkt []byte, _ netip.AddrPort, _ bool) {
+			if len(pkt) < 20 || pkt[0] > 3 {
+				t.Fatalf("STUN handler got % x", pkt)
+			}
+			stunSeen++
+		})
+		src := netip.MustParseAddrPort("192.0.2.1:4000")
+		var b batch
+		total := 0
+		for len(in) > 0 {
+			n, port := int(in[0]&0x7f), int(in[0]>>7)
+			in = in[1:]
+			n = min(n, len(in))
+			p := v.mod.Packets.Get()
+			p.N, p.Src = copy(p.Buf, in[:n]), src
+			in = in[n:]
+			if !v.handle(port, p, false, &b) {
+				v.mod.Packets.Put(p)
+			}
+			total++
+		}
+		v.endBatch(&b)
+		st, _ := v.Stats()
+		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+		if counted != uint64(total) {
+			t.Fatalf("%d datagrams, %d counted: %+v", total, counted, st)
+		}
+		if int(st.STUN) != stunSeen {
+			t.Fatalf("STUN counted %d, handled %d", st.STUN, stunSeen)
+		}
+		if v.q.Len() > 8 {
+			t.Fatalf("queue holds %d, bound 8", v.q.Len())
+		}
+		buf := make([]byte, 256)
+		for {
+			pkt, err := v.GetPacket(buf)
+			if err != nil {
+				break
+			}
+			if buf[0] < 128 || buf[0] > 191 || (pkt.Class != ClassRTP && pkt.Class != ClassRTCP) {
+				t.Fatalf("GetPacket returned % x as %v", buf[:pkt.Len], pkt.Class)
+			}
+		}
+		rs, _ := rx.Stats()
+		if rs.Packets > 4 || rs.Packets+rs.Overrun+st.DTLSUnrouted != st.DTLS {
+			t.Fatalf("DTLS: %+v, VMP[rx] %+v", rs, st)
+		}
+	})
+}
