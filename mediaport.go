@@ -80,6 +80,8 @@ type Options struct {
 	// Batch is the number of datagrams moved per system call by batch
 	// receive and send (default 32).
 	Batch int
+	// MaxCredentials bounds the credential pool (default 64).
+	MaxCredentials int
 }
 
 // Module is an open mediaport module (Prosody's tSMModuleId). Endpoints are
@@ -105,8 +107,10 @@ func OpenModule(opts Options) (*Module, error) {
 		QueueLen:     opts.QueueLen,
 		MaxPacket:    opts.MaxPacket,
 		Batch:        opts.Batch,
+
+		MaxCredentials: opts.MaxCredentials,
 	}
-	if limits.MaxEndpoints < 0 || limits.QueueLen < 0 || limits.MaxPacket < 0 || limits.Batch < 0 {
+	if limits.MaxEndpoints < 0 || limits.QueueLen < 0 || limits.MaxPacket < 0 || limits.Batch < 0 || limits.MaxCredentials < 0 {
 		return nil, core.ErrInvalidArgument
 	}
 	if limits.MaxPacket > 65535 {

@@ -22,8 +22,10 @@
 package dtlsrx
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mediaport/mediaport"
@@ -47,6 +49,10 @@ const (
 	// Overrun: packets were lost because the queue was full. Reported
 	// once per overflow episode; reading it clears it.
 	Overrun
+	// Handshake: in terminated mode, the DTLS handshake has completed
+	// (RIOT's -SOCK_DTLS_HANDSHAKE). Reported once, before any
+	// application data.
+	Handshake
 )
 
 func (s Status) String() string {
@@ -59,6 +65,8 @@ func (s Status) String() string {
 		return "HasPacket"
 	case Overrun:
 		return "Overrun"
+	case Handshake:
+		return "Handshake"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
@@ -85,10 +93,30 @@ type DTLSRx struct {
 	q    *pktq.Queue
 	pool *pktq.Pool
 
+	// Terminated mode: records go to the association's sink; it pushes
+	// decrypted data into q.
+	records atomic.Pointer[recordSink]
+	mu      sync.Mutex
+	onStop  func()
+	hsDone  bool  // Handshake to report
+	failErr error // returned by Status once stopped
+
 	packets, bytes atomic.Uint64
 }
 
+type recordSink struct{ s link.Sink }
+
 func init() {
+	link.DTLSRxControl = func(x any) (link.RxControl, error) {
+		r, _ := x.(*DTLSRx)
+		if r == nil || r.ep == nil {
+			return nil, mediaport.ErrNilHandle
+		}
+		if err := r.ep.Check(); err != nil {
+			return nil, err
+		}
+		return control{r}, nil
+	}
 	link.DTLSRx = func(x any) (link.Sink, error) {
 		r, _ := x.(*DTLSRx)
 		if r == nil || r.ep == nil {
@@ -120,7 +148,7 @@ func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
 	}
 	r := &DTLSRx{pool: m.Packets}
 	r.q = pktq.NewQueue(o.QueueLen, r.pool)
-	r.ep, err = m.NewEndpoint("dtlsrx", r.q.Close)
+	r.ep, err = m.NewEndpoint("dtlsrx", r.release)
 	if err != nil {
 		return nil, err
 	}
@@ -146,18 +174,26 @@ func (r *DTLSRx) Event() (*event.Event, error) {
 }
 
 // Status returns the current status (sm_dtlsrx_status): Stopped once
-// stopped; else Overrun once per overflow episode; else HasPacket while a
-// packet is queued; else Running. While another status remains to be
-// reported, the event is signalled again.
+// stopped — with the error that stopped it when a terminated association
+// failed (handshake failure, fatal alert), matching ErrAssociation; else
+// Handshake once after a terminated association's handshake; else Overrun
+// once per overflow episode; else HasPacket while a packet is queued; else
+// Running. While another status remains to be reported, the event is
+// signalled again.
 func (r *DTLSRx) Status() (Status, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.ep.State() == core.Stopped {
-		return Stopped, nil
+		return Stopped, r.failErr
 	}
 	st := Running
 	switch {
+	case r.hsDone:
+		r.hsDone = false
+		st = Handshake
 	case r.q.TakeOverrun():
 		st = Overrun
 	case r.q.Len() > 0:
@@ -168,6 +204,10 @@ func (r *DTLSRx) Status() (Status, error) {
 	}
 	return st, nil
 }
+
+// ErrAssociation is matched by the error Status returns after a terminated
+// association failed.
+var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 
 // GetPacket copies the oldest queued packet into buf and returns its length
 // and the address it came from (sm_dtlsrx_get_packet). When buf is shorter
@@ -196,7 +236,7 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
-var ErrNoPacket = fmt.Errorf("dtlsrx: no packet queued")
+var ErrNoPacket = errors.New("dtlsrx: no packet queued")
 
 // Stats returns the DTLS[rx]'s counters.
 func (r *DTLSRx) Stats() (Stats, error) {
@@ -230,10 +270,25 @@ func (r *DTLSRx) Destroy() error {
 	return nil
 }
 
+// release is the lifecycle's stop function.
+func (r *DTLSRx) release() {
+	r.mu.Lock()
+	f := r.onStop
+	r.onStop = nil
+	r.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	r.q.Close()
+}
+
 // sink is the DTLS[rx] as seen by a VMP[rx]'s receive goroutine.
 type sink struct{ r *DTLSRx }
 
 func (s sink) Deliver(p *pktq.Packet) bool {
+	if t := s.r.records.Load(); t != nil {
+		return t.s.Deliver(p)
+	}
 	n := p.N // p belongs to the queue once pushed
 	if s.r.ep.Check() != nil || !s.r.q.Push(p) {
 		return false
@@ -243,4 +298,70 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 	return true
 }
 
-func (s sink) Flush() { s.r.ep.Signal() }
+func (s sink) Flush() {
+	if t := s.r.records.Load(); t != nil {
+		t.s.Flush()
+		return
+	}
+	s.r.ep.Signal()
+}
+
+// control is the DTLS[rx] as seen by a terminated association.
+type control struct{ r *DTLSRx }
+
+func (c control) SetRecordSink(s link.Sink) error {
+	if s == nil {
+		c.r.records.Store(nil)
+		return nil
+	}
+	if !c.r.records.CompareAndSwap(nil, &recordSink{s}) {
+		return fmt.Errorf("dtlsrx: %w: already bound to an association", mediaport.ErrState)
+	}
+	return nil
+}
+
+func (c control) PushData(data []byte, src netip.AddrPort) bool {
+	r := c.r
+	if r.ep.Check() != nil {
+		return false
+	}
+	p := r.pool.Get()
+	if len(data) > len(p.Buf) {
+		r.pool.Put(p)
+		return false
+	}
+	p.N, p.Src = copy(p.Buf, data), src
+	if !r.q.Push(p) {
+		r.pool.Put(p)
+		r.ep.Signal()
+		return false
+	}
+	r.packets.Add(1)
+	r.bytes.Add(uint64(len(data)))
+	r.ep.Signal()
+	return true
+}
+
+func (c control) HandshakeDone() {
+	c.r.mu.Lock()
+	c.r.hsDone = true
+	c.r.mu.Unlock()
+	c.r.ep.Signal()
+}
+
+func (c control) Fail(err error) {
+	c.r.mu.Lock()
+	if c.r.failErr == nil && c.r.ep.State() != core.Stopped && err != nil {
+		c.r.failErr = fmt.Errorf("%w: %w", ErrAssociation, err)
+	}
+	c.r.mu.Unlock()
+	c.r.ep.Stop()
+}
+
+func (c control) Module() *core.Module { return c.r.ep.Module() }
+
+func (c control) SetOnStop(f func()) {
+	c.r.mu.Lock()
+	c.r.onStop = f
+	c.r.mu.Unlock()
+}

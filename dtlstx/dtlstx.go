@@ -19,6 +19,7 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/event"
 	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/udp"
 )
 
@@ -68,6 +69,21 @@ type Stats struct {
 	Errors  uint64
 }
 
+type writerRef struct{ w link.Writer }
+
+func init() {
+	link.DTLSTxControl = func(x any) (link.TxControl, error) {
+		t, _ := x.(*DTLSTx)
+		if t == nil || t.ep == nil {
+			return nil, mediaport.ErrNilHandle
+		}
+		if err := t.ep.Check(); err != nil {
+			return nil, err
+		}
+		return control{t}, nil
+	}
+}
+
 // route is where packets go; replaced whole by Config.
 type route struct {
 	conn   *udp.Conn
@@ -86,6 +102,10 @@ type DTLSTx struct {
 	notifySet bool
 	notifyLen uint32
 	noEvent   bool
+	onStop    func()
+
+	// Terminated mode: SendPacket encrypts through the association.
+	writer atomic.Pointer[writerRef]
 
 	packets, bytes, errs atomic.Uint64
 }
@@ -196,10 +216,14 @@ const (
 	maxUDPPayload6 = 65527
 )
 
-// capacity returns how many bytes one packet may have now (0: none).
+// capacity returns how many bytes one packet may have now (0: none). In
+// terminated mode there is none until the handshake has completed.
 func (t *DTLSTx) capacity() int {
 	r := t.rt.Load()
 	if r == nil || t.ep.Check() != nil {
+		return 0
+	}
+	if w := t.writer.Load(); w != nil && !w.w.Ready() {
 		return 0
 	}
 	if r.conn.Is6() {
@@ -219,13 +243,35 @@ func (t *DTLSTx) signalCapacityLocked() {
 }
 
 // SendPacket sends one packet (sm_dtlstx_send_packet): in pass-through
-// mode a raw DTLS datagram, handed to the kernel before SendPacket returns.
-// It does not allocate. Before Config it returns an error matching
-// ErrState; after Stop, ErrStopped.
+// mode a raw DTLS datagram, handed to the kernel before SendPacket returns,
+// without allocating; in terminated mode application data, encrypted into
+// one record (before the handshake has completed: an error matching
+// ErrNotEstablished). Before Config it returns an error matching ErrState;
+// after Stop, ErrStopped.
 func (t *DTLSTx) SendPacket(p []byte) error {
 	if err := t.endpoint().Check(); err != nil {
 		return err
 	}
+	if w := t.writer.Load(); w != nil {
+		if !w.w.Ready() {
+			return ErrNotEstablished
+		}
+		if err := w.w.Write(p); err != nil {
+			t.errs.Add(1)
+			return err
+		}
+		t.packets.Add(1)
+		t.bytes.Add(uint64(len(p)))
+		return nil
+	}
+	return t.sendRaw(p)
+}
+
+// ErrNotEstablished: in terminated mode, SendPacket before the handshake
+// has completed. It matches ErrState.
+var ErrNotEstablished = fmt.Errorf("dtlstx: %w: DTLS handshake not complete", mediaport.ErrState)
+
+func (t *DTLSTx) sendRaw(p []byte) error {
 	r := t.rt.Load()
 	if r == nil {
 		return errNotConfigured
@@ -236,7 +282,7 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 				return err
 			}
 			if t.rt.Load() != r { // reconfigured meanwhile: try the new route once
-				return t.SendPacket(p)
+				return t.sendRaw(p)
 			}
 			t.errs.Add(1)
 			return fmt.Errorf("dtlstx: %w: the source socket was closed (its VMP[rx] stopped)", mediaport.ErrState)
@@ -324,10 +370,53 @@ func (t *DTLSTx) Stats() (Stats, error) {
 
 func (t *DTLSTx) release() {
 	t.mu.Lock()
+	f := t.onStop
+	t.onStop = nil
+	t.mu.Unlock()
+	if f != nil {
+		f() // terminated: close_notify goes out before the socket closes
+	}
+	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r := t.rt.Load(); r != nil && !r.shared {
 		r.conn.Close()
 	}
+}
+
+// control is the DTLS[tx] as seen by a terminated association.
+type control struct{ t *DTLSTx }
+
+func (c control) SetWriter(w link.Writer) error {
+	if w == nil {
+		c.t.writer.Store(nil)
+		return nil
+	}
+	if !c.t.writer.CompareAndSwap(nil, &writerRef{w}) {
+		return fmt.Errorf("dtlstx: %w: already bound to an association", mediaport.ErrState)
+	}
+	return nil
+}
+
+func (c control) SendRaw(p []byte) error {
+	if c.t.ep.State() == core.Destroyed {
+		return mediaport.ErrDestroyed
+	}
+	return c.t.sendRaw(p)
+}
+
+func (c control) Destination() (netip.AddrPort, error) { return c.t.Destination() }
+func (c control) LocalAddr() (netip.AddrPort, error)   { return c.t.LocalAddr() }
+
+func (c control) CapacityChanged() {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	c.t.signalCapacityLocked()
+}
+
+func (c control) SetOnStop(f func()) {
+	c.t.mu.Lock()
+	c.t.onStop = f
+	c.t.mu.Unlock()
 }
 
 // Stop stops the DTLS[tx] (sm_dtlstx_stop): it closes its own socket (not

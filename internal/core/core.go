@@ -47,10 +47,12 @@ type Limits struct {
 	MaxPacket int
 	// Batch is the number of datagrams read or written per system call.
 	Batch int
+	// MaxCredentials bounds the credential pool.
+	MaxCredentials int
 }
 
 // DefaultLimits are the limits of a module opened with zero Options.
-var DefaultLimits = Limits{MaxEndpoints: 65536, QueueLen: 256, MaxPacket: 2048, Batch: 32}
+var DefaultLimits = Limits{MaxEndpoints: 65536, QueueLen: 256, MaxPacket: 2048, Batch: 32, MaxCredentials: 64}
 
 // Module is the core of a mediaport module.
 type Module struct {
@@ -66,6 +68,9 @@ type Module struct {
 	// Packets recycles the receive buffers (Limits.MaxPacket bytes) of
 	// every endpoint on the module.
 	Packets *pktq.Pool
+
+	// Creds is the module's credential pool (RIOT credman).
+	Creds Credentials
 }
 
 // Of returns the core of a *mediaport.Module (given as any to avoid an
@@ -105,9 +110,14 @@ func NewModule(log *slog.Logger, clk clock.Clock, limits Limits) *Module {
 	if limits.Batch <= 0 {
 		limits.Batch = DefaultLimits.Batch
 	}
-	return &Module{Log: log, Clock: clk, Limits: limits,
+	if limits.MaxCredentials <= 0 {
+		limits.MaxCredentials = DefaultLimits.MaxCredentials
+	}
+	m := &Module{Log: log, Clock: clk, Limits: limits,
 		endpoints: map[*Endpoint]struct{}{}, sockets: map[netip.AddrPort]*udp.Conn{},
 		Packets: pktq.NewPool(limits.MaxPacket)}
+	m.Creds.max = limits.MaxCredentials
+	return m
 }
 
 // Close destroys every endpoint still on the module (stopping it first) and

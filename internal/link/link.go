@@ -4,7 +4,12 @@
 // the hook is set before vmprx can use it.
 package link
 
-import "github.com/mediaport/mediaport/internal/pktq"
+import (
+	"net/netip"
+
+	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/pktq"
+)
 
 // Sink takes the packets a receive goroutine hands on to another endpoint.
 type Sink interface {
@@ -19,3 +24,57 @@ type Sink interface {
 // DTLSRx returns the Sink of a *dtlsrx.DTLSRx given as any, or an error
 // for a nil, zero or destroyed one.
 var DTLSRx func(rx any) (Sink, error)
+
+// RxControl is what a DTLS association drives on its DTLS[rx] in terminated
+// mode.
+type RxControl interface {
+	// SetRecordSink routes the DTLS records the VMP[rx] hands on to s
+	// instead of the DTLS[rx]'s queue; nil restores pass-through. It fails
+	// if another association already holds the DTLS[rx].
+	SetRecordSink(s Sink) error
+	// PushData queues decrypted application data from src for GetPacket;
+	// false means the queue was full (counted as Overrun).
+	PushData(p []byte, src netip.AddrPort) bool
+	// HandshakeDone reports the completed handshake (status Handshake).
+	HandshakeDone()
+	// Fail stops the DTLS[rx] with err, which Status then returns.
+	Fail(err error)
+	// SetOnStop sets a function the DTLS[rx]'s Stop calls before it
+	// reaches Stopped (the association sends close_notify).
+	SetOnStop(f func())
+	// Module returns the module of the DTLS[rx].
+	Module() *core.Module
+}
+
+// DTLSRxControl returns the RxControl of a *dtlsrx.DTLSRx given as any.
+var DTLSRxControl func(rx any) (RxControl, error)
+
+// Writer is the association as seen by its DTLS[tx] in terminated mode.
+type Writer interface {
+	// Write encrypts and sends p as one record.
+	Write(p []byte) error
+	// Ready reports whether the handshake has completed and Write can
+	// send.
+	Ready() bool
+}
+
+// TxControl is what a DTLS association drives on its DTLS[tx].
+type TxControl interface {
+	// SetWriter makes SendPacket encrypt through w; nil restores
+	// pass-through. It fails if another association holds the DTLS[tx].
+	SetWriter(w Writer) error
+	// SendRaw sends a datagram (a DTLS record) through the DTLS[tx]'s
+	// route, bypassing the writer.
+	SendRaw(p []byte) error
+	// Destination returns where the DTLS[tx] sends.
+	Destination() (netip.AddrPort, error)
+	// LocalAddr returns where the DTLS[tx] sends from.
+	LocalAddr() (netip.AddrPort, error)
+	// CapacityChanged re-evaluates HasCapacity and signals if it holds.
+	CapacityChanged()
+	// SetOnStop sets a function the DTLS[tx]'s Stop calls first.
+	SetOnStop(f func())
+}
+
+// DTLSTxControl returns the TxControl of a *dtlstx.DTLSTx given as any.
+var DTLSTxControl func(tx any) (TxControl, error)

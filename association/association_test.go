@@ -1,0 +1,249 @@
+package association_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/testutil"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func leafKey(t testing.TB, c testutil.Cert) any {
+	cert, err := x509.ParseCertificate(c.TLS.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert.PublicKey
+}
+
+// TestECDSAFingerprintSRTP: two mediaport sides, ECDSA certificates pinned
+// by fingerprint as SDP carries them, DTLS-SRTP; the statuses, the keys,
+// data both ways, close_notify.
+func TestECDSAFingerprintSRTP(t *testing.T) {
+	mod := openModule(t)
+	certA, certB := testutil.SelfSignedCert(t, "a"), testutil.SelfSignedCert(t, "b")
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: certA.TLS, PeerPublicKeys: []crypto.PublicKey{leafKey(t, certB)}})
+	addECDSA(t, mod, 2, mediaport.ECDSA{Certificate: certB.TLS, PeerPublicKeys: []crypto.PublicKey{leafKey(t, certA)}})
+	a, b := newSide(t, mod), newSide(t, mod)
+	fpA, fpB := association.Fingerprint(certA.TLS.Certificate[0]), association.Fingerprint(certB.TLS.Certificate[0])
+	profiles := []association.SRTPProfile{association.SRTP_AEAD_AES_128_GCM, association.SRTP_AES128_CM_HMAC_SHA1_80}
+
+	// SendPacket before the handshake: not established, no capacity.
+	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{2},
+		PeerFingerprints: []string{fpA}, VerifyPeerKey: true, SRTPProfiles: profiles})
+	b.tx.ConfigNotify(1200, false)
+	if st, _ := b.tx.Status(); st != dtlstx.Running {
+		t.Fatalf("DTLS[tx] before the handshake: %v, want Running (no capacity)", st)
+	}
+	if err := b.tx.SendPacket([]byte("early")); !errors.Is(err, dtlstx.ErrNotEstablished) {
+		t.Fatalf("SendPacket before the handshake: %v", err)
+	}
+	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1},
+		PeerFingerprints: []string{"a=fingerprint:" + fpB}, VerifyPeerKey: true, SRTPProfiles: profiles})
+
+	for _, s := range []*side{a, b} {
+		seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+		if err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+			t.Fatalf("statuses %v, %v", seen, err)
+		}
+	}
+	if st, _ := b.tx.Status(); st != dtlstx.HasCapacity {
+		t.Fatalf("DTLS[tx] after the handshake: %v", st)
+	}
+	infoA, err := a.a.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	infoB, _ := b.a.Info()
+	if infoA.SRTPProfile != association.SRTP_AEAD_AES_128_GCM || infoA.PeerFingerprint != fpB || infoB.PeerFingerprint != fpA {
+		t.Fatalf("info A %+v, B %+v", infoA, infoB)
+	}
+	if infoA.CipherSuiteName == "" || infoA.CipherSuite != infoB.CipherSuite {
+		t.Fatalf("cipher suites %v / %v", infoA.CipherSuite, infoB.CipherSuite)
+	}
+	if err := a.a.VerifyPeerFingerprint(fpB); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.a.VerifyPeerFingerprint(fpA); !errors.Is(err, association.ErrFingerprint) {
+		t.Fatalf("wrong fingerprint: %v", err)
+	}
+	ka, err := a.a.SRTPKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := b.a.SRTPKeys()
+	if len(ka.Material) != 56 || !bytes.Equal(ka.Material, kb.Material) ||
+		!bytes.Equal(ka.LocalKey, kb.RemoteKey) || !bytes.Equal(ka.LocalSalt, kb.RemoteSalt) ||
+		!bytes.Equal(ka.RemoteKey, kb.LocalKey) || len(ka.LocalKey) != 16 || len(ka.LocalSalt) != 12 ||
+		bytes.Equal(ka.LocalKey, ka.RemoteKey) {
+		t.Fatalf("SRTP keys do not pair up: A %+v B %+v", ka, kb)
+	}
+
+	if err := a.tx.SendPacket([]byte("hello B")); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.read(t, 5*time.Second); got != "hello B" {
+		t.Fatalf("B read %q", got)
+	}
+	if err := b.tx.SendPacket([]byte("hello A")); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.read(t, 5*time.Second); got != "hello A" {
+		t.Fatalf("A read %q", got)
+	}
+
+	// Stop on A sends close_notify: B's DTLS[rx] stops cleanly.
+	if err := a.tx.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := b.waitRx(t, dtlsrx.Stopped, 5*time.Second)
+	if err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+		t.Fatalf("B after close_notify: %v %v", seen, err)
+	}
+	if st, _ := b.a.State(); st != association.Closed {
+		t.Fatalf("B association %v", st)
+	}
+}
+
+// TestPSKHint: PSK with a server hint; the client chooses by hint
+// (CONFORMANCE RIOT 4) and the server looks the identity up exactly (5).
+func TestPSKHint(t *testing.T) {
+	mod := openModule(t)
+	addPSK(t, mod, 10, "server-known", "0123456789abcdef", "")
+	addPSK(t, mod, 20, "other", "not-this-one", "otherhint")
+	addPSK(t, mod, 21, "server-known", "0123456789abcdef", "serverhint")
+	a, b := newSide(t, mod), newSide(t, mod)
+	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, PSKHint: "serverhint"})
+	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{20, 21}})
+	for _, s := range []*side{a, b} {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+			t.Fatalf("statuses %v %v", seen, err)
+		}
+	}
+	info, _ := a.a.Info()
+	if info.PeerCertificate != nil || info.CipherSuiteName == "" {
+		t.Fatalf("info %+v", info)
+	}
+	a.tx.SendPacket([]byte("psk data"))
+	if got := b.read(t, 5*time.Second); got != "psk data" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// TestPeerKeyRejected: with public-key verification on, a peer whose key
+// is not listed fails the handshake, and Status reports the error.
+func TestPeerKeyRejected(t *testing.T) {
+	mod := openModule(t)
+	certA, certB, stranger := testutil.SelfSignedCert(t, "a"), testutil.SelfSignedCert(t, "b"), testutil.SelfSignedCert(t, "s")
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: certA.TLS, PeerPublicKeys: []crypto.PublicKey{leafKey(t, stranger)}})
+	addECDSA(t, mod, 2, mediaport.ECDSA{Certificate: certB.TLS})
+	a, b := newSide(t, mod), newSide(t, mod)
+	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{2}, HandshakeTimeout: 5 * time.Second})
+	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, VerifyPeerKey: true, HandshakeTimeout: 5 * time.Second})
+	seen, err := a.waitRx(t, dtlsrx.Stopped, 10*time.Second)
+	if seen[len(seen)-1] != dtlsrx.Stopped || !errors.Is(err, dtlsrx.ErrAssociation) {
+		t.Fatalf("client statuses %v, err %v: want Stopped with the association error", seen, err)
+	}
+	if st, aerr := a.a.State(); st != association.Failed || aerr == nil {
+		t.Fatalf("association %v %v", st, aerr)
+	}
+	if _, err := a.a.Info(); !errors.Is(err, association.ErrNotEstablished) {
+		t.Fatalf("Info after failure: %v", err)
+	}
+}
+
+func TestBindErrors(t *testing.T) {
+	mod := openModule(t)
+	addPSK(t, mod, 10, "id", "key", "")
+	a := newSide(t, mod)
+	if _, err := association.Bind(a.rx, a.tx, association.Config{Role: association.Client, Tags: []mediaport.CredTag{10}}); !errors.Is(err, mediaport.ErrState) {
+		t.Fatalf("Bind with an unconfigured DTLS[tx]: %v", err)
+	}
+	a.tx.Config(dtlstx.Config{Destination: a.port, Source: a.port})
+	for name, tc := range map[string]struct {
+		cfg  association.Config
+		want error
+	}{
+		"version":     {association.Config{Role: association.Client, Version: 13, Tags: []mediaport.CredTag{10}}, association.ErrVersion},
+		"role":        {association.Config{Tags: []mediaport.CredTag{10}}, mediaport.ErrInvalidArgument},
+		"no creds":    {association.Config{Role: association.Client, Tags: []mediaport.CredTag{99}}, association.ErrNoCredential},
+		"empty tags":  {association.Config{Role: association.Client}, association.ErrNoCredential},
+		"long hint":   {association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, PSKHint: string(make([]byte, 129))}, mediaport.ErrInvalidArgument},
+		"fingerprint": {association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, PeerFingerprints: []string{"md5 00"}}, mediaport.ErrInvalidArgument},
+		"profile":     {association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, SRTPProfiles: []association.SRTPProfile{0x99}}, mediaport.ErrInvalidArgument},
+	} {
+		if _, err := association.Bind(a.rx, a.tx, tc.cfg); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	if _, err := association.Bind(a.rx, a.tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := association.Bind(a.rx, a.tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}}); !errors.Is(err, mediaport.ErrState) {
+		t.Fatalf("second Bind on the same pair: %v", err)
+	}
+}
+
+func TestChoosePSK(t *testing.T) {
+	cred := func(tag mediaport.CredTag, hint string) mediaport.Credential {
+		return mediaport.Credential{Tag: tag, Type: mediaport.CredPSK, PSK: mediaport.PSK{Key: []byte("k"), Hint: hint}}
+	}
+	creds := []mediaport.Credential{cred(1, "h1"), cred(2, "h2"), cred(3, "")}
+	tags := []mediaport.CredTag{1, 2, 3}
+	for _, tc := range []struct {
+		name string
+		hint string
+		cb   func(string, []mediaport.CredTag) mediaport.CredTag
+		want mediaport.CredTag
+	}{
+		{"no hint: first", "", nil, 1},
+		{"hint matches", "h2", nil, 2},
+		{"hint matches none: first", "zz", nil, 1},
+		{"callback first", "h2", func(string, []mediaport.CredTag) mediaport.CredTag { return 3 }, 3},
+		{"callback sees the hint", "h2", func(h string, _ []mediaport.CredTag) mediaport.CredTag {
+			if h == "h2" {
+				return 1
+			}
+			return 3
+		}, 1},
+		{"callback empty: default", "h2", func(string, []mediaport.CredTag) mediaport.CredTag { return mediaport.TagEmpty }, 2},
+		{"callback unknown tag: default", "", func(string, []mediaport.CredTag) mediaport.CredTag { return 9 }, 1},
+	} {
+		got, ok := association.ChoosePSK(tc.hint, tags, creds, tc.cb)
+		if !ok || got.Tag != tc.want {
+			t.Errorf("%s: tag %d, want %d", tc.name, got.Tag, tc.want)
+		}
+	}
+	if _, ok := association.ChoosePSK("x", tags, nil, nil); ok {
+		t.Error("no credentials: chose one")
+	}
+}
+
+func TestValidRecords(t *testing.T) {
+	rec := func(ct byte, n int) []byte {
+		return append([]byte{ct, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, byte(n >> 8), byte(n)}, make([]byte, n)...)
+	}
+	ok := [][]byte{rec(22, 10), append(rec(22, 3), rec(23, 0)...), rec(20, 1)}
+	bad := [][]byte{{}, rec(24, 1), rec(22, 10)[:20], append(rec(22, 1), 0), {22, 0xfe, 0xfd}, append(rec(22, 1)[:1], 3, 1)}
+	for _, b := range ok {
+		if !association.ValidRecords(b) {
+			t.Errorf("% x rejected", b)
+		}
+	}
+	for _, b := range bad {
+		if association.ValidRecords(b) {
+			t.Errorf("% x accepted", b)
+		}
+	}
+}

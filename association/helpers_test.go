@@ -1,0 +1,131 @@
+package association_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/vmprx"
+)
+
+var lo4 = netip.MustParseAddr("127.0.0.1")
+
+func openModule(t testing.TB) *mediaport.Module {
+	t.Helper()
+	mod, err := mediaport.OpenModule(mediaport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	return mod
+}
+
+// side is a media endpoint: VMP[rx] on an rtcp-mux port, DTLS[rx] attached,
+// DTLS[tx] from the same port.
+type side struct {
+	mod  *mediaport.Module
+	v    *vmprx.VMPRx
+	rx   *dtlsrx.DTLSRx
+	tx   *dtlstx.DTLSTx
+	port netip.AddrPort
+	a    *association.Association
+}
+
+func newSide(t testing.TB, mod *mediaport.Module) *side {
+	t.Helper()
+	s := &side{mod: mod}
+	var err error
+	if s.v, err = vmprx.Create(mod); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.v.Config(vmprx.Config{Local: lo4, RTCPMux: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.port, _, _ = s.v.Ports()
+	if s.rx, err = dtlsrx.Create(mod); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.v.ConfigDTLS(s.rx, false); err != nil {
+		t.Fatal(err)
+	}
+	if s.tx, err = dtlstx.Create(mod); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// bind points the DTLS[tx] at peer and binds the association.
+func (s *side) bind(t testing.TB, peer netip.AddrPort, cfg association.Config) {
+	t.Helper()
+	if err := s.tx.Config(dtlstx.Config{Destination: peer, Source: s.port}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := association.Bind(s.rx, s.tx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.a = a
+}
+
+// waitRx waits until the DTLS[rx] reports want (or fails the test), and
+// returns the statuses seen.
+func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]dtlsrx.Status, error) {
+	t.Helper()
+	ev, _ := s.rx.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var seen []dtlsrx.Status
+	for {
+		st, err := s.rx.Status()
+		seen = append(seen, st)
+		if st == want || (st == dtlsrx.Stopped) {
+			return seen, err
+		}
+		if err := ev.Wait(ctx); err != nil {
+			t.Fatalf("waiting for %v: saw %v", want, seen)
+		}
+	}
+}
+
+// read waits for one application-data packet on the DTLS[rx].
+func (s *side) read(t testing.TB, limit time.Duration) string {
+	t.Helper()
+	ev, _ := s.rx.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := s.rx.GetPacket(buf)
+		if err == nil {
+			return string(buf[:n])
+		}
+		if !errors.Is(err, dtlsrx.ErrNoPacket) {
+			t.Fatalf("GetPacket: %v", err)
+		}
+		if err := ev.Wait(ctx); err != nil {
+			st, serr := s.rx.Status()
+			t.Fatalf("no application data (status %v %v)", st, serr)
+		}
+	}
+}
+
+func addECDSA(t testing.TB, mod *mediaport.Module, tag mediaport.CredTag, c mediaport.ECDSA) {
+	t.Helper()
+	if err := mod.AddCredential(mediaport.Credential{Tag: tag, Type: mediaport.CredECDSA, ECDSA: c}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addPSK(t testing.TB, mod *mediaport.Module, tag mediaport.CredTag, id, key, hint string) {
+	t.Helper()
+	if err := mod.AddCredential(mediaport.Credential{Tag: tag, Type: mediaport.CredPSK,
+		PSK: mediaport.PSK{Identity: []byte(id), Key: []byte(key), Hint: hint}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,39 @@
+package association
+
+import "encoding/binary"
+
+// DTLS record content types (RFC 6347) an association accepts.
+const (
+	ctChangeCipherSpec = 20
+	ctAlert            = 21
+	ctHandshake        = 22
+	ctApplicationData  = 23
+)
+
+// ValidRecords reports whether datagram is a sequence of whole DTLS 1.0 or
+// 1.2 records of the four content types a DTLS 1.2 association uses, as
+// RFC 6347 §4.1 frames them: each a 13-byte header (type, version, epoch,
+// sequence number, length) and exactly length bytes, with nothing left
+// over. It reads only the headers and never allocates.
+func ValidRecords(datagram []byte) bool {
+	if len(datagram) == 0 {
+		return false
+	}
+	for b := datagram; len(b) > 0; {
+		if len(b) < 13 {
+			return false
+		}
+		if b[0] < ctChangeCipherSpec || b[0] > ctApplicationData {
+			return false
+		}
+		if v := binary.BigEndian.Uint16(b[1:3]); v != 0xfefd && v != 0xfeff {
+			return false
+		}
+		n := int(binary.BigEndian.Uint16(b[11:13]))
+		if n > len(b)-13 {
+			return false
+		}
+		b = b[13+n:]
+	}
+	return true
+}
