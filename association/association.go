@@ -96,15 +96,16 @@ type Stats struct {
 // Association is a terminated DTLS association over a DTLS[rx]/DTLS[tx]
 // pair. Its methods are safe for concurrent use.
 type Association struct {
-	cfg  Config
-	mod  *core.Module
-	rxc  link.RxControl
-	txc  link.TxControl
-	peer netip.AddrPort
-	raw  *pktq.Queue   // records from the peer, for the DTLS stack
-	wake chan struct{} // capacity 1: records arrived
-	done chan struct{} // closed by Close
-	buf  []byte        // plaintext buffer of the read loop
+	cfg     Config
+	mod     *core.Module
+	rxc     link.RxControl
+	txc     link.TxControl
+	peer    atomic.Pointer[netip.AddrPort] // nil until a learning server hears a ClientHello
+	learned chan struct{}                  // closed once peer is set
+	raw     *pktq.Queue                    // records from the peer, for the DTLS stack
+	wake    chan struct{}                  // capacity 1: records arrived
+	done    chan struct{}                  // closed by Close
+	buf     []byte                         // plaintext buffer of the read loop
 
 	mu      sync.Mutex
 	conn    *dtls.Conn
@@ -125,6 +126,11 @@ type Association struct {
 // the VMP[rx] whose port tx sends from. Records from other addresses are
 // dropped before the DTLS stack sees them, so spoofed ClientHellos cost no
 // handshake state.
+//
+// A server whose DTLS[tx] has no destination learns its peer: the source of
+// the first ClientHello becomes the peer and the DTLS[tx]'s destination.
+// (Anyone can claim that slot with one datagram: bind to the peer the
+// signalling names where you can.)
 func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error) {
 	if cfg.Version != 0 && cfg.Version != DTLS12 {
 		return nil, ErrVersion
@@ -157,6 +163,9 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if err != nil {
 		return nil, fmt.Errorf("association: DTLS[tx] %w", err)
 	}
+	if !peer.IsValid() && cfg.Role == Client {
+		return nil, fmt.Errorf("association: %w: a client needs the DTLS[tx] destination", mediaport.ErrState)
+	}
 	mod := rxc.Module()
 	if cfg.MTU <= 0 {
 		cfg.MTU = 1200
@@ -168,10 +177,14 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		cfg.QueueLen = mod.Limits.QueueLen
 	}
 	a := &Association{
-		cfg: cfg, mod: mod, rxc: rxc, txc: txc, peer: peer,
+		cfg: cfg, mod: mod, rxc: rxc, txc: txc, learned: make(chan struct{}),
 		raw:  pktq.NewQueue(cfg.QueueLen, mod.Packets),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		buf: make([]byte, mod.Limits.MaxPacket),
+	}
+	if peer.IsValid() {
+		a.peer.Store(&peer)
+		close(a.learned)
 	}
 	if len(mod.Creds.Matching(cfg.Tags, core.CredPSK)) == 0 && len(mod.Creds.Matching(cfg.Tags, core.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
@@ -192,18 +205,48 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 
 // Deliver takes a record datagram from the VMP[rx] (link.Sink).
 func (a *Association) Deliver(p *pktq.Packet) bool {
-	if p.Src != a.peer {
-		a.foreign.Add(1)
-		return false
-	}
 	if !ValidRecords(p.Bytes()) {
 		a.malformed.Add(1)
+		return false
+	}
+	peer := a.peer.Load()
+	if peer == nil {
+		if !isClientHello(p.Bytes()) || !a.learn(p.Src) {
+			a.foreign.Add(1)
+			return false
+		}
+		peer = a.peer.Load()
+	}
+	if p.Src != *peer {
+		a.foreign.Add(1)
 		return false
 	}
 	if !a.raw.Push(p) {
 		return false
 	}
 	a.records.Add(1)
+	return true
+}
+
+// isClientHello reports whether the first record of b is an epoch-0
+// handshake record starting with a ClientHello.
+func isClientHello(b []byte) bool {
+	return len(b) > 13 && b[0] == ctHandshake && b[3] == 0 && b[4] == 0 && b[13] == 1
+}
+
+// learn makes src the peer of a learning server.
+func (a *Association) learn(src netip.AddrPort) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.peer.Load() != nil || a.closing {
+		return a.peer.Load() != nil
+	}
+	if err := a.txc.SetDestination(src); err != nil {
+		return false
+	}
+	a.peer.Store(&src)
+	close(a.learned)
+	a.mod.Log.Debug("association learned its peer", "peer", src)
 	return true
 }
 
@@ -243,7 +286,7 @@ func (a *Association) run() {
 		a.ready.Store(true)
 		a.rxc.HandshakeDone()
 		a.txc.CapacityChanged()
-		a.mod.Log.Debug("association established", "peer", a.peer, "role", a.cfg.Role)
+		a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.cfg.Role)
 		err = a.readLoop()
 	}
 	// Done before reporting: reporting may stop the endpoints, whose Stop
@@ -260,6 +303,13 @@ func (a *Association) run() {
 func (a *Association) handshake() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HandshakeTimeout)
 	defer cancel()
+	select {
+	case <-a.learned:
+	case <-a.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("%w after %v: no ClientHello", ErrHandshakeTimeout, a.cfg.HandshakeTimeout)
+	}
 	for attempt := 0; ; attempt++ {
 		c, err := a.newConn()
 		if err != nil {
@@ -283,7 +333,7 @@ func (a *Association) handshake() error {
 		case !retry:
 			return err
 		}
-		a.mod.Log.Debug("association handshake attempt failed", "peer", a.peer, "role", a.cfg.Role, "err", err)
+		a.mod.Log.Debug("association handshake attempt failed", "peer", a.Peer(), "role", a.cfg.Role, "err", err)
 		a.raw.Reset()
 	}
 }
@@ -303,7 +353,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 		return nil, ErrClosed
 	}
 	pc := &packetConn{a: a}
-	raddr := net.UDPAddrFromAddrPort(a.peer)
+	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error
 	if a.cfg.Role == Client {
@@ -336,7 +386,7 @@ func (a *Association) readLoop() error {
 		if err != nil {
 			return err
 		}
-		a.rxc.PushData(a.buf[:n], a.peer)
+		a.rxc.PushData(a.buf[:n], *a.peer.Load())
 	}
 }
 
@@ -359,7 +409,7 @@ func (a *Association) finish(err error) {
 		return
 	}
 	if err != nil {
-		a.mod.Log.Debug("association failed", "peer", a.peer, "err", err)
+		a.mod.Log.Debug("association failed", "peer", a.Peer(), "err", err)
 	}
 	a.rxc.Fail(err) // nil: the peer closed; the DTLS[rx] stops cleanly
 }
@@ -395,8 +445,14 @@ func (a *Association) State() (State, error) {
 	return a.state, a.err
 }
 
-// Peer returns the address of the peer.
-func (a *Association) Peer() netip.AddrPort { return a.peer }
+// Peer returns the address of the peer (zero while a learning server has
+// heard no ClientHello).
+func (a *Association) Peer() netip.AddrPort {
+	if p := a.peer.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
+}
 
 // Stats returns the association's counters.
 func (a *Association) Stats() Stats {

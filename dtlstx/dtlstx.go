@@ -26,7 +26,10 @@ import (
 // Config is where a DTLS[tx] sends from and to (sm_dtlstx_config for IPv4,
 // sm_dtlstx_config_ipv6 for IPv6: the family follows the addresses).
 type Config struct {
-	// Destination is the address and port DTLS packets are sent to.
+	// Destination is the address and port DTLS packets are sent to. It
+	// may be left zero for a server association that learns its peer from
+	// the first ClientHello (association.Bind sets it); until then
+	// SendPacket fails with ErrState.
 	Destination netip.AddrPort
 	// Source is the local address and port. The zero value, or an
 	// unspecified address, means any suitable address; port 0 means a port
@@ -140,7 +143,7 @@ func (t *DTLSTx) Config(cfg Config) error {
 		return err
 	}
 	dst := netip.AddrPortFrom(cfg.Destination.Addr().Unmap(), cfg.Destination.Port())
-	if !dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0 {
+	if cfg.Destination != (netip.AddrPort{}) && (!dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0) {
 		return fmt.Errorf("dtlstx: %w: destination %v needs an address and a port", mediaport.ErrInvalidArgument, cfg.Destination)
 	}
 	src := cfg.Source.Addr().Unmap()
@@ -150,7 +153,7 @@ func (t *DTLSTx) Config(cfg Config) error {
 		if dst.Addr().Is6() {
 			src = netip.IPv6Unspecified()
 		}
-	case src.Is4() != dst.Addr().Is4():
+	case dst.IsValid() && src.Is4() != dst.Addr().Is4():
 		return fmt.Errorf("dtlstx: %w: source %v, destination %v", mediaport.ErrAddressFamily, cfg.Source, cfg.Destination)
 	}
 	source := netip.AddrPortFrom(src, cfg.Source.Port())
@@ -160,10 +163,10 @@ func (t *DTLSTx) Config(cfg Config) error {
 	old := t.rt.Load()
 	var r *route
 	switch {
-	case old != nil && (old.conn.LocalAddr() == source || (source.Port() == 0 && !old.shared && old.conn.Is6() == dst.Addr().Is6())):
+	case old != nil && (old.conn.LocalAddr() == source || (source.Port() == 0 && !old.shared && old.conn.Is6() == src.Is6())):
 		r = &route{conn: old.conn, dst: dst, shared: old.shared} // same socket, new destination
 	default:
-		if c := t.mod.LookupSocket(source); c != nil && c.Is6() == dst.Addr().Is6() {
+		if c := t.mod.LookupSocket(source); c != nil && c.Is6() == src.Is6() {
 			r = &route{conn: c, dst: dst, shared: true}
 			break
 		}
@@ -276,6 +279,9 @@ func (t *DTLSTx) sendRaw(p []byte) error {
 	if r == nil {
 		return errNotConfigured
 	}
+	if !r.dst.IsValid() {
+		return errNoDestination
+	}
 	if _, err := r.conn.WriteTo(p, r.dst); err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			if err := t.ep.Check(); err != nil {
@@ -295,7 +301,10 @@ func (t *DTLSTx) sendRaw(p []byte) error {
 	return nil
 }
 
-var errNotConfigured = fmt.Errorf("dtlstx: %w: not configured", mediaport.ErrState)
+var (
+	errNotConfigured = fmt.Errorf("dtlstx: %w: not configured", mediaport.ErrState)
+	errNoDestination = fmt.Errorf("dtlstx: %w: no destination yet", mediaport.ErrState)
+)
 
 // LocalAddr returns the address packets leave from.
 func (t *DTLSTx) LocalAddr() (netip.AddrPort, error) {
@@ -405,6 +414,20 @@ func (c control) SendRaw(p []byte) error {
 }
 
 func (c control) Destination() (netip.AddrPort, error) { return c.t.Destination() }
+
+func (c control) SetDestination(dst netip.AddrPort) error {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	r := c.t.rt.Load()
+	if r == nil {
+		return errNotConfigured
+	}
+	if dst.Addr().Is4() != r.conn.LocalAddr().Addr().Is4() {
+		return mediaport.ErrAddressFamily
+	}
+	c.t.rt.Store(&route{conn: r.conn, dst: dst, shared: r.shared})
+	return nil
+}
 func (c control) LocalAddr() (netip.AddrPort, error)   { return c.t.LocalAddr() }
 
 func (c control) CapacityChanged() {

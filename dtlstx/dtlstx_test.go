@@ -98,7 +98,6 @@ func TestConfigErrors(t *testing.T) {
 		cfg  dtlstx.Config
 		want error
 	}{
-		{dtlstx.Config{}, mediaport.ErrInvalidArgument},
 		{dtlstx.Config{Destination: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrInvalidArgument},
 		{dtlstx.Config{Destination: netip.MustParseAddrPort("127.0.0.1:9"), Source: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
 		{dtlstx.Config{Destination: netip.MustParseAddrPort("[::1]:9"), Source: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrAddressFamily},

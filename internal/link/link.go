@@ -66,8 +66,11 @@ type TxControl interface {
 	// SendRaw sends a datagram (a DTLS record) through the DTLS[tx]'s
 	// route, bypassing the writer.
 	SendRaw(p []byte) error
-	// Destination returns where the DTLS[tx] sends.
+	// Destination returns where the DTLS[tx] sends (invalid when not yet
+	// known).
 	Destination() (netip.AddrPort, error)
+	// SetDestination sets where the DTLS[tx] sends (a learned peer).
+	SetDestination(dst netip.AddrPort) error
 	// LocalAddr returns where the DTLS[tx] sends from.
 	LocalAddr() (netip.AddrPort, error)
 	// CapacityChanged re-evaluates HasCapacity and signals if it holds.

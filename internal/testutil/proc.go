@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -155,4 +156,19 @@ func SelfSignedCert(t testing.TB, cn string) Cert {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// WaitMatch waits until the output matches re (or the process exits, or
+// the limit passes) and returns the submatches, nil if none.
+func (p *Proc) WaitMatch(re *regexp.Regexp, limit time.Duration) []string {
+	deadline := time.Now().Add(limit)
+	for {
+		if m := re.FindStringSubmatch(p.Output()); m != nil {
+			return m
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			return re.FindStringSubmatch(p.Output())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
