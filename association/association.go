@@ -90,6 +90,7 @@ type Stats struct {
 	Records   uint64 // records handed to the DTLS stack
 	Foreign   uint64 // dropped: from an address other than the peer's
 	Malformed uint64 // dropped: not a sequence of whole DTLS records
+	Rejected  uint64 // dropped after the handshake: an unauthenticated alert or data in epoch 0, or a later epoch
 	Overrun   uint64 // dropped: the DTLS stack's queue was full
 }
 
@@ -117,7 +118,7 @@ type Association struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 
-	records, foreign, malformed atomic.Uint64
+	records, foreign, malformed, rejected atomic.Uint64
 }
 
 // Bind binds rx and tx into one association and starts the handshake with
@@ -207,6 +208,10 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 func (a *Association) Deliver(p *pktq.Packet) bool {
 	if !ValidRecords(p.Bytes()) {
 		a.malformed.Add(1)
+		return false
+	}
+	if a.ready.Load() && !acceptableEstablished(p.Bytes()) {
+		a.rejected.Add(1)
 		return false
 	}
 	peer := a.peer.Load()
@@ -457,7 +462,7 @@ func (a *Association) Peer() netip.AddrPort {
 // Stats returns the association's counters.
 func (a *Association) Stats() Stats {
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
-		Malformed: a.malformed.Load(), Overrun: a.raw.Drops()}
+		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops()}
 }
 
 // established returns the Conn once the handshake has completed.
@@ -714,6 +719,9 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 	}
 	if len(a.cfg.SRTPProfiles) > 0 {
 		opts = append(opts, dtls.WithSRTPProtectionProfiles(pionProfiles(a.cfg.SRTPProfiles)...))
+	}
+	if a.cfg.FlightInterval > 0 {
+		opts = append(opts, dtls.WithFlightInterval(a.cfg.FlightInterval))
 	}
 	return opts
 }

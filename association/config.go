@@ -117,6 +117,9 @@ type Config struct {
 	MTU int
 	// HandshakeTimeout bounds the handshake (default 30 s).
 	HandshakeTimeout time.Duration
+	// FlightInterval is the first retransmission interval of a handshake
+	// flight; it doubles on each retransmission (default 1 s, pion's).
+	FlightInterval time.Duration
 	// QueueLen bounds the records waiting for the DTLS stack (default: the
 	// module's QueueLen).
 	QueueLen int

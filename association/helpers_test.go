@@ -11,6 +11,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -129,3 +130,5 @@ func addPSK(t testing.TB, mod *mediaport.Module, tag mediaport.CredTag, id, key,
 		t.Fatal(err)
 	}
 }
+
+func newCert(t testing.TB) testutil.Cert { return testutil.SelfSignedCert(t, "c") }

@@ -37,3 +37,27 @@ func ValidRecords(datagram []byte) bool {
 	}
 	return true
 }
+
+// acceptableEstablished reports whether an established DTLS 1.2
+// association (epoch 1, no renegotiation) can take the records of a
+// datagram that ValidRecords accepted: epoch 1 records, and epoch 0
+// handshake and ChangeCipherSpec records (the peer retransmitting its last
+// flight; a ChangeCipherSpec must be well formed). An alert or application
+// data in epoch 0 is unauthenticated, and
+// pion/dtls would act on such an alert and end the association; a later
+// epoch cannot occur without renegotiation.
+func acceptableEstablished(datagram []byte) bool {
+	for b := datagram; len(b) >= 13; {
+		epoch := binary.BigEndian.Uint16(b[3:5])
+		switch {
+		case epoch > 1:
+			return false
+		case epoch == 0 && b[0] != ctHandshake && b[0] != ctChangeCipherSpec:
+			return false
+		case b[0] == ctChangeCipherSpec && (b[11] != 0 || b[12] != 1 || b[13] != 1):
+			return false // a ChangeCipherSpec is the single byte 1
+		}
+		b = b[13+int(binary.BigEndian.Uint16(b[11:13])):]
+	}
+	return true
+}

@@ -1,0 +1,98 @@
+package association_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/internal/pktq"
+)
+
+// FuzzValidRecords: the record-layer check never panics and accepts only
+// sequences of whole records.
+func FuzzValidRecords(f *testing.F) {
+	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1})
+	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 5, 0, 0, 21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 6, 0, 2, 1, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ok := association.ValidRecords(b)
+		// Independent walk: whole records only.
+		want := len(b) > 0
+		for rest := b; len(rest) > 0 && want; {
+			if len(rest) < 13 || rest[0] < 20 || rest[0] > 23 {
+				want = false
+				break
+			}
+			v := binary.BigEndian.Uint16(rest[1:])
+			n := int(binary.BigEndian.Uint16(rest[11:]))
+			if (v != 0xfefd && v != 0xfeff) || 13+n > len(rest) {
+				want = false
+				break
+			}
+			rest = rest[13+n:]
+		}
+		if ok != want {
+			t.Fatalf("ValidRecords(% x) = %v, want %v", b, ok, want)
+		}
+	})
+}
+
+// FuzzEstablished feeds arbitrary datagrams, as if from the peer, into an
+// established association, and checks after each that it still carries
+// application data both ways: garbage is dropped (counted when it is not
+// even a record), never fatal.
+func FuzzEstablished(f *testing.F) {
+	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4})
+	f.Add([]byte{21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40})     // a fake fatal alert, unauthenticated
+	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0}) // a stray ClientHello start
+	f.Add([]byte{20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 1})
+	f.Add([]byte("garbage"))
+
+	mod, err := mediaport.OpenModule(mediaport.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mod.Close()
+	cert := newCert(f)
+	addECDSA(f, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	a, b := newSide(f, mod), newSide(f, mod)
+	b.bind(f, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
+	a.bind(f, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+	for _, s := range []*side{a, b} {
+		if seen, err := s.waitRx(f, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+			f.Fatalf("handshake: %v %v", seen, err)
+		}
+	}
+	pool := pktq.NewPool(2048)
+	f.Fuzz(func(t *testing.T, garbage []byte) {
+		if len(garbage) > 2048 {
+			garbage = garbage[:2048]
+		}
+		before := b.a.Stats()
+		p := pool.Get()
+		p.N, p.Src = copy(p.Buf, garbage), a.port
+		if !b.a.Deliver(p) {
+			pool.Put(p)
+		}
+		b.a.Flush()
+		after := b.a.Stats()
+		if !association.ValidRecords(garbage) && after.Malformed != before.Malformed+1 {
+			t.Fatalf("malformed datagram not counted: %+v → %+v", before, after)
+		}
+		if err := a.tx.SendPacket([]byte("still alive")); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.read(t, 5*time.Second); got != "still alive" {
+			t.Fatalf("read %q after garbage % x", got, garbage)
+		}
+		if err := b.tx.SendPacket([]byte("and back")); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.read(t, 5*time.Second); got != "and back" {
+			t.Fatalf("read %q", got)
+		}
+	})
+}
