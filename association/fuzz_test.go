@@ -46,7 +46,7 @@ func FuzzValidRecords(f *testing.F) {
 // even a record), never fatal.
 func FuzzEstablished(f *testing.F) {
 	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4})
-	f.Add([]byte{21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40})     // a fake fatal alert, unauthenticated
+	f.Add([]byte{21, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40})      // a fake fatal alert, unauthenticated
 	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0}) // a stray ClientHello start
 	f.Add([]byte{20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 1})
 	f.Add([]byte("garbage"))
