@@ -9,8 +9,10 @@
 // A pair is two sub-benchmarks of one benchmark named "mediaport" and
 // "baseline"; a few pairs of other names are listed in extraPairs. The
 // ratio is baseline time ÷ mediaport time, so above 1 mediaport is faster
-// and 0.9 means mediaport runs at 90% of the baseline's speed. Each time is
-// the median of the runs (-count), to resist a noisy shared machine.
+// and 0.9 means mediaport runs at 90% of the baseline's speed; pairs listed
+// in units compare another metric the same way (baseline ÷ mediaport, lower
+// is better). Each value is the median of the runs (-count), to resist a
+// noisy shared machine.
 package main
 
 import (
@@ -34,6 +36,16 @@ var goals = map[string]float64{
 	"event/QueueSignal":    1 / 1.5,
 	"vmprx/Receive":        1.2,
 	"vmprx/ReceiveSingle":  0.9,
+
+	"association/Throughput": 0.9,
+	"association/Handshake":  0.9,
+	"association/IdleMemory": 1 / 1.2,
+}
+
+// units names, for pairs compared on something other than time, the
+// metric to compare (lower is better, as for time).
+var units = map[string]string{
+	"association/IdleMemory": "B/assoc",
 }
 
 // extraPairs compare two sub-benchmarks that are not mediaport/baseline:
@@ -46,6 +58,15 @@ var extraPairs = [][3]string{
 type result struct {
 	ns     []float64
 	allocs []float64
+	extra  map[string][]float64 // other metrics by unit
+}
+
+// value returns the median of the pair's compared metric.
+func (r *result) value(unit string) float64 {
+	if unit == "" {
+		return median(r.ns)
+	}
+	return median(r.extra[unit])
 }
 
 func main() {
@@ -133,6 +154,11 @@ func parse(r io.Reader) map[string]*result {
 				res.ns = append(res.ns, v)
 			case "allocs/op":
 				res.allocs = append(res.allocs, v)
+			default:
+				if res.extra == nil {
+					res.extra = map[string][]float64{}
+				}
+				res.extra[f[i]] = append(res.extra[f[i]], v)
 			}
 		}
 	}
@@ -173,10 +199,11 @@ func report(w io.Writer, results map[string]*result) int {
 		return 1
 	}
 	missed := 0
-	fmt.Fprintf(w, "%-36s %14s %14s %8s %10s  %s\n", "pair", "ours ns/op", "baseline ns/op", "ratio", "allocs/op", "goal")
+	fmt.Fprintf(w, "%-36s %14s %14s %8s %10s  %s\n", "pair", "ours", "baseline", "ratio", "allocs/op", "goal")
 	for _, r := range rows {
 		o, b := results[r.ours], results[r.base]
-		on, bn := median(o.ns), median(b.ns)
+		unit := units[r.name]
+		on, bn := o.value(unit), b.value(unit)
 		ratio := bn / on
 		goal := "-"
 		if g, ok := goals[r.name]; ok {
@@ -191,7 +218,10 @@ func report(w io.Writer, results map[string]*result) int {
 		if len(o.allocs) > 0 {
 			allocs = strconv.FormatFloat(median(o.allocs), 'f', -1, 64)
 		}
-		fmt.Fprintf(w, "%-36s %14.1f %14.1f %7.2fx %10s  %s\n", r.name, on, bn, ratio, allocs, goal)
+		if unit == "" {
+			unit = "ns/op"
+		}
+		fmt.Fprintf(w, "%-36s %14.1f %14.1f %7.2fx %10s  %s (%s)\n", r.name, on, bn, ratio, allocs, goal, unit)
 	}
 	if missed > 0 {
 		return 1

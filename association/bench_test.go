@@ -1,0 +1,285 @@
+package association_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/dtlstx"
+)
+
+// Paired benchmarks against raw pion/dtls Conns over loopback UDP, same
+// suite (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), same certificates.
+
+var gcm = dtls.WithCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+
+// pionPair returns two established raw pion Conns over loopback sockets
+// that survive Conn.Close.
+func pionPair(b testing.TB, cert tls.Certificate) (client, server *dtls.Conn, cleanup func()) {
+	ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	client, server = pionHandshake(b, ca, cb, cert)
+	return client, server, func() { client.Close(); server.Close(); ca.Close(); cb.Close() }
+}
+
+// keepOpen is a PacketConn whose Close does not close the socket, so that
+// a benchmark can run many handshakes on two sockets.
+type keepOpen struct{ *net.UDPConn }
+
+func (keepOpen) Close() error { return nil }
+
+func pionHandshake(b testing.TB, ca, cb *net.UDPConn, cert tls.Certificate) (*dtls.Conn, *dtls.Conn) {
+	type res struct {
+		c   *dtls.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := dtls.ServerWithOptions(keepOpen{cb}, ca.LocalAddr(), dtls.WithCertificates(cert), gcm)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = s.HandshakeContext(ctx)
+			cancel()
+		}
+		ch <- res{s, err}
+	}()
+	c, err := dtls.ClientWithOptions(keepOpen{ca}, cb.LocalAddr(), dtls.WithCertificates(cert), dtls.WithInsecureSkipVerify(true), gcm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.HandshakeContext(ctx); err != nil {
+		b.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	return c, r.c
+}
+
+// mediaportPair binds an established client/server pair on two sides.
+func mediaportPair(b testing.TB, mod *mediaport.Module, a, s *side) {
+	s.bind(b, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
+	a.bind(b, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+	for _, x := range []*side{a, s} {
+		if seen, err := x.waitRx(b, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+			b.Fatalf("handshake: %v %v", seen, err)
+		}
+	}
+}
+
+// BenchmarkThroughput: 1200-byte application data records from one side to
+// the other, at most 32 in flight (the receiver returns a credit per 32).
+func BenchmarkThroughput(b *testing.B) {
+	payload := make([]byte, 1200)
+	const window = 32
+	b.Run("mediaport", func(b *testing.B) {
+		mod := openModule(b)
+		cert := newCert(b)
+		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+		a, s := newSide(b, mod), newSide(b, mod)
+		mediaportPair(b, mod, a, s)
+		credits := make(chan struct{}, 4)
+		credits <- struct{}{}
+		credits <- struct{}{}
+		quit := make(chan struct{})
+		defer close(quit)
+		go func() {
+			for {
+				select {
+				case <-credits:
+				case <-quit:
+					return
+				}
+				for i := 0; i < window; i++ {
+					if a.tx.SendPacket(payload) != nil {
+						return
+					}
+				}
+			}
+		}()
+		ev, _ := s.rx.Event()
+		evc := ev.C()
+		buf := make([]byte, 2048)
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for got := 0; got < b.N; {
+			if _, _, err := s.rx.GetPacket(buf); err != nil {
+				if !errors.Is(err, dtlsrx.ErrNoPacket) {
+					b.Fatal(err)
+				}
+				<-evc
+				continue
+			}
+			got++
+			if got%window == 0 {
+				credits <- struct{}{}
+			}
+		}
+		b.StopTimer()
+		if st, _ := s.rx.Stats(); st.Overrun != 0 {
+			b.Fatalf("%d records lost to overrun", st.Overrun)
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		cert := newCert(b)
+		c, s, cleanup := pionPair(b, cert.TLS)
+		defer cleanup()
+		credits := make(chan struct{}, 4)
+		credits <- struct{}{}
+		credits <- struct{}{}
+		quit := make(chan struct{})
+		defer close(quit)
+		go func() {
+			for {
+				select {
+				case <-credits:
+				case <-quit:
+					return
+				}
+				for i := 0; i < window; i++ {
+					if _, err := c.Write(payload); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		buf := make([]byte, 2048)
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for got := 0; got < b.N; got++ {
+			if _, err := s.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+			if (got+1)%window == 0 {
+				credits <- struct{}{}
+			}
+		}
+	})
+}
+
+// BenchmarkHandshake: one full handshake (ECDHE-ECDSA) per op; mediaport
+// binds a fresh DTLS[rx]/DTLS[tx] pair on two long-lived VMP[rx] ports, pion
+// fresh Conns on two long-lived sockets.
+func BenchmarkHandshake(b *testing.B) {
+	b.Run("mediaport", func(b *testing.B) {
+		mod := openModule(b)
+		cert := newCert(b)
+		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+		a, s := newSide(b, mod), newSide(b, mod)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for _, x := range []*side{a, s} {
+				x.rx, _ = dtlsrx.Create(mod)
+				x.tx, _ = dtlstx.Create(mod)
+				x.v.ConfigDTLS(x.rx, false)
+			}
+			mediaportPair(b, mod, a, s)
+			for _, x := range []*side{a, s} {
+				x.rx.Destroy()
+				x.tx.Destroy()
+			}
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		cert := newCert(b)
+		ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		defer ca.Close()
+		defer cb.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			c, s := pionHandshake(b, ca, cb, cert.TLS)
+			c.Close()
+			s.Close()
+		}
+	})
+}
+
+// BenchmarkIdleMemory establishes 1,000 associations (500 pairs) and
+// reports the heap and goroutines each costs while idle — B/assoc: live
+// objects (HeapAlloc), inuse-B/assoc: heap spans in use (HeapInuse, which
+// also counts fragmentation) — mediaport's
+// association layer (pion Conn, association, queues; the VMP[rx] ports
+// exist before, as the sockets do for the baseline) against a bare pion
+// Conn.
+func BenchmarkIdleMemory(b *testing.B) {
+	const pairs = 500
+	measure := func(b *testing.B, setup func(), establish func()) {
+		for i := 0; i < b.N; i++ {
+			setup()
+			runtime.GC()
+			runtime.GC()
+			var m0 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			g0 := runtime.NumGoroutine()
+			establish()
+			time.Sleep(100 * time.Millisecond) // let handshake goroutines finish
+			runtime.GC()
+			runtime.GC() // and empty the buffer pools' victim caches
+			var m1 runtime.MemStats
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/(2*pairs), "B/assoc")
+			b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/(2*pairs), "inuse-B/assoc")
+			b.ReportMetric(float64(runtime.NumGoroutine()-g0)/(2*pairs), "goroutines/assoc")
+		}
+	}
+	b.Run("mediaport", func(b *testing.B) {
+		mod, _ := mediaport.OpenModule(mediaport.Options{Batch: 4})
+		defer mod.Close()
+		cert := newCert(b)
+		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+		var sides [][2]*side
+		measure(b, func() {
+			sides = nil
+			for i := 0; i < pairs; i++ {
+				sides = append(sides, [2]*side{newSide(b, mod), newSide(b, mod)})
+			}
+		}, func() {
+			for _, p := range sides {
+				mediaportPair(b, mod, p[0], p[1])
+			}
+		})
+	})
+	b.Run("baseline", func(b *testing.B) {
+		cert := newCert(b)
+		var socks [][2]*net.UDPConn
+		var conns []*dtls.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+			for _, s := range socks {
+				s[0].Close()
+				s[1].Close()
+			}
+		}()
+		measure(b, func() {
+			for i := 0; i < pairs; i++ {
+				ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				socks = append(socks, [2]*net.UDPConn{ca, cb})
+			}
+		}, func() {
+			for _, s := range socks[len(socks)-pairs:] {
+				c, srv := pionHandshake(b, s[0], s[1], cert.TLS)
+				conns = append(conns, c, srv)
+			}
+		})
+	})
+}
