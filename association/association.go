@@ -85,10 +85,6 @@ func (s State) String() string {
 	return [...]string{"handshaking", "established", "closed", "failed"}[s]
 }
 
-// defaultRecordQueue bounds the records waiting for the DTLS stack, whose
-// reader takes them as they come: a handshake flight is a few records.
-const defaultRecordQueue = 32
-
 // Stats counts the records an association received.
 type Stats struct {
 	Records   uint64 // records handed to the DTLS stack
@@ -179,7 +175,7 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		cfg.HandshakeTimeout = 30 * time.Second
 	}
 	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = defaultRecordQueue
+		cfg.QueueLen = mod.Limits.QueueLen
 	}
 	a := &Association{
 		cfg: cfg, mod: mod, rxc: rxc, txc: txc, learned: make(chan struct{}),

@@ -120,7 +120,8 @@ type Config struct {
 	// FlightInterval is the first retransmission interval of a handshake
 	// flight; it doubles on each retransmission (default 1 s, pion's).
 	FlightInterval time.Duration
-	// QueueLen bounds the records waiting for the DTLS stack (default 32).
+	// QueueLen bounds the records waiting for the DTLS stack (default: the
+	// module's QueueLen).
 	QueueLen int
 }
 

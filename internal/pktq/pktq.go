@@ -57,10 +57,13 @@ func (pl *Pool) Put(p *Packet) {
 // Queue is a bounded FIFO of packets. When it is full, Push refuses the
 // packet (tail drop, so what is queued stays in order) and records an
 // overflow: Overrun is reported once per episode, an episode ending when a
-// packet is accepted again. A Queue is safe for concurrent use.
+// packet is accepted again. Its ring starts small and doubles up to the
+// bound as bursts need it (an idle endpoint holds little; a busy one stops
+// allocating once grown). A Queue is safe for concurrent use.
 type Queue struct {
 	mu        sync.Mutex
 	pool      *Pool
+	max       int
 	ring      []*Packet
 	head, n   int
 	overrun   bool // an Overrun not yet reported
@@ -75,8 +78,27 @@ func NewQueue(n int, pool *Pool) *Queue {
 	if n <= 0 {
 		n = 1
 	}
-	return &Queue{pool: pool, ring: make([]*Packet, n)}
+	return &Queue{pool: pool, max: n, ring: make([]*Packet, min(n, initialRing))}
 }
+
+// initialRing is the ring size a queue starts with.
+const initialRing = 8
+
+// grow doubles the ring, up to the bound; it reports whether there is room.
+func (q *Queue) grow() bool {
+	if len(q.ring) >= q.max {
+		return false
+	}
+	ring := make([]*Packet, min(2*len(q.ring), q.max))
+	for i := 0; i < q.n; i++ {
+		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+	}
+	q.ring, q.head = ring, 0
+	return true
+}
+
+// Cap returns the bound of the queue.
+func (q *Queue) Cap() int { return q.max }
 
 // Push appends p and reports whether it was taken. A packet that is not
 // taken (queue full or closed) still belongs to the caller.
@@ -86,7 +108,7 @@ func (q *Queue) Push(p *Packet) bool {
 	if q.closed {
 		return false
 	}
-	if q.n == len(q.ring) {
+	if q.n == len(q.ring) && !q.grow() {
 		q.drops++
 		if !q.inEpisode {
 			q.inEpisode = true

@@ -107,3 +107,32 @@ func TestNoAllocs(t *testing.T) {
 		q.Pop(buf)
 	})
 }
+
+func TestQueueGrowsToBound(t *testing.T) {
+	pool := NewPool(16)
+	q := NewQueue(100, pool)
+	if len(q.ring) != initialRing {
+		t.Fatalf("initial ring %d", len(q.ring))
+	}
+	// Pop two first so that the ring has wrapped when it grows.
+	buf := make([]byte, 16)
+	for i := 0; i < 5; i++ {
+		q.Push(fill(pool, fmt.Sprint(i)))
+	}
+	q.Pop(buf)
+	q.Pop(buf)
+	for i := 5; q.Len() < 100; i++ {
+		if !q.Push(fill(pool, fmt.Sprint(i))) {
+			t.Fatalf("push %d refused with %d queued, bound 100", i, q.Len())
+		}
+	}
+	if q.Push(fill(pool, "over")) || q.Drops() != 1 || len(q.ring) != 100 {
+		t.Fatalf("push beyond the bound: drops %d, ring %d", q.Drops(), len(q.ring))
+	}
+	for want := 2; want < 102; want++ {
+		n, _, _, ok, _ := q.Pop(buf)
+		if !ok || string(buf[:n]) != fmt.Sprint(want) {
+			t.Fatalf("pop %q, want %d: order lost in growth", buf[:n], want)
+		}
+	}
+}
