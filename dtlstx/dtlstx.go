@@ -428,7 +428,7 @@ func (c control) SetDestination(dst netip.AddrPort) error {
 	c.t.rt.Store(&route{conn: r.conn, dst: dst, shared: r.shared})
 	return nil
 }
-func (c control) LocalAddr() (netip.AddrPort, error)   { return c.t.LocalAddr() }
+func (c control) LocalAddr() (netip.AddrPort, error) { return c.t.LocalAddr() }
 
 func (c control) CapacityChanged() {
 	c.t.mu.Lock()
