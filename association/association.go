@@ -343,12 +343,6 @@ func (a *Association) handshake() error {
 	}
 }
 
-func (a *Association) isClosing() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.closing
-}
-
 // newConn creates the pion/dtls Conn of one handshake attempt over a fresh
 // PacketConn (pion closes it when the attempt fails).
 func (a *Association) newConn() (*dtls.Conn, error) {
