@@ -323,26 +323,38 @@ func (v *VMPRx) receive(port int, conn *udp.Conn) {
 	var b batch
 	for {
 		n, err := rd.Read()
+		// Drain what else is queued before signalling, so that a backlog
+		// wakes the application once, not once per read; bounded so that
+		// the first packet is not held back for long.
+		for drained := 0; err == nil && n > 0; drained += n {
+			for i := 0; i < n; i++ {
+				m := &rd.Msgs[i]
+				p := slots[i]
+				p.N, p.Src = m.N, m.Src
+				if v.handle(port, p, m.Trunc, &b) {
+					slots[i] = pool.Get()
+					m.Buf = slots[i].Buf
+				}
+			}
+			if drained+n >= maxDrain {
+				break
+			}
+			n, err = rd.TryRead()
+		}
+		v.endBatch(&b)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// ICMP errors and the like: nothing was read.
 			v.mod.Log.Debug("vmprx receive", "port", conn.LocalAddr(), "err", err)
-			continue
 		}
-		for i := 0; i < n; i++ {
-			m := &rd.Msgs[i]
-			p := slots[i]
-			p.N, p.Src = m.N, m.Src
-			if v.handle(port, p, m.Trunc, &b) {
-				slots[i] = pool.Get()
-				m.Buf = slots[i].Buf
-			}
-		}
-		v.endBatch(&b)
 	}
 }
+
+// maxDrain bounds the datagrams one receive goroutine reads before it
+// signals.
+const maxDrain = 64
 
 // batch is what the receive goroutine remembers across one batch (and,
 // for the SSRC cache, across batches).

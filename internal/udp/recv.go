@@ -40,4 +40,8 @@ func NewReader(u *Conn, n, bufSize int) *Reader {
 
 // Read blocks until at least one datagram is available (or the read
 // deadline passes, or the socket is closed) and fills Msgs[:n].
-func (r *Reader) Read() (n int, err error) { return r.sys.read(r) }
+func (r *Reader) Read() (n int, err error) { return r.sys.read(r, true) }
+
+// TryRead is Read without waiting: it returns 0 and no error when no
+// datagram is queued.
+func (r *Reader) TryRead() (n int, err error) { return r.sys.read(r, false) }

@@ -18,7 +18,8 @@ type readerSys struct {
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
-	fn    func(fd uintptr) bool
+	fn    func(fd uintptr) bool // waits when nothing is queued
+	tryFn func(fd uintptr) bool // never waits
 	n     int
 	errno syscall.Errno
 }
@@ -30,6 +31,14 @@ func (s *readerSys) init(r *Reader) {
 	s.names = make([]unix.RawSockaddrInet6, n)
 	s.rc, _ = r.conn.c.SyscallConn()
 	s.fn = s.recvmmsg
+	s.tryFn = s.tryRecvmmsg
+}
+
+func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
+	if !s.recvmmsg(fd) {
+		s.n, s.errno = 0, 0 // nothing queued: report it instead of waiting
+	}
+	return true
 }
 
 func (s *readerSys) recvmmsg(fd uintptr) bool {
@@ -42,7 +51,7 @@ func (s *readerSys) recvmmsg(fd uintptr) bool {
 	return true
 }
 
-func (s *readerSys) read(r *Reader) (int, error) {
+func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 	if s.rc == nil {
 		return 0, os.ErrInvalid
 	}
@@ -62,7 +71,11 @@ func (s *readerSys) read(r *Reader) (int, error) {
 		h.Hdr.Namelen = unix.SizeofSockaddrInet6
 	}
 	s.n, s.errno = 0, 0
-	if err := s.rc.Read(s.fn); err != nil {
+	fn := s.fn
+	if !wait {
+		fn = s.tryFn
+	}
+	if err := s.rc.Read(fn); err != nil {
 		return 0, err
 	}
 	if s.errno != 0 {

@@ -6,8 +6,12 @@ type readerSys struct{}
 
 func (s *readerSys) init(*Reader) {}
 
-// read reads one datagram: batch receive is implemented on Linux only.
-func (s *readerSys) read(r *Reader) (int, error) {
+// read reads one datagram: batch receive is implemented on Linux only, and
+// so is reading without waiting (here a try reports nothing).
+func (s *readerSys) read(r *Reader, wait bool) (int, error) {
+	if !wait {
+		return 0, nil
+	}
 	m := &r.Msgs[0]
 	n, src, err := r.conn.c.ReadFromUDPAddrPort(m.Buf)
 	if err != nil {
