@@ -1,0 +1,264 @@
+package stun
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/pion/stun/v3"
+)
+
+// OnRxPkt gives the session a received packet (pj_stun_session_on_rx_pkt).
+// token comes back in the callbacks; src is where the packet came from. It
+// returns the length of the message parsed (for stream transports, where
+// pkt may hold more), and ErrSessionDestroyed when a callback destroyed the
+// session.
+//
+// Requests are answered from the response cache when retransmitted; else
+// validated (400 for a malformed one, 420 with UNKNOWN-ATTRIBUTES for
+// unknown comprehension-required attributes), authenticated when a
+// credential is set (401, 438, 400), and given to OnRxRequest (400 without
+// one). Responses complete their transaction; unmatched ones are dropped.
+// Invalid responses and indications are dropped.
+func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.AddrPort) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.lock.Unlock()
+	n, err := messageLen(pkt, opts)
+	if err != nil {
+		return n, err
+	}
+	rb := s.rxPool.Get().(*rxBuf)
+	defer s.rxPool.Put(rb)
+	m := rb.msg
+	m.Raw = append(m.Raw[:0], pkt[:n]...)
+	if err := m.Decode(); err != nil {
+		// A request whose header decodes gets 400; anything else is dropped.
+		if n >= headerSize && isRequestType(pkt) {
+			return n, s.rejectRaw(pkt[:n], 400, token, src)
+		}
+		return n, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+	}
+	magic := binary.BigEndian.Uint32(m.Raw[4:8])
+	switch m.Type.Class {
+	case stun.ClassRequest:
+		return n, s.rxRequestLocked(rb, opts, token, src, magic)
+	case stun.ClassIndication:
+		if _, bad := validate(m, opts&NoFingerprintCheck == 0, rb.unknown); bad {
+			return n, ErrInvalidMessage
+		}
+		s.logMsg(LogRxInd, "rx indication", m, src)
+		if s.cb.OnRxIndication == nil {
+			return n, nil
+		}
+		var cbErr error
+		if s.call(func() { cbErr = s.cb.OnRxIndication(s, m.Raw, m, token, src) }) {
+			return n, ErrSessionDestroyed
+		}
+		return n, cbErr
+	default:
+		return n, s.rxResponseLocked(m, opts, src, magic)
+	}
+}
+
+// messageLen checks the framing of pkt and returns the message length.
+func messageLen(pkt []byte, opts DecodeOptions) (int, error) {
+	if len(pkt) < headerSize {
+		if opts&IsDatagram == 0 {
+			return 0, ErrIncomplete
+		}
+		return 0, fmt.Errorf("%w: %d bytes", ErrInvalidMessage, len(pkt))
+	}
+	if pkt[0]&0xc0 != 0 {
+		return 0, fmt.Errorf("%w: not STUN (first bits)", ErrInvalidMessage)
+	}
+	body := int(binary.BigEndian.Uint16(pkt[2:4]))
+	if body%4 != 0 {
+		return 0, fmt.Errorf("%w: length %d not a multiple of 4", ErrInvalidMessage, body)
+	}
+	n := headerSize + body
+	switch {
+	case opts&IsDatagram != 0 && n != len(pkt):
+		return 0, fmt.Errorf("%w: length field %d, datagram %d", ErrInvalidMessage, n, len(pkt))
+	case n > len(pkt):
+		return 0, ErrIncomplete
+	}
+	if opts&CheckPacket != 0 && binary.BigEndian.Uint32(pkt[4:8]) != MagicCookie {
+		return 0, fmt.Errorf("%w: no magic cookie", ErrInvalidMessage)
+	}
+	return n, nil
+}
+
+func isRequestType(pkt []byte) bool {
+	t := binary.BigEndian.Uint16(pkt[0:2])
+	return t&0x0110 == 0 && binary.BigEndian.Uint32(pkt[4:8]) == MagicCookie
+}
+
+// rejectRaw answers a request that could not be decoded with code, built
+// from its header alone.
+func (s *Session) rejectRaw(pkt []byte, code int, token any, src netip.AddrPort) error {
+	req := stun.Message{Raw: pkt[:headerSize]}
+	t := binary.BigEndian.Uint16(pkt[0:2])
+	req.Type.ReadValue(t)
+	copy(req.TransactionID[:], pkt[8:20])
+	rdata := RxData{Msg: &req, Src: src, magic: binary.BigEndian.Uint32(pkt[4:8])}
+	s.logMsg(LogRxReq, "rx request (malformed)", &req, src)
+	res, err := s.createResLocked(&rdata, code, "")
+	if err != nil {
+		return err
+	}
+	return s.sendMsgLocked(token, false, false, src, res)
+}
+
+func (s *Session) rxRequestLocked(rb *rxBuf, opts DecodeOptions, token any, src netip.AddrPort, magic uint32) error {
+	m := rb.msg
+	s.logMsg(LogRxReq, "rx request", m, src)
+	if c := s.cache[tsxKey{magic, m.TransactionID}]; c != nil {
+		// A retransmission: answer from the cache (CONFORMANCE pjnath 10).
+		raw := c.raw
+		var err error
+		if s.call(func() { err = s.cb.OnSendMsg(s, c.token, raw, src) }) {
+			return ErrSessionDestroyed
+		}
+		return err
+	}
+	rdata := &rb.rdata
+	*rdata = RxData{Msg: m, Src: src, magic: magic}
+	unknown, bad := validate(m, opts&NoFingerprintCheck == 0, rb.unknown)
+	rb.unknown = unknown
+	switch {
+	case bad:
+		return s.respondLocked(rdata, 400, token, src, nil)
+	case len(unknown) > 0:
+		return s.respondLocked(rdata, 420, token, src, unknown)
+	}
+	if s.cred != nil && opts&NoAuthenticate == 0 {
+		r := s.authenticate(m)
+		if r.code != 0 {
+			rdata.realm, rdata.nonce = r.realm, r.nonce
+			return s.respondLocked(rdata, r.code, token, src, nil)
+		}
+		rdata.key = r.key
+	}
+	if s.cb.OnRxRequest == nil {
+		return s.respondLocked(rdata, 400, token, src, nil)
+	}
+	var err error
+	if s.call(func() { err = s.cb.OnRxRequest(s, m.Raw, rdata, token, src) }) {
+		return ErrSessionDestroyed
+	}
+	return err
+}
+
+// respondLocked sends an error response generated by the session.
+func (s *Session) respondLocked(rdata *RxData, code int, token any, src netip.AddrPort, unknown []stun.AttrType) error {
+	t, err := s.createResLocked(rdata, code, "")
+	if err != nil {
+		return err
+	}
+	if len(unknown) > 0 {
+		var v [64]byte
+		n := 0
+		for _, a := range unknown {
+			if n+2 > len(v) {
+				break
+			}
+			binary.BigEndian.PutUint16(v[n:], uint16(a))
+			n += 2
+		}
+		t.Msg.Add(stun.AttrUnknownAttributes, v[:n])
+	}
+	return s.sendMsgLocked(token, false, false, src, t)
+}
+
+func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src netip.AddrPort, magic uint32) error {
+	t := s.tsx[tsxKey{magic, m.TransactionID}]
+	if t == nil || t.state != tsxPending {
+		return nil // unmatched, or a duplicate while lingering: dropped silently
+	}
+	if _, bad := validate(m, opts&NoFingerprintCheck == 0, nil); bad {
+		return ErrInvalidMessage
+	}
+	if m.Type.Method != t.Msg.Type.Method {
+		return ErrInvalidMessage
+	}
+	s.logMsg(LogRxRes, "rx response", m, src)
+	var status error
+	code := 0
+	if m.Type.Class == stun.ClassErrorResponse {
+		var ec stun.ErrorCodeAttribute
+		if err := ec.GetFrom(m); err != nil {
+			status = fmt.Errorf("%w: error response without ERROR-CODE", ErrInvalidMessage)
+		} else {
+			code = int(ec.Code)
+			status = &StatusError{Code: code, Reason: string(ec.Reason)}
+		}
+	}
+	// Integrity (CONFORMANCE pjnath 16): a request sent with a key needs an
+	// authentic response, except the errors that cannot carry one.
+	if t.key != nil && code != 400 && code != 401 && code != 420 && code != 438 {
+		if !checkIntegrity(m.Raw, t.key) {
+			s.cfg.Logger.Debug("response dropped: integrity check failed", "tsx", fmt.Sprintf("%x", m.TransactionID))
+			return ErrIntegrity
+		}
+	}
+	if (code == 401 || code == 438) && s.authType == AuthLongTerm && s.cred != nil {
+		if s.retryAuthLocked(t, m) {
+			return nil
+		}
+	}
+	s.completeLocked(t, status, m, src)
+	if s.destroyed {
+		return ErrSessionDestroyed
+	}
+	return nil
+}
+
+// retryAuthLocked applies the client retry rules (CONFORMANCE pjnath 14)
+// to a 401 or 438: without NONCE, or with the nonce already sent, or after
+// three retries, the user is told (false); else the realm and nonce are
+// saved and the request resent with a new transaction ID, the same
+// destination, token and retransmit flag (true).
+func (s *Session) retryAuthLocked(t *TxData, m *stun.Message) bool {
+	nb, err := m.Get(stun.AttrNonce)
+	if err != nil || len(nb) == 0 {
+		return false
+	}
+	nonce := string(nb)
+	if t.sentNonce != "" && nonce == t.sentNonce && t.key != nil {
+		return false
+	}
+	if t.authTries >= maxAuthRetries {
+		return false
+	}
+	if rb, err := m.Get(stun.AttrRealm); err == nil {
+		s.realm = string(rb)
+	}
+	s.nonce = nonce
+	if s.realm == "" {
+		return false
+	}
+	t.stopTimer()
+	delete(s.tsx, tsxKey{t.magic, t.Msg.TransactionID})
+	t.authTries++
+	t.Msg.TransactionID = stun.NewTransactionID()
+	copy(t.Msg.Raw[8:20], t.Msg.TransactionID[:])
+	if err := s.encodeLocked(t); err != nil {
+		s.completeLocked(t, err, nil, netip.AddrPort{})
+		return true
+	}
+	s.tsx[tsxKey{t.magic, t.Msg.TransactionID}] = t
+	t.count = 0
+	s.logMsg(LogTxReq, "tx request (authentication retry)", t.Msg, t.dst)
+	destroyed, err := s.transmitLocked(t)
+	if destroyed || t.state != tsxPending {
+		return true
+	}
+	if err != nil {
+		s.completeLocked(t, err, nil, netip.AddrPort{})
+		return true
+	}
+	s.scheduleLocked(t)
+	return true
+}
