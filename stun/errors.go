@@ -43,7 +43,9 @@ type StatusError struct {
 	Reason string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("stun: error response %d %s", e.Code, e.Reason) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("stun: error response %d %s", e.Code, e.Reason)
+}
 
 // Reason phrases used when an error response is created without one
 // (pj_stun_get_err_reason).

@@ -58,15 +58,6 @@ func (w *wire) take() []sent {
 	return p
 }
 
-func (w *wire) last(t *testing.T) sent {
-	t.Helper()
-	p := w.take()
-	if len(p) == 0 {
-		t.Fatal("nothing was sent")
-	}
-	return p[len(p)-1]
-}
-
 // completion records OnRequestComplete calls.
 type completion struct {
 	status error

@@ -24,10 +24,10 @@ const (
 type tsxState uint8
 
 const (
-	tsxIdle     tsxState = iota // created, not sent
-	tsxPending                  // sent, waiting for a response
-	tsxLingering                // completed with a response; absorbing duplicates
-	tsxDone                     // freed
+	tsxIdle      tsxState = iota // created, not sent
+	tsxPending                   // sent, waiting for a response
+	tsxLingering                 // completed with a response; absorbing duplicates
+	tsxDone                      // freed
 )
 
 // TxData is a message the session sends (pj_stun_tx_data). Add attributes
