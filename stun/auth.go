@@ -45,11 +45,12 @@ type Credential struct {
 	// GetCred returns a client's username and password for a request.
 	GetCred func() (username string, password []byte, err error)
 	// GetPassword returns a server's password for username (and realm,
-	// long-term); an error answers 401.
-	GetPassword func(msg *stun.Message, realm, username string) ([]byte, error)
+	// long-term); an error answers 401. The slices are valid only during
+	// the call.
+	GetPassword func(msg *stun.Message, realm, username []byte) ([]byte, error)
 	// VerifyNonce reports whether a long-term server accepts nonce; false
-	// answers 438.
-	VerifyNonce func(msg *stun.Message, realm, username, nonce string) bool
+	// answers 438. The slices are valid only during the call.
+	VerifyNonce func(msg *stun.Message, realm, username, nonce []byte) bool
 }
 
 // SetCredential sets the session's credential (pj_stun_session_set_credential):
@@ -134,21 +135,19 @@ func (s *Session) authenticate(m *stun.Message) authResult {
 		}
 		return authResult{code: 400}
 	}
-	userB, err := m.Get(stun.AttrUsername)
+	username, err := m.Get(stun.AttrUsername)
 	if err != nil {
 		return authResult{code: 400}
 	}
-	username := string(userB)
-	var realm, nonce string
+	var realm, nonce []byte
 	if lt {
-		rb, err1 := m.Get(stun.AttrRealm)
-		nb, err2 := m.Get(stun.AttrNonce)
+		var err1, err2 error
+		realm, err1 = m.Get(stun.AttrRealm)
+		nonce, err2 = m.Get(stun.AttrNonce)
 		if err1 != nil || err2 != nil {
 			return authResult{code: 400}
 		}
-		realm, nonce = string(rb), string(nb)
-		wantRealm, _ := s.serverRealmNonce()
-		if realm != wantRealm {
+		if wantRealm, _ := s.serverRealmNonce(); string(realm) != wantRealm {
 			return challenge(401)
 		}
 	}
@@ -158,7 +157,7 @@ func (s *Session) authenticate(m *stun.Message) authResult {
 		if password, err = s.cred.GetPassword(m, realm, username); err != nil {
 			return challenge(401)
 		}
-	case username == s.cred.Username:
+	case string(username) == s.cred.Username:
 		password = s.cred.Password
 	default:
 		return challenge(401)
@@ -170,7 +169,7 @@ func (s *Session) authenticate(m *stun.Message) authResult {
 			ok = s.cred.VerifyNonce(m, realm, username, nonce)
 		default:
 			_, want := s.serverRealmNonce()
-			ok = nonce == want
+			ok = string(nonce) == want
 		}
 		if !ok {
 			return challenge(438)
@@ -178,7 +177,7 @@ func (s *Session) authenticate(m *stun.Message) authResult {
 	}
 	key := password
 	if lt && !s.cred.Hashed {
-		key = LongTermKey(username, realm, string(password))
+		key = LongTermKey(string(username), string(realm), string(password))
 	}
 	if !checkIntegrity(m.Raw, key) {
 		return challenge(401)

@@ -510,8 +510,8 @@ func TestShortTermAndAttributes(t *testing.T) {
 	// Dynamic short-term credentials.
 	h2 := newHarness(t, false)
 	h2.cli.SetCredential(AuthShortTerm, &Credential{GetCred: func() (string, []byte, error) { return "dyn", []byte("dynpass"), nil }})
-	h2.srv.SetCredential(AuthShortTerm, &Credential{GetPassword: func(_ *stun.Message, _, user string) ([]byte, error) {
-		if user == "dyn" {
+	h2.srv.SetCredential(AuthShortTerm, &Credential{GetPassword: func(_ *stun.Message, _, user []byte) ([]byte, error) {
+		if string(user) == "dyn" {
 			return []byte("dynpass"), nil
 		}
 		return nil, errors.New("unknown")
@@ -618,7 +618,7 @@ func TestLongTermClientRetry(t *testing.T) {
 	h.cli.SetCredential(AuthLongTerm, &Credential{Username: "alice", Password: []byte("secret")})
 	h.srv.SetCredential(AuthLongTerm, &Credential{Realm: "example.org", Username: "alice", Password: []byte("secret"),
 		GetAuth:     func() (string, string) { return "example.org", nonce },
-		VerifyNonce: func(_ *stun.Message, _, _, n string) bool { return n == nonce }})
+		VerifyNonce: func(_ *stun.Message, _, _, n []byte) bool { return string(n) == nonce }})
 	td := h.request(t, true, "tok")
 	first := decode(t, h.cw.pkts[0].pkt)
 	if first.Contains(stun.AttrUsername) || first.Contains(stun.AttrMessageIntegrity) {
@@ -651,7 +651,7 @@ func TestLongTermClientRetry(t *testing.T) {
 	}
 	// A server that keeps challenging with new nonces: the 4th challenge
 	// goes to the user.
-	h.srv.cred.VerifyNonce = func(*stun.Message, string, string, string) bool { return false }
+	h.srv.cred.VerifyNonce = func(*stun.Message, []byte, []byte, []byte) bool { return false }
 	counter := 0
 	h.srv.cred.GetAuth = func() (string, string) { counter++; return "example.org", "x" + string(rune('a'+counter)) }
 	h.request(t, true, nil)

@@ -4,10 +4,15 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/internal/udp"
+	"github.com/mediaport/mediaport/stun"
+
+	pionstun "github.com/pion/stun/v3"
 )
 
 // TestHotPathNoAllocs: classify, enqueue (own queue and DTLS[rx]) and
@@ -50,4 +55,40 @@ func TestHotPathNoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestSTUNResponderNoAllocs: a connectivity check arriving on the media
+// port and answered from it by an ICE-lite responder allocates nothing.
+func TestSTUNResponderNoAllocs(t *testing.T) {
+	mod, _ := mediaport.OpenModule(mediaport.Options{})
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true}); err != nil {
+		t.Fatal(err)
+	}
+	lite, err := stun.NewICELite(stun.ICELiteConfig{LocalUfrag: "u", LocalPassword: "pass-pass-pass-pass", OnSendMsg: v.SendSTUN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.AttachSTUN(lite.Session())
+	sink, _ := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	defer sink.Close()
+	req := pionstun.MustBuild(pionstun.TransactionID, pionstun.BindingRequest, pionstun.NewUsername("u:r"),
+		pionstun.NewShortTermIntegrity("pass-pass-pass-pass"), pionstun.Fingerprint)
+	var b batch
+	testutil.NoAllocs(t, "ICE-lite check on the media port", func() {
+		p := v.mod.Packets.Get()
+		p.N, p.Src = copy(p.Buf, req.Raw), sink.LocalAddr()
+		if v.handle(0, p, false, &b) {
+			t.Fatal("STUN packet taken")
+		}
+		v.mod.Packets.Put(p)
+	})
+	sink.UDPConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := sink.UDPConn().ReadFromUDPAddrPort(buf)
+	res := &pionstun.Message{Raw: buf[:n]}
+	if err != nil || res.Decode() != nil || res.Type != pionstun.BindingSuccess || res.TransactionID != req.TransactionID {
+		t.Fatalf("no success response reached the checker: %v", err)
+	}
 }

@@ -37,6 +37,7 @@ var goals = map[string]float64{
 	"vmprx/Receive":        1.2,
 	"vmprx/ReceiveSingle":  0.9,
 
+	"stun/Respond":           0.8,
 	"association/Throughput": 0.9,
 	"association/Handshake":  0.9,
 	"association/IdleMemory": 1 / 1.2,
