@@ -32,11 +32,11 @@ func Peer(t testing.TB, name string) string {
 // race detector (where sync.Pool drops items at random).
 func NoAllocs(t testing.TB, what string, f func()) {
 	t.Helper()
+	f() // warm pools and caches; f runs at least once even under -race
 	if RaceEnabled {
 		t.Logf("%s: allocation check skipped under -race", what)
 		return
 	}
-	f() // warm pools and caches
 	if a := testing.AllocsPerRun(100, f); a != 0 {
 		t.Errorf("%s allocates %.2f times per call, want 0", what, a)
 	}
