@@ -1,0 +1,883 @@
+package turn
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pionstun "github.com/pion/stun/v3"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
+	"github.com/mediaport/mediaport/stun"
+)
+
+// Status is what Allocation.Status reports.
+type Status int
+
+const (
+	// Allocating: the Allocate is in progress.
+	Allocating Status = iota
+	// Allocated: the allocation exists; RelayedAddr and MappedAddr tell
+	// where. Reported once per (re)allocation.
+	Allocated
+	// HasPacket: data from a peer is available to GetPacket.
+	HasPacket
+	// Overrun: data was lost because the queue was full (once per episode).
+	Overrun
+	// Running: nothing to report.
+	Running
+	// Failed: the allocation failed or was lost; Status returns why (a
+	// *stun.StatusError for an error response, stun.ErrTimeout for a
+	// server that stopped answering). Final, like Stopped.
+	Failed
+	// Stopped: stopped by Stop (final).
+	Stopped
+)
+
+var statusNames = [...]string{"Allocating", "Allocated", "HasPacket", "Overrun", "Running", "Failed", "Stopped"}
+
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Config is what an allocation asks of its server.
+type Config struct {
+	// Server is the TURN server's UDP address (required).
+	Server netip.AddrPort
+	// Username and Password are the long-term credentials.
+	Username, Password string
+	// Lifetime asked for (default 600 s, the RFC's default; the server
+	// may grant less). The allocation is refreshed before it expires.
+	Lifetime time.Duration
+	// EvenPort asks for an even relayed port (RFC 8656 EVEN-PORT);
+	// ReservePort also reserves the next one.
+	EvenPort, ReservePort bool
+	// Local is the local address to bind (default: any address of the
+	// server's family, any port).
+	Local netip.AddrPort
+	// QueueLen bounds the peer data queued for GetPacket (default: the
+	// module's QueueLen).
+	QueueLen int
+	// RTO is the STUN retransmission timeout (default 100 ms).
+	RTO time.Duration
+}
+
+// Lifetimes of permissions and channels (RFC 8656 §9, §12) and how long
+// before expiry they are refreshed.
+const (
+	permissionLifetime = 300 * time.Second
+	channelLifetime    = 600 * time.Second
+	refreshMargin      = 60 * time.Second
+)
+
+// Errors of the allocation endpoint.
+var (
+	// ErrNotAllocated: the call needs an allocation that exists.
+	ErrNotAllocated = fmt.Errorf("turn: %w: not allocated", mediaport.ErrState)
+	// ErrNoChannels: all 4096 channel numbers are in use.
+	ErrNoChannels = errors.New("turn: no free channel number")
+	// ErrNoPacket: GetPacket found nothing queued.
+	ErrNoPacket = errors.New("turn: no packet queued")
+)
+
+// Allocation is a TURN allocation endpoint on a module (beyond libnice's
+// usage: the whole client side of RFC 8656 over UDP). It allocates,
+// answers 401/438 challenges (through its STUN session), follows one 300
+// alternate server, refreshes the allocation, its permissions and channel
+// bindings before they expire (on the module clock), sends to peers through
+// ChannelData once a channel is bound and Send indications before, and
+// queues what peers send for GetPacket. Its methods are safe for concurrent
+// use.
+type Allocation struct {
+	ep   *core.Endpoint
+	mod  *core.Module
+	clk  clock.Clock
+	conn *udp.Conn
+	sess *stun.Session
+	q    *pktq.Queue
+	wg   sync.WaitGroup
+
+	mu          sync.Mutex
+	cfg         Config
+	server      netip.AddrPort
+	followed    bool // a 300 was followed already
+	state       Status
+	err         error
+	allocated   bool // Allocated to report
+	relay       netip.AddrPort
+	mapped      netip.AddrPort
+	lifetime    time.Duration
+	refresh     clock.Timer
+	perms       map[netip.Addr]*grant
+	channels    map[netip.AddrPort]*grant
+	byChannel   map[uint16]netip.AddrPort
+	nextChannel uint16
+	waiters     map[*stun.TxData]chan error
+	stopping    bool
+
+	sendBuf sync.Pool // ChannelData encode buffers
+	drops   atomic.Uint64
+}
+
+// grant is a permission or channel binding and its refresh timer.
+type grant struct {
+	channel uint16
+	ok      bool // the server confirmed it
+	timer   clock.Timer
+}
+
+// Create allocates an allocation endpoint on mod. It does nothing until
+// Config.
+func Create(mod *mediaport.Module) (*Allocation, error) {
+	m, err := core.Get(mod)
+	if err != nil {
+		return nil, err
+	}
+	a := &Allocation{mod: m, clk: m.Clock, perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
+		byChannel: map[uint16]netip.AddrPort{}, nextChannel: MinChannel, waiters: map[*stun.TxData]chan error{}}
+	a.sendBuf.New = func() any { b := make([]byte, 0, 65536+ChannelDataHeader); return &b }
+	a.ep, err = m.NewEndpoint("turn allocation", a.release)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Allocation) endpoint() *core.Endpoint {
+	if a == nil {
+		return nil
+	}
+	return a.ep
+}
+
+// Config binds the local socket and starts allocating (status Allocating,
+// then Allocated or Failed). It is valid once.
+func (a *Allocation) Config(cfg Config) error {
+	if err := a.endpoint().Check(); err != nil {
+		return err
+	}
+	srv := netip.AddrPortFrom(cfg.Server.Addr().Unmap(), cfg.Server.Port())
+	if !srv.Addr().IsValid() || srv.Port() == 0 {
+		return fmt.Errorf("turn: %w: server %v", mediaport.ErrInvalidArgument, cfg.Server)
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = 600 * time.Second
+	}
+	local := cfg.Local
+	if !local.Addr().IsValid() {
+		any := netip.IPv4Unspecified()
+		if srv.Addr().Is6() {
+			any = netip.IPv6Unspecified()
+		}
+		local = netip.AddrPortFrom(any, cfg.Local.Port())
+	}
+	if local.Addr().Unmap().Is4() != srv.Addr().Is4() {
+		return fmt.Errorf("turn: %w: local %v, server %v", mediaport.ErrAddressFamily, cfg.Local, cfg.Server)
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = a.mod.Limits.QueueLen
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conn != nil {
+		return fmt.Errorf("turn: %w: already configured", mediaport.ErrState)
+	}
+	conn, err := udp.Listen(local)
+	if err != nil {
+		return fmt.Errorf("turn: bind %v: %w", local, err)
+	}
+	sess, err := stun.Create(stun.Config{Clock: a.clk, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
+		OnSendMsg: func(_ *stun.Session, _ any, pkt []byte, dst netip.AddrPort) error {
+			_, err := conn.WriteTo(pkt, dst)
+			return err
+		},
+		OnRequestComplete: a.onComplete,
+		OnRxIndication:    a.onIndication,
+	}, true)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	sess.SetServerName("mediaport")
+	sess.SetCredential(stun.AuthLongTerm, &stun.Credential{Username: cfg.Username, Password: []byte(cfg.Password)})
+	a.cfg, a.server, a.conn, a.sess = cfg, srv, conn, sess
+	a.q = pktq.NewQueue(cfg.QueueLen, a.mod.Packets)
+	if !a.ep.SetRunning() {
+		return a.ep.Check() // stopped meanwhile: release closes what we opened
+	}
+	a.state = Allocating
+	a.wg.Add(1)
+	go a.receive()
+	if err := a.sendAllocateLocked(); err != nil {
+		a.failLocked(err)
+	}
+	a.ep.Signal()
+	return nil
+}
+
+// request kinds, as session tokens.
+type kind int
+
+const (
+	kindAllocate kind = iota + 1
+	kindRefresh
+	kindPermission
+	kindChannel
+	kindDeallocate
+)
+
+// token is what a transaction carries back to onComplete.
+type token struct {
+	kind kind
+	peer netip.AddrPort
+}
+
+func (a *Allocation) sendAllocateLocked() error {
+	td, err := a.sess.CreateReq(pionstun.MethodAllocate, stun.MagicCookie, nil)
+	if err != nil {
+		return err
+	}
+	td.Add(pionstun.AttrRequestedTransport, []byte{17, 0, 0, 0})
+	td.Add(pionstun.AttrLifetime, binary.BigEndian.AppendUint32(nil, uint32(a.cfg.Lifetime/time.Second)))
+	if a.cfg.EvenPort || a.cfg.ReservePort {
+		v := byte(0)
+		if a.cfg.ReservePort {
+			v = 0x80
+		}
+		td.Add(pionstun.AttrEvenPort, []byte{v})
+	}
+	return a.sess.SendMsg(token{kind: kindAllocate}, false, true, a.server, td)
+}
+
+// onComplete handles the end of every request (the session's callback).
+func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun.TxData, res *pionstun.Message, _ netip.AddrPort) {
+	t, _ := tok.(token)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w := a.waiters[td]; w != nil {
+		delete(a.waiters, td)
+		w <- status
+	}
+	if a.stopping {
+		return
+	}
+	switch t.kind {
+	case kindAllocate:
+		var r Response
+		if res != nil {
+			r = ProcessAllocate(res.Raw, RFC5766)
+		}
+		switch {
+		case res != nil && r.Return == AlternateServer && !a.followed:
+			a.followed = true
+			a.server = r.Alternate
+			a.mod.Log.Debug("turn: following the alternate server", "server", r.Alternate)
+			if err := a.sendAllocateLocked(); err != nil {
+				a.failLocked(err)
+			}
+		case status != nil:
+			a.failLocked(fmt.Errorf("turn: Allocate: %w", status))
+		case r.Return != RelaySuccess && r.Return != MappedSuccess:
+			a.failLocked(fmt.Errorf("turn: Allocate: %w: no relayed address in the response", stun.ErrInvalidMessage))
+		default:
+			a.relay, a.mapped = r.Relay, r.Mapped
+			a.lifetime = time.Duration(r.Lifetime) * time.Second
+			if a.lifetime == 0 {
+				a.lifetime = a.cfg.Lifetime
+			}
+			a.state, a.allocated = Allocated, true
+			a.scheduleRefreshLocked()
+			a.ep.Signal()
+		}
+	case kindRefresh:
+		if status != nil {
+			a.failLocked(fmt.Errorf("turn: Refresh: %w", status))
+			return
+		}
+		r := ProcessRefresh(res.Raw, RFC5766)
+		if r.Lifetime > 0 {
+			a.lifetime = time.Duration(r.Lifetime) * time.Second
+		}
+		a.scheduleRefreshLocked()
+	case kindPermission, kindChannel:
+		var g *grant
+		if t.kind == kindPermission {
+			g = a.perms[t.peer.Addr()]
+		} else {
+			g = a.channels[t.peer]
+		}
+		if g == nil {
+			return
+		}
+		if status != nil {
+			// Lost: forget it; a later SendTo uses a Send indication.
+			a.mod.Log.Debug("turn: permission or channel refused", "peer", t.peer, "err", status)
+			a.dropGrantLocked(t.kind, t.peer)
+			return
+		}
+		g.ok = true
+		life := permissionLifetime
+		if t.kind == kindChannel {
+			life = channelLifetime
+		}
+		kind, peer := t.kind, t.peer
+		g.timer = a.clk.AfterFunc(life-refreshMargin, func() { a.regrant(kind, peer) })
+	}
+}
+
+func (a *Allocation) dropGrantLocked(k kind, peer netip.AddrPort) {
+	if k == kindPermission {
+		if g := a.perms[peer.Addr()]; g != nil && g.timer != nil {
+			g.timer.Stop()
+		}
+		delete(a.perms, peer.Addr())
+		return
+	}
+	if g := a.channels[peer]; g != nil {
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+		delete(a.byChannel, g.channel)
+	}
+	delete(a.channels, peer)
+}
+
+// regrant refreshes a permission or channel binding.
+func (a *Allocation) regrant(k kind, peer netip.AddrPort) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != Allocated || a.stopping {
+		return
+	}
+	var err error
+	if k == kindPermission {
+		_, err = a.sendPermissionLocked(peer.Addr())
+	} else if g := a.channels[peer]; g != nil {
+		_, err = a.sendChannelBindLocked(peer, g.channel)
+	}
+	if err != nil {
+		a.mod.Log.Debug("turn: refresh of a grant failed", "peer", peer, "err", err)
+	}
+}
+
+// scheduleRefreshLocked refreshes the allocation a minute before it
+// expires (or at half its lifetime when that is shorter).
+func (a *Allocation) scheduleRefreshLocked() {
+	if a.refresh != nil {
+		a.refresh.Stop()
+	}
+	wait := a.lifetime - refreshMargin
+	if wait < a.lifetime/2 {
+		wait = a.lifetime / 2
+	}
+	a.refresh = a.clk.AfterFunc(wait, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.state != Allocated || a.stopping {
+			return
+		}
+		if err := a.sendRefreshLocked(a.cfg.Lifetime, kindRefresh); err != nil {
+			a.failLocked(err)
+		}
+	})
+}
+
+func (a *Allocation) sendRefreshLocked(lifetime time.Duration, k kind) error {
+	td, err := a.sess.CreateReq(pionstun.MethodRefresh, stun.MagicCookie, nil)
+	if err != nil {
+		return err
+	}
+	td.Add(pionstun.AttrLifetime, binary.BigEndian.AppendUint32(nil, uint32(lifetime/time.Second)))
+	return a.sess.SendMsg(token{kind: k}, false, true, a.server, td)
+}
+
+// failLocked ends the allocation with err: status Failed (final).
+func (a *Allocation) failLocked(err error) {
+	if a.state == Failed || a.state == Stopped {
+		return
+	}
+	a.state, a.err = Failed, err
+	if a.refresh != nil {
+		a.refresh.Stop()
+	}
+	a.mod.Log.Debug("turn: allocation failed", "err", err)
+	a.ep.Signal()
+}
+
+// CreatePermission installs a permission for peer and waits for the
+// server's answer (a *stun.StatusError, say 403, when refused). It is
+// refreshed before it expires until Stop.
+func (a *Allocation) CreatePermission(ctx context.Context, peer netip.Addr) error {
+	a.mu.Lock()
+	if err := a.readyLocked(); err != nil {
+		a.mu.Unlock()
+		return err
+	}
+	if a.perms[peer.Unmap()] == nil {
+		a.perms[peer.Unmap()] = &grant{}
+	}
+	wait, err := a.sendPermissionLocked(peer.Unmap())
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return a.await(ctx, wait)
+}
+
+func (a *Allocation) readyLocked() error {
+	if err := a.ep.Check(); err != nil {
+		return err
+	}
+	switch a.state {
+	case Allocated:
+		return nil
+	case Failed:
+		return fmt.Errorf("%w: %w", ErrNotAllocated, a.err)
+	}
+	return ErrNotAllocated
+}
+
+func (a *Allocation) sendPermissionLocked(peer netip.Addr) (chan error, error) {
+	td, err := a.sess.CreateReq(pionstun.MethodCreatePermission, stun.MagicCookie, nil)
+	if err != nil {
+		return nil, err
+	}
+	td.AddXORAddress(pionstun.AttrXORPeerAddress, netip.AddrPortFrom(peer, 0))
+	w := make(chan error, 1)
+	a.waiters[td] = w
+	if err := a.sess.SendMsg(token{kind: kindPermission, peer: netip.AddrPortFrom(peer, 0)}, false, true, a.server, td); err != nil {
+		delete(a.waiters, td)
+		return nil, err
+	}
+	return w, nil
+}
+
+// ChannelBind binds a channel to peer (which also installs a permission),
+// waits for the server's answer and returns the channel number. From then
+// on SendTo(peer) uses ChannelData. It is refreshed before it expires.
+func (a *Allocation) ChannelBind(ctx context.Context, peer netip.AddrPort) (uint16, error) {
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	a.mu.Lock()
+	if err := a.readyLocked(); err != nil {
+		a.mu.Unlock()
+		return 0, err
+	}
+	g := a.channels[peer]
+	if g == nil {
+		ch, ok := a.freeChannelLocked()
+		if !ok {
+			a.mu.Unlock()
+			return 0, ErrNoChannels
+		}
+		g = &grant{channel: ch}
+		a.channels[peer] = g
+		a.byChannel[ch] = peer
+	}
+	ch := g.channel
+	wait, err := a.sendChannelBindLocked(peer, ch)
+	a.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if err := a.await(ctx, wait); err != nil {
+		return 0, err
+	}
+	return ch, nil
+}
+
+func (a *Allocation) freeChannelLocked() (uint16, bool) {
+	for i := 0; i <= MaxChannel-MinChannel; i++ {
+		ch := a.nextChannel
+		a.nextChannel++
+		if a.nextChannel > MaxChannel {
+			a.nextChannel = MinChannel
+		}
+		if _, used := a.byChannel[ch]; !used {
+			return ch, true
+		}
+	}
+	return 0, false
+}
+
+func (a *Allocation) sendChannelBindLocked(peer netip.AddrPort, ch uint16) (chan error, error) {
+	td, err := a.sess.CreateReq(pionstun.MethodChannelBind, stun.MagicCookie, nil)
+	if err != nil {
+		return nil, err
+	}
+	td.Add(pionstun.AttrChannelNumber, []byte{byte(ch >> 8), byte(ch), 0, 0})
+	td.AddXORAddress(pionstun.AttrXORPeerAddress, peer)
+	w := make(chan error, 1)
+	a.waiters[td] = w
+	if err := a.sess.SendMsg(token{kind: kindChannel, peer: peer}, false, true, a.server, td); err != nil {
+		delete(a.waiters, td)
+		return nil, err
+	}
+	return w, nil
+}
+
+func (a *Allocation) await(ctx context.Context, w chan error) error {
+	select {
+	case err := <-w:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SendTo sends data to peer through the relay: ChannelData when a channel
+// is bound to peer (without allocating), a Send indication otherwise (the
+// peer needs a permission).
+func (a *Allocation) SendTo(peer netip.AddrPort, data []byte) error {
+	if err := a.endpoint().Check(); err != nil {
+		return err
+	}
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	a.mu.Lock()
+	if err := a.readyLocked(); err != nil {
+		a.mu.Unlock()
+		return err
+	}
+	g := a.channels[peer]
+	server := a.server
+	if g != nil && g.ok {
+		ch := g.channel
+		a.mu.Unlock()
+		bp := a.sendBuf.Get().(*[]byte)
+		b, err := AppendChannelData((*bp)[:0], ch, data, false)
+		if err == nil {
+			_, err = a.conn.WriteTo(b, server)
+		}
+		*bp = b[:0]
+		a.sendBuf.Put(bp)
+		return err
+	}
+	a.mu.Unlock()
+	td, err := a.sess.CreateInd(pionstun.MethodSend)
+	if err != nil {
+		return err
+	}
+	td.AddXORAddress(pionstun.AttrXORPeerAddress, peer)
+	td.Add(pionstun.AttrData, data)
+	return a.sess.SendMsg(nil, false, false, server, td)
+}
+
+// receive reads what the server sends: ChannelData goes to the queue,
+// STUN to the session (responses, Data indications).
+func (a *Allocation) receive() {
+	defer a.wg.Done()
+	rd := udp.NewReader(a.conn, a.mod.Limits.Batch, 0)
+	pool := a.mod.Packets
+	slots := make([]*pktq.Packet, len(rd.Msgs))
+	for i := range slots {
+		slots[i] = pool.Get()
+		rd.Msgs[i].Buf = slots[i].Buf
+	}
+	defer func() {
+		for _, p := range slots {
+			pool.Put(p)
+		}
+	}()
+	for {
+		n, err := rd.Read()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		got := false
+		for i := 0; i < n; i++ {
+			m := &rd.Msgs[i]
+			b := m.Buf[:m.N]
+			if m.Trunc || len(b) == 0 || m.Src != a.serverAddr() {
+				a.drops.Add(1)
+				continue
+			}
+			switch {
+			case b[0]&0xC0 == 0x40: // ChannelData
+				ch, data, _, err := ParseChannelData(b, false)
+				if err != nil {
+					a.drops.Add(1)
+					continue
+				}
+				peer, ok := a.channelPeer(ch)
+				if !ok {
+					a.drops.Add(1)
+					continue
+				}
+				p := slots[i]
+				p.N = copy(p.Buf, data) // move the payload to the start
+				p.Src = peer
+				got = true
+				if a.q.Push(p) {
+					slots[i] = pool.Get()
+					m.Buf = slots[i].Buf
+				}
+			case b[0] < 4:
+				a.sess.OnRxPkt(b, stun.IsDatagram, nil, m.Src)
+			default:
+				a.drops.Add(1)
+			}
+		}
+		if got {
+			a.ep.Signal()
+		}
+	}
+}
+
+func (a *Allocation) serverAddr() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.server
+}
+
+func (a *Allocation) channelPeer(ch uint16) (netip.AddrPort, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.byChannel[ch]
+	return p, ok
+}
+
+// onIndication queues the data of a Data indication.
+func (a *Allocation) onIndication(_ *stun.Session, _ []byte, m *pionstun.Message, _ any, _ netip.AddrPort) error {
+	if m.Type.Method != pionstun.MethodData {
+		return nil
+	}
+	peer, ok := stun.XORAddress(m, pionstun.AttrXORPeerAddress)
+	data, err := m.Get(pionstun.AttrData)
+	if !ok || err != nil {
+		a.drops.Add(1)
+		return nil
+	}
+	p := a.mod.Packets.Get()
+	if len(data) > len(p.Buf) {
+		a.mod.Packets.Put(p)
+		a.drops.Add(1)
+		return nil
+	}
+	p.N, p.Src = copy(p.Buf, data), peer
+	if !a.q.Push(p) {
+		a.mod.Packets.Put(p)
+	}
+	a.ep.Signal()
+	return nil
+}
+
+// GetPacket copies the oldest queued peer data into buf and returns its
+// length and the peer it came from. A short buf returns an error matching
+// ErrBufferTooSmall and keeps the packet; an empty queue, ErrNoPacket.
+func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	a.mu.Lock()
+	q := a.q
+	a.mu.Unlock()
+	if q == nil {
+		return 0, netip.AddrPort{}, ErrNoPacket
+	}
+	n, src, _, ok, err := q.Pop(buf)
+	if !ok {
+		return 0, netip.AddrPort{}, ErrNoPacket
+	}
+	if err != nil {
+		return n, src, fmt.Errorf("turn: %w: packet of %d bytes", err, n)
+	}
+	if q.Pending() {
+		a.ep.Signal()
+	}
+	return n, src, nil
+}
+
+// Status returns the current status: Stopped or Failed (with its error)
+// once final; else Allocating until the allocation exists, Allocated once
+// after it does, Overrun once per overflow episode, HasPacket while data is
+// queued, Running.
+func (a *Allocation) Status() (Status, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	if a.ep.State() == core.Stopped {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.state == Failed {
+			return Failed, a.err
+		}
+		return Stopped, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := Running
+	switch {
+	case a.state == Failed:
+		a.ep.Signal() // level-triggered: stays reported until Stop or Destroy
+		return Failed, a.err
+	case a.state == Allocating:
+		return Allocating, nil
+	case a.allocated:
+		a.allocated = false
+		st = Allocated
+	case a.q.TakeOverrun():
+		st = Overrun
+	case a.q.Len() > 0:
+		st = HasPacket
+	}
+	if a.q.Pending() {
+		a.ep.Signal()
+	}
+	return st, nil
+}
+
+// RelayedAddr returns the relayed transport address (once Allocated).
+func (a *Allocation) RelayedAddr() (netip.AddrPort, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return netip.AddrPort{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.relay.IsValid() {
+		return netip.AddrPort{}, ErrNotAllocated
+	}
+	return a.relay, nil
+}
+
+// MappedAddr returns the server-reflexive address the server reported.
+func (a *Allocation) MappedAddr() (netip.AddrPort, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return netip.AddrPort{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.relay.IsValid() {
+		return netip.AddrPort{}, ErrNotAllocated
+	}
+	return a.mapped, nil
+}
+
+// LocalAddr returns the local address the allocation talks to its server
+// from.
+func (a *Allocation) LocalAddr() (netip.AddrPort, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return netip.AddrPort{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conn == nil {
+		return netip.AddrPort{}, fmt.Errorf("turn: %w: not configured", mediaport.ErrState)
+	}
+	return a.conn.LocalAddr(), nil
+}
+
+// Server returns the server in use (after a 300, the alternate).
+func (a *Allocation) Server() netip.AddrPort {
+	if a.endpoint().CheckAlive() != nil {
+		return netip.AddrPort{}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.server
+}
+
+// Lifetime returns the lifetime the server granted.
+func (a *Allocation) Lifetime() time.Duration {
+	if a.endpoint().CheckAlive() != nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lifetime
+}
+
+// Drops returns how many datagrams the receive path dropped (not from the
+// server, malformed, unknown channel, truncated).
+func (a *Allocation) Drops() uint64 { return a.drops.Load() }
+
+// Event returns the allocation's event.
+func (a *Allocation) Event() (*event.Event, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return nil, err
+	}
+	return a.ep.Event(), nil
+}
+
+// release is the lifecycle's stop function: it releases the allocation
+// (a Refresh with LIFETIME 0, not waited for), then closes the socket.
+func (a *Allocation) release() {
+	a.mu.Lock()
+	a.stopping = true
+	if a.refresh != nil {
+		a.refresh.Stop()
+	}
+	for _, g := range a.perms {
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+	}
+	for _, g := range a.channels {
+		if g.timer != nil {
+			g.timer.Stop()
+		}
+	}
+	if a.state == Allocated {
+		a.sendRefreshLocked(0, kindDeallocate)
+	}
+	if a.state != Failed {
+		a.state = Stopped
+	}
+	for td, w := range a.waiters {
+		w <- mediaport.ErrStopped
+		delete(a.waiters, td)
+	}
+	conn, sess, q := a.conn, a.sess, a.q
+	a.mu.Unlock()
+	if sess != nil {
+		sess.Destroy()
+	}
+	if conn != nil {
+		conn.Close()
+	}
+	a.wg.Wait()
+	if q != nil {
+		q.Close()
+	}
+}
+
+// Stop releases the allocation (Refresh with LIFETIME 0), closes the socket
+// and reaches Stopped (or keeps Failed); the event is then signalled
+// permanently.
+func (a *Allocation) Stop() error {
+	if a == nil || a.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	return a.ep.Stop()
+}
+
+// Destroy stops the allocation if needed and invalidates the handle.
+func (a *Allocation) Destroy() error {
+	if a == nil || a.ep == nil {
+		return mediaport.ErrNilHandle
+	}
+	if err := a.ep.Destroy(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if a.q != nil {
+		a.q.Reset()
+	}
+	a.mu.Unlock()
+	return nil
+}

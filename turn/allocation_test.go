@@ -1,0 +1,393 @@
+package turn_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pionstun "github.com/pion/stun/v3"
+	"go.uber.org/goleak"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/stun"
+	"github.com/mediaport/mediaport/turn"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var lo = netip.MustParseAddr("127.0.0.1")
+
+// server is a TURN server for a test: coturn or the in-process pion/turn.
+type server struct {
+	name       string
+	addr       netip.AddrPort
+	user, pass string
+	stop       func()
+	log        func() string
+}
+
+func servers(t *testing.T) []server {
+	p := testutil.StartPionTURN(t)
+	out := []server{{name: "pion", addr: p.Addr, user: p.User, pass: p.Password, stop: func() { p.Close() }, log: func() string { return "" }}}
+	if _, err := exec.LookPath("turnserver"); err == nil || testutil.RequirePeers() {
+		c := testutil.StartCoturn(t, testutil.CoturnOptions{})
+		out = append(out, server{name: "coturn", addr: c.Addr, user: c.User, pass: c.Password, stop: c.Stop, log: c.Log})
+	}
+	return out
+}
+
+func openModule(t testing.TB, clk mediaport.Clock) *mediaport.Module {
+	mod, err := mediaport.OpenModule(mediaport.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	return mod
+}
+
+// waitStatus waits until the allocation reports want (or a final status).
+func waitStatus(t testing.TB, a *turn.Allocation, want turn.Status, limit time.Duration) (turn.Status, error) {
+	t.Helper()
+	ev, _ := a.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	for {
+		st, err := a.Status()
+		if st == want || st == turn.Failed || st == turn.Stopped {
+			return st, err
+		}
+		if err := ev.Wait(ctx); err != nil {
+			t.Fatalf("waiting for %v: last %v", want, st)
+		}
+	}
+}
+
+// echoPeer is a UDP peer that sends back what it receives.
+func echoPeer(t testing.TB) netip.AddrPort {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			n, src, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			c.WriteToUDPAddrPort(buf[:n], src)
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func read(t testing.TB, a *turn.Allocation, limit time.Duration) (string, netip.AddrPort) {
+	t.Helper()
+	ev, _ := a.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	buf := make([]byte, 2048)
+	for {
+		n, peer, err := a.GetPacket(buf)
+		if err == nil {
+			return string(buf[:n]), peer
+		}
+		if !errors.Is(err, turn.ErrNoPacket) {
+			t.Fatal(err)
+		}
+		if err := ev.Wait(ctx); err != nil {
+			st, serr := a.Status()
+			t.Fatalf("no data from the peer (status %v %v)", st, serr)
+		}
+	}
+}
+
+// TestAllocationRoundTrip: against coturn and pion/turn — allocate,
+// permission, Send indication round trip, channel bind, ChannelData round
+// trip, Stop.
+func TestAllocationRoundTrip(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.name, func(t *testing.T) {
+			mod := openModule(t, nil)
+			a, err := turn.Create(mod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: srv.pass, Local: netip.AddrPortFrom(lo, 0)}); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+				t.Fatalf("status %v %v\n%s", st, err, srv.log())
+			}
+			relay, _ := a.RelayedAddr()
+			mapped, _ := a.MappedAddr()
+			local, _ := a.LocalAddr()
+			if !relay.Addr().IsLoopback() || relay.Port() == 0 || mapped != local {
+				t.Fatalf("relayed %v mapped %v local %v", relay, mapped, local)
+			}
+			if a.Lifetime() <= 0 {
+				t.Fatal("no lifetime")
+			}
+			peer := echoPeer(t)
+			if srv.name == "coturn" {
+				peer = testutil.StartTurnutilsPeer(t) // coturn's own echo peer
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.CreatePermission(ctx, peer.Addr()); err != nil {
+				t.Fatalf("CreatePermission: %v\n%s", err, srv.log())
+			}
+			if err := a.SendTo(peer, []byte("via send indication")); err != nil {
+				t.Fatal(err)
+			}
+			if got, from := read(t, a, 10*time.Second); got != "via send indication" || from != peer {
+				t.Fatalf("Data indication %q from %v", got, from)
+			}
+			ch, err := a.ChannelBind(ctx, peer)
+			if err != nil || ch < turn.MinChannel || ch > turn.MaxChannel {
+				t.Fatalf("ChannelBind = %#x, %v\n%s", ch, err, srv.log())
+			}
+			for i := 0; i < 10; i++ {
+				msg := []byte("via channel data " + string(rune('0'+i)))
+				if err := a.SendTo(peer, msg); err != nil {
+					t.Fatal(err)
+				}
+				if got, from := read(t, a, 10*time.Second); got != string(msg) || from != peer {
+					t.Fatalf("ChannelData %q from %v", got, from)
+				}
+			}
+			testutil.NoAllocs(t, "SendTo over a bound channel", func() { a.SendTo(peer, []byte("x")) })
+			ev, _ := a.Event()
+			if err := a.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := a.Status(); st != turn.Stopped || !ev.Permanent() {
+				t.Fatalf("after Stop: %v", st)
+			}
+			if err := a.SendTo(peer, []byte("late")); !errors.Is(err, mediaport.ErrStopped) {
+				t.Fatalf("SendTo after Stop: %v", err)
+			}
+			a.Destroy()
+			if _, err := a.Status(); !errors.Is(err, mediaport.ErrDestroyed) {
+				t.Fatalf("after Destroy: %v", err)
+			}
+		})
+	}
+}
+
+// TestWrongPassword: the allocation fails, the STUN error code reachable
+// with errors.As (coturn: 401 after the automatic retry; pion/turn answers
+// 400).
+func TestWrongPassword(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.name, func(t *testing.T) {
+			mod := openModule(t, nil)
+			a, _ := turn.Create(mod)
+			a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: "wrong", Local: netip.AddrPortFrom(lo, 0)})
+			st, err := waitStatus(t, a, turn.Allocated, 10*time.Second)
+			var se *stun.StatusError
+			want := 401
+			if srv.name == "pion" {
+				want = 400
+			}
+			if st != turn.Failed || !errors.As(err, &se) || se.Code != want {
+				t.Fatalf("wrong password: %v %v, want Failed with %d", st, err, want)
+			}
+			if _, err := a.RelayedAddr(); !errors.Is(err, turn.ErrNotAllocated) {
+				t.Fatalf("RelayedAddr after failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestRefreshAndServerDeath runs on a fake clock: the allocation is
+// refreshed a minute before it expires, its permission and channel before
+// theirs; when the server dies the next refresh times out and the
+// allocation fails within the retransmission schedule.
+func TestRefreshAndServerDeath(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Now())
+			mod := openModule(t, clk)
+			a, _ := turn.Create(mod)
+			a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: srv.pass, Local: netip.AddrPortFrom(lo, 0), Lifetime: 300 * time.Second})
+			if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+				t.Fatalf("%v %v", st, err)
+			}
+			peer := echoPeer(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := a.ChannelBind(ctx, peer); err != nil {
+				t.Fatal(err)
+			}
+			// Well past the lifetimes of the allocation (300 s), the
+			// permission (300 s) and the channel (600 s): refreshes keep it.
+			for i := 0; i < 25; i++ {
+				clk.Advance(30 * time.Second)
+				time.Sleep(20 * time.Millisecond) // the real server answers on real time
+			}
+			if st, err := a.Status(); st == turn.Failed {
+				t.Fatalf("allocation lost despite refreshes: %v\n%s", err, srv.log())
+			}
+			a.SendTo(peer, []byte("after 750s"))
+			if got, _ := read(t, a, 10*time.Second); got != "after 750s" {
+				t.Fatalf("channel after refreshes: %q", got)
+			}
+			// The server dies; the next refresh cannot be answered.
+			srv.stop()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				clk.Advance(5 * time.Second)
+				st, err := a.Status()
+				if st == turn.Failed {
+					if !errors.Is(err, stun.ErrTimeout) {
+						t.Fatalf("failed with %v, want a timeout", err)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("still %v after the server died", st)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestAlternateServer: a server that answers Allocate with 300 and
+// ALTERNATE-SERVER is followed once, to a real TURN server.
+func TestAlternateServer(t *testing.T) {
+	real := testutil.StartPionTURN(t)
+	redirect, tr, allocs := redirector(t, real.Addr)
+	defer redirect.Destroy()
+	defer tr.Close()
+	mod := openModule(t, nil)
+	a, _ := turn.Create(mod)
+	a.Config(turn.Config{Server: tr.LocalAddr(), Username: real.User, Password: real.Password, Local: netip.AddrPortFrom(lo, 0)})
+	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+		t.Fatalf("via the alternate: %v %v", st, err)
+	}
+	if a.Server() != real.Addr || allocs.Load() != 1 {
+		t.Fatalf("server %v, redirector saw %d Allocates", a.Server(), allocs.Load())
+	}
+	// A second 300 (from the alternate) is not followed: ends in Failed.
+	redirect2, tr2, _ := redirector(t, tr.LocalAddr())
+	defer redirect2.Destroy()
+	defer tr2.Close()
+	b, _ := turn.Create(mod)
+	b.Config(turn.Config{Server: tr2.LocalAddr(), Username: "u", Password: "p", Local: netip.AddrPortFrom(lo, 0)})
+	st, err := waitStatus(t, b, turn.Allocated, 10*time.Second)
+	var se *stun.StatusError
+	if st != turn.Failed || !errors.As(err, &se) || se.Code != 300 {
+		t.Fatalf("two redirections: %v %v", st, err)
+	}
+}
+
+// redirector is a STUN server that answers every Allocate with 300 and
+// ALTERNATE-SERVER alt.
+func redirector(t *testing.T, alt netip.AddrPort) (*stun.Session, *stun.UDPTransport, *atomic.Int32) {
+	tr, err := stun.ListenUDP(netip.AddrPortFrom(lo, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := new(atomic.Int32)
+	s, _ := stun.Create(stun.Config{}, "redirector", stun.Callbacks{OnSendMsg: tr.Send,
+		OnRxRequest: func(s *stun.Session, _ []byte, rdata *stun.RxData, token any, src netip.AddrPort) error {
+			n.Add(1)
+			res, err := s.CreateRes(rdata, 300, "")
+			if err != nil {
+				return err
+			}
+			v := []byte{0, 1, byte(alt.Port() >> 8), byte(alt.Port())}
+			ip := alt.Addr().As4()
+			res.Add(pionstun.AttrAlternateServer, append(v, ip[:]...))
+			return s.SendMsg(token, false, false, src, res)
+		}}, false)
+	tr.Serve(s)
+	return s, tr, n
+}
+
+// TestStopDeallocates: Stop sends a Refresh with LIFETIME 0.
+func TestStopDeallocates(t *testing.T) {
+	real := testutil.StartPionTURN(t)
+	mod := openModule(t, nil)
+	a, _ := turn.Create(mod)
+	// A relay in front of the server records what the client sends.
+	seen := make(chan []byte, 16)
+	front := recordingProxy(t, real.Addr, seen)
+	a.Config(turn.Config{Server: front, Username: real.User, Password: real.Password, Local: netip.AddrPortFrom(lo, 0)})
+	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+		t.Fatalf("%v %v", st, err)
+	}
+	a.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case p := <-seen:
+			m := &pionstun.Message{Raw: p}
+			if m.Decode() != nil || m.Type != pionstun.NewType(pionstun.MethodRefresh, pionstun.ClassRequest) {
+				continue
+			}
+			if v, err := m.Get(pionstun.AttrLifetime); err == nil && bytes.Equal(v, []byte{0, 0, 0, 0}) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no Refresh with LIFETIME 0 after Stop")
+		}
+	}
+}
+
+// recordingProxy forwards between one client and server, copying what the
+// client sends to seen.
+func recordingProxy(t *testing.T, server netip.AddrPort, seen chan<- []byte) netip.AddrPort {
+	front, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	back, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	var client netip.AddrPort
+	clientSet := make(chan struct{})
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 65536)
+		first := true
+		for {
+			n, src, err := front.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if first {
+				client, first = src, false
+				close(clientSet)
+			}
+			select {
+			case seen <- bytes.Clone(buf[:n]):
+			default:
+			}
+			back.WriteToUDPAddrPort(buf[:n], server)
+		}
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := back.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			<-clientSet
+			front.WriteToUDPAddrPort(buf[:n], client)
+		}
+	}()
+	t.Cleanup(func() { front.Close(); back.Close(); <-done; <-done })
+	return front.LocalAddr().(*net.UDPAddr).AddrPort()
+}
