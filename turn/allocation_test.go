@@ -391,3 +391,44 @@ func recordingProxy(t *testing.T, server netip.AddrPort, seen chan<- []byte) net
 	t.Cleanup(func() { front.Close(); back.Close(); <-done; <-done })
 	return front.LocalAddr().(*net.UDPAddr).AddrPort()
 }
+
+// TestRelayPathNoAllocs: a round trip over a bound channel through coturn
+// (out of process, so the count is the client's alone) allocates nothing:
+// SendTo, the receive goroutine, the queue, GetPacket.
+func TestRelayPathNoAllocs(t *testing.T) {
+	c := testutil.StartCoturn(t, testutil.CoturnOptions{})
+	peer := testutil.StartTurnutilsPeer(t)
+	mod := openModule(t, nil)
+	a, _ := turn.Create(mod)
+	a.Config(turn.Config{Server: c.Addr, Username: c.User, Password: c.Password, Local: netip.AddrPortFrom(lo, 0)})
+	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+		t.Fatal(st, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.ChannelBind(ctx, peer); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := a.Event()
+	evc := ev.C()
+	payload := make([]byte, 1200)
+	buf := make([]byte, 2048)
+	roundTrip := func() {
+		if err := a.SendTo(peer, payload); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if n, _, err := a.GetPacket(buf); err == nil {
+				if n != len(payload) {
+					t.Fatalf("%d bytes", n)
+				}
+				return
+			}
+			<-evc // bounded by the test timeout; a timer here would allocate
+		}
+	}
+	for i := 0; i < 50; i++ {
+		roundTrip()
+	}
+	testutil.NoAllocs(t, "relayed round trip", roundTrip)
+}
