@@ -1,6 +1,7 @@
 package vmprx_test
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"testing"
@@ -92,5 +93,39 @@ func TestICELiteOnMediaPort(t *testing.T) {
 	}
 	if _, err := stun.NewICELite(stun.ICELiteConfig{OnSendMsg: func(*stun.Session, any, []byte, netip.AddrPort) error { return nil }}); !errors.Is(err, stun.ErrNoUfrag) {
 		t.Fatalf("no ufrag: %v", err)
+	}
+}
+
+// TestICELiteChecksBothWays: two responders on two media ports check each
+// other; each learns the address the other saw.
+func TestICELiteChecksBothWays(t *testing.T) {
+	mod := openModule(t, mediaport.Options{})
+	va, pa, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	vb, pb, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	la, _ := stun.NewICELite(stun.ICELiteConfig{Config: stun.ModuleConfig(mod), LocalUfrag: "aaaa", LocalPassword: "password-of-a-0123456789",
+		RemoteUfrag: "bbbb", RemotePassword: "password-of-b-0123456789", OnSendMsg: va.SendSTUN})
+	lb, _ := stun.NewICELite(stun.ICELiteConfig{Config: stun.ModuleConfig(mod), LocalUfrag: "bbbb", LocalPassword: "password-of-b-0123456789",
+		RemoteUfrag: "aaaa", RemotePassword: "password-of-a-0123456789", OnSendMsg: vb.SendSTUN})
+	defer la.Close()
+	defer lb.Close()
+	va.AttachSTUN(la.Session())
+	vb.AttachSTUN(lb.Session())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if m, err := la.Check(ctx, pb); err != nil || m != pa {
+		t.Fatalf("A checks B: %v %v, want %v", m, err, pa)
+	}
+	if m, err := lb.Check(ctx, pa); err != nil || m != pb {
+		t.Fatalf("B checks A: %v %v, want %v", m, err, pb)
+	}
+	// A wrong remote password: 401.
+	lc, _ := stun.NewICELite(stun.ICELiteConfig{Config: stun.ModuleConfig(mod), LocalUfrag: "cccc", LocalPassword: "password-of-c-0123456789",
+		RemoteUfrag: "bbbb", RemotePassword: "wrong-wrong-wrong-wrong", OnSendMsg: va.SendSTUN})
+	defer lc.Close()
+	va.AttachSTUN(lc.Session())
+	_, err := lc.Check(ctx, pb)
+	var se *stun.StatusError
+	if !errors.As(err, &se) || se.Code != 401 {
+		t.Fatalf("wrong password: %v", err)
 	}
 }
