@@ -43,9 +43,12 @@ func AppendChannelData(b []byte, channel uint16, data []byte, stream bool) ([]by
 	return b, nil
 }
 
-// ParseChannelData parses the ChannelData message at the start of b. On a
-// datagram (stream false) the message is the whole of b: the length field
-// must fit, and at most 3 bytes of padding may follow. On a stream the
+// ParseChannelData parses the ChannelData message at the start of b. The
+// channel is any number with the top bits 01 (0x4000–0x7FFF, what tells
+// ChannelData from STUN on the wire; the caller drops channels it has not
+// bound, reserved ones included), else ErrChannel. On a datagram (stream
+// false) the message is the whole of b: the length field must fit, and at
+// most 3 bytes of padding may follow (ErrChannelData). On a stream the
 // message is padded to 4 bytes and may be followed by more; n is the bytes
 // it takes (ErrIncomplete when b holds less). data aliases b. It never
 // allocates.

@@ -2,38 +2,82 @@ package turn
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+
+	"github.com/mediaport/mediaport/internal/stunwire"
 )
 
 // FuzzProcess runs arbitrary responses through ProcessAllocate and
-// ProcessRefresh in every dialect: no panic, and a success always carries
-// its relayed address.
+// ProcessRefresh in every dialect (mode picks it), and uses them as the
+// previous response of NewAllocate and NewRefresh: no panic, and what is
+// returned is consistent — a success carries its relayed address, an
+// error its code, a Refresh no address; a request built after the
+// response parses and is not taken for a response.
 func FuzzProcess(f *testing.F) {
 	for _, pc := range processCases {
 		for c := DRAFT9; c <= RFC5766; c++ {
 			f.Add(pc.raw(c), uint8(c))
 		}
 	}
+	for c := DRAFT9; c <= RFC5766; c++ {
+		f.Add(challenge(c, "example.org"), uint8(c))
+	}
 	f.Fuzz(func(t *testing.T, b []byte, mode uint8) {
 		c := Compatibility(mode % 5)
 		r := ProcessAllocate(b, c)
-		if (r.Return == RelaySuccess || r.Return == MappedSuccess) && !r.Relay.IsValid() {
-			t.Fatalf("%v success without a relay: %+v", c, r)
+		switch r.Return {
+		case RelaySuccess, MappedSuccess:
+			if !r.Relay.IsValid() || r.Code != 0 || r.Alternate.IsValid() {
+				t.Fatalf("%v success: %+v", c, r)
+			}
+			if (r.Return == MappedSuccess) != r.Mapped.IsValid() {
+				t.Fatalf("%v mapped address and return disagree: %+v", c, r)
+			}
+			if r.Err() != nil {
+				t.Fatalf("%v success with an error: %v", c, r.Err())
+			}
+		case AlternateServer:
+			if !r.Alternate.IsValid() || r.Code/100 != 3 {
+				t.Fatalf("%v alternate: %+v", c, r)
+			}
+		case Error:
+			if r.Code != 0 && (r.Code < 300 || r.Code > 699) || r.Relay.IsValid() {
+				t.Fatalf("%v error: %+v", c, r)
+			}
+		case Invalid:
+			if r != (Response{Return: Invalid}) {
+				t.Fatalf("%v invalid with values: %+v", c, r)
+			}
+		default:
+			t.Fatalf("%v: return %d", c, r.Return)
 		}
-		if r.Return == MappedSuccess && !r.Mapped.IsValid() {
-			t.Fatalf("%v mapped success without a mapped address: %+v", c, r)
+		if r.Return != RelaySuccess && r.Return != MappedSuccess && r.Err() == nil {
+			t.Fatalf("%v %v without an error", c, r.Return)
 		}
-		if r.Return == AlternateServer && !r.Alternate.IsValid() {
-			t.Fatalf("%v alternate without an address: %+v", c, r)
+		rr := ProcessRefresh(b, c)
+		if rr.Relay.IsValid() || rr.Mapped.IsValid() || rr.Alternate.IsValid() || rr.Return == MappedSuccess || rr.Return == AlternateServer {
+			t.Fatalf("%v refresh: %+v", c, rr)
 		}
-		ProcessRefresh(b, c)
-		// A request built after this "response" must still parse.
-		req, err := NewAllocate(nil, Request{Previous: b, Lifetime: 600, Bandwidth: -1, Username: []byte("u"), Password: []byte("p")}, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ProcessAllocate(req, c).Return != Invalid {
-			t.Fatalf("%v: a request processed as a response", c)
+		var m stunwire.Message
+		parses := stunwire.Parse(b, c.aligned(), &m) == nil
+		for _, build := range []func([]byte, Request, Compatibility) ([]byte, error){NewAllocate, NewRefresh} {
+			req, err := build(nil, Request{Previous: b, Lifetime: 600, Bandwidth: -1, Username: []byte("u"), Password: []byte("p")}, c)
+			if errors.Is(err, ErrPrevious) && !parses {
+				continue
+			}
+			if err != nil {
+				if errors.Is(err, ErrTooLarge) {
+					continue // a huge REALM or NONCE
+				}
+				t.Fatalf("%v: %v", c, err)
+			}
+			if stunwire.Parse(req, c.aligned(), &m) != nil {
+				t.Fatalf("%v: our request does not parse: %x", c, req)
+			}
+			if ProcessAllocate(req, c).Return != Invalid || ProcessRefresh(req, c).Return != Invalid {
+				t.Fatalf("%v: a request processed as a response", c)
+			}
 		}
 	})
 }

@@ -38,6 +38,8 @@ var goals = map[string]float64{
 	"vmprx/ReceiveSingle":  0.9,
 
 	"stun/Respond":           0.8,
+	"turn/ProcessAllocate":   0.9,
+	"turn/RelayRoundTrip":    0.9,
 	"association/Throughput": 0.9,
 	"association/Handshake":  0.9,
 	"association/IdleMemory": 1 / 1.2,

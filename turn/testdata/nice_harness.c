@@ -1,21 +1,27 @@
 /* A differential-testing harness around libnice's STUN TURN usage
  * (stun/usages/turn.h). Built by turn's tests with gcc and pkg-config nice.
  *
- *   harness create MODE PORTS BANDWIDTH LIFETIME USER PASS [PREVIOUS_HEX]
- *   harness refresh MODE LIFETIME USER PASS [PREVIOUS_HEX]
- *       print the request libnice builds, as hex
- *   harness process MODE RESPONSE_HEX
- *   harness refresh_process MODE RESPONSE_HEX
- *       print: ret=N relay=ADDR mapped=ADDR alternate=ADDR bandwidth=N lifetime=N
+ * It reads commands from standard input, one a line, fields separated by
+ * spaces ("=" stands for an empty field), and answers each with one line:
  *
- * MODE is 0 DRAFT9, 1 GOOGLE, 2 MSN, 3 OC2007, 4 RFC5766. The agent is set up
- * as libnice's own agent sets it up for each mode. */
+ *   create MODE PORTS BANDWIDTH LIFETIME USER PASS [PREVIOUS_HEX]
+ *   refresh MODE LIFETIME USER PASS [PREVIOUS_HEX]
+ *       the request libnice builds, as hex ("-" when it builds none)
+ *   process MODE RESPONSE_HEX
+ *   refresh_process MODE RESPONSE_HEX
+ *       ret=N relay=ADDR mapped=ADDR alternate=ADDR bandwidth=N lifetime=N
+ *       (ADDR is "-" when libnice left the address unset)
+ *
+ * MODE is 0 DRAFT9, 1 GOOGLE, 2 MSN, 3 OC2007, 4 RFC5766. Each command gets
+ * a fresh agent, set up as libnice's own agent sets it up for the mode. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stun/stunagent.h>
 #include <stun/usages/turn.h>
+
+#define MAX_FIELDS 16
 
 static void init_agent(StunAgent *agent, int mode) {
   switch (mode) {
@@ -41,7 +47,8 @@ static size_t unhex(const char *s, uint8_t *out, size_t max) {
   size_t n = 0;
   while (s[0] && s[1] && n < max) {
     unsigned v;
-    sscanf(s, "%2x", &v);
+    if (sscanf(s, "%2x", &v) != 1)
+      break;
     out[n++] = v;
     s += 2;
   }
@@ -49,71 +56,72 @@ static size_t unhex(const char *s, uint8_t *out, size_t max) {
 }
 
 static void print_hex(const uint8_t *b, size_t n) {
+  if (n == 0)
+    printf("-");
   for (size_t i = 0; i < n; i++)
     printf("%02x", b[i]);
   printf("\n");
 }
 
-static void print_addr(const char *name, struct sockaddr_storage *ss, socklen_t len) {
-  char host[64] = "-";
-  int port = 0;
-  if (len > 0 && ss->ss_family == AF_INET) {
+static void print_addr(const char *name, struct sockaddr_storage *ss) {
+  char host[64];
+  if (ss->ss_family == AF_INET) {
     struct sockaddr_in *a = (struct sockaddr_in *)ss;
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-  } else if (len > 0 && ss->ss_family == AF_INET6) {
+    printf(" %s=%s:%d", name, host, ntohs(a->sin_port));
+  } else if (ss->ss_family == AF_INET6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    port = ntohs(a->sin6_port);
-  }
-  if (port || strcmp(host, "-"))
-    printf(" %s=%s%s%s:%d", name, ss->ss_family == AF_INET6 ? "[" : "", host,
-        ss->ss_family == AF_INET6 ? "]" : "", port);
-  else
+    printf(" %s=[%s]:%d", name, host, ntohs(a->sin6_port));
+  } else {
     printf(" %s=-", name);
+  }
 }
 
-int main(int argc, char **argv) {
+/* run executes one command of argc fields. */
+static void run(int argc, char **argv) {
   StunAgent agent;
   StunMessage msg, prev;
-  uint8_t buf[2048], pbuf[2048];
-  if (argc < 3)
-    return 2;
-  int mode = atoi(argv[2]);
+  uint8_t buf[4096], pbuf[4096];
+  if (argc < 3) {
+    printf("bad command\n");
+    return;
+  }
+  int mode = atoi(argv[1]);
   init_agent(&agent, mode);
   memset(&prev, 0, sizeof prev);
-  if (!strcmp(argv[1], "create") && argc >= 8) {
+  memset(&msg, 0, sizeof msg);
+  if (!strcmp(argv[0], "create") && argc >= 7) {
     StunMessage *p = NULL;
-    if (argc >= 9) {
+    if (argc >= 8) {
       prev.agent = &agent;
       prev.buffer = pbuf;
-      prev.buffer_len = unhex(argv[8], pbuf, sizeof pbuf);
+      prev.buffer_len = unhex(argv[7], pbuf, sizeof pbuf);
       p = &prev;
     }
-    size_t n = stun_usage_turn_create(&agent, &msg, buf, sizeof buf, p, atoi(argv[3]),
-        atoi(argv[4]), atoi(argv[5]), (uint8_t *)argv[6], strlen(argv[6]),
-        (uint8_t *)argv[7], strlen(argv[7]), mode);
+    size_t n = stun_usage_turn_create(&agent, &msg, buf, sizeof buf, p, atoi(argv[2]),
+        atoi(argv[3]), atoi(argv[4]), (uint8_t *)argv[5], strlen(argv[5]),
+        (uint8_t *)argv[6], strlen(argv[6]), mode);
     print_hex(buf, n);
-    return 0;
+    return;
   }
-  if (!strcmp(argv[1], "refresh") && argc >= 6) {
+  if (!strcmp(argv[0], "refresh") && argc >= 5) {
     StunMessage *p = NULL;
-    if (argc >= 7) {
+    if (argc >= 6) {
       prev.agent = &agent;
       prev.buffer = pbuf;
-      prev.buffer_len = unhex(argv[6], pbuf, sizeof pbuf);
+      prev.buffer_len = unhex(argv[5], pbuf, sizeof pbuf);
       p = &prev;
     }
-    size_t n = stun_usage_turn_create_refresh(&agent, &msg, buf, sizeof buf, p, atoi(argv[3]),
-        (uint8_t *)argv[4], strlen(argv[4]), (uint8_t *)argv[5], strlen(argv[5]), mode);
+    size_t n = stun_usage_turn_create_refresh(&agent, &msg, buf, sizeof buf, p, atoi(argv[2]),
+        (uint8_t *)argv[3], strlen(argv[3]), (uint8_t *)argv[4], strlen(argv[4]), mode);
     print_hex(buf, n);
-    return 0;
+    return;
   }
-  if ((!strcmp(argv[1], "process") || !strcmp(argv[1], "refresh_process")) && argc >= 4) {
-    memset(&msg, 0, sizeof msg);
+  if (!strcmp(argv[0], "process") || !strcmp(argv[0], "refresh_process")) {
     msg.agent = &agent;
     msg.buffer = buf;
-    msg.buffer_len = unhex(argv[3], buf, sizeof buf);
+    msg.buffer_len = unhex(argv[2], buf, sizeof buf);
     struct sockaddr_storage relay, mapped, alt;
     socklen_t rl = sizeof relay, ml = sizeof mapped, al = sizeof alt;
     memset(&relay, 0, sizeof relay);
@@ -121,17 +129,30 @@ int main(int argc, char **argv) {
     memset(&alt, 0, sizeof alt);
     uint32_t bw = 0, lt = 0;
     int ret;
-    if (!strcmp(argv[1], "process"))
-      ret = stun_usage_turn_process(&msg, (struct sockaddr *)&relay, &rl,
-          (struct sockaddr *)&mapped, &ml, (struct sockaddr *)&alt, &al, &bw, &lt, mode);
+    if (!strcmp(argv[0], "process"))
+      ret = stun_usage_turn_process(&msg, &relay, &rl, &mapped, &ml, &alt, &al,
+          &bw, &lt, mode);
     else
-      ret = stun_usage_turn_refresh_process(&msg, &lt, mode), rl = ml = al = 0;
+      ret = stun_usage_turn_refresh_process(&msg, &lt, mode);
     printf("ret=%d", ret);
-    print_addr("relay", &relay, rl);
-    print_addr("mapped", &mapped, ml);
-    print_addr("alternate", &alt, al);
+    print_addr("relay", &relay);
+    print_addr("mapped", &mapped);
+    print_addr("alternate", &alt);
     printf(" bandwidth=%u lifetime=%u\n", bw, lt);
-    return 0;
+    return;
   }
-  return 2;
+  printf("bad command\n");
+}
+
+int main(void) {
+  static char line[1 << 16];
+  while (fgets(line, sizeof line, stdin)) {
+    char *argv[MAX_FIELDS];
+    int argc = 0;
+    for (char *f = strtok(line, " \n"); f && argc < MAX_FIELDS; f = strtok(NULL, " \n"))
+      argv[argc++] = strcmp(f, "=") ? f : "";
+    run(argc, argv);
+    fflush(stdout);
+  }
+  return 0;
 }
