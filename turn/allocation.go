@@ -60,6 +60,12 @@ type Config struct {
 	Server netip.AddrPort
 	// Username and Password are the long-term credentials.
 	Username, Password string
+	// Compatibility is the dialect. The endpoint speaks RFC5766 (the zero
+	// value: RFC 8656 over UDP, as coturn and pion/turn do); any other
+	// dialect returns ErrCompatibility from Config. The message-level usage
+	// (NewAllocate, ProcessAllocate, …) covers all five dialects, but their
+	// data relaying differs and no server to run them against exists.
+	Compatibility Compatibility
 	// Lifetime asked for (default 600 s, the RFC's default; the server
 	// may grant less). The allocation is refreshed before it expires.
 	Lifetime time.Duration
@@ -174,6 +180,9 @@ func (a *Allocation) Config(cfg Config) error {
 	if !srv.Addr().IsValid() || srv.Port() == 0 {
 		return fmt.Errorf("turn: %w: server %v", mediaport.ErrInvalidArgument, cfg.Server)
 	}
+	if cfg.Compatibility != RFC5766 {
+		return fmt.Errorf("%w: the allocation endpoint speaks RFC5766 only, not %v", ErrCompatibility, cfg.Compatibility)
+	}
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = 600 * time.Second
 	}
@@ -279,7 +288,7 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 	case kindAllocate:
 		var r Response
 		if res != nil {
-			r = ProcessAllocate(res.Raw, RFC5766)
+			r = ProcessAllocate(res.Raw, a.cfg.Compatibility)
 		}
 		switch {
 		case res != nil && r.Return == AlternateServer && !a.followed:
@@ -308,7 +317,7 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 			a.failLocked(fmt.Errorf("turn: Refresh: %w", status))
 			return
 		}
-		r := ProcessRefresh(res.Raw, RFC5766)
+		r := ProcessRefresh(res.Raw, a.cfg.Compatibility)
 		if r.Lifetime > 0 {
 			a.lifetime = time.Duration(r.Lifetime) * time.Second
 		}

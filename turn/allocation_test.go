@@ -432,3 +432,83 @@ func TestRelayPathNoAllocs(t *testing.T) {
 	}
 	testutil.NoAllocs(t, "relayed round trip", roundTrip)
 }
+
+// TestAllocationMisuse: every misuse returns an error errors.Is can match,
+// and nothing panics.
+func TestAllocationMisuse(t *testing.T) {
+	var nilA *turn.Allocation
+	if _, err := nilA.Status(); !errors.Is(err, mediaport.ErrNilHandle) {
+		t.Errorf("nil Status: %v", err)
+	}
+	if err := nilA.Config(turn.Config{}); !errors.Is(err, mediaport.ErrNilHandle) {
+		t.Errorf("nil Config: %v", err)
+	}
+	if err := nilA.SendTo(netip.MustParseAddrPort("127.0.0.1:9"), []byte("x")); !errors.Is(err, mediaport.ErrNilHandle) {
+		t.Errorf("nil SendTo: %v", err)
+	}
+	if err := nilA.Destroy(); !errors.Is(err, mediaport.ErrNilHandle) {
+		t.Errorf("nil Destroy: %v", err)
+	}
+	if _, err := turn.Create(nil); !errors.Is(err, mediaport.ErrNilModule) {
+		t.Errorf("Create(nil): %v", err)
+	}
+
+	mod := openModule(t, nil)
+	srv := netip.MustParseAddrPort("127.0.0.1:3478")
+	for _, c := range []struct {
+		name string
+		cfg  turn.Config
+		want error
+	}{
+		{"no server", turn.Config{}, mediaport.ErrInvalidArgument},
+		{"port 0", turn.Config{Server: netip.AddrPortFrom(lo, 0)}, mediaport.ErrInvalidArgument},
+		{"family", turn.Config{Server: srv, Local: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
+		{"GOOGLE", turn.Config{Server: srv, Compatibility: turn.GOOGLE}, turn.ErrCompatibility},
+		{"DRAFT9", turn.Config{Server: srv, Compatibility: turn.DRAFT9}, turn.ErrCompatibility},
+		{"unknown dialect", turn.Config{Server: srv, Compatibility: 42}, turn.ErrCompatibility},
+	} {
+		a, err := turn.Create(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Config(c.cfg); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if err := a.Destroy(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Before Config: nothing to send, no addresses.
+	a, _ := turn.Create(mod)
+	if err := a.SendTo(netip.MustParseAddrPort("127.0.0.1:9"), []byte("x")); err == nil {
+		t.Error("SendTo before Config succeeded")
+	}
+	if _, err := a.RelayedAddr(); err == nil {
+		t.Error("RelayedAddr before Config succeeded")
+	}
+	// A second Config is a state error.
+	p := testutil.StartPionTURN(t)
+	cfg := turn.Config{Server: p.Addr, Username: p.User, Password: p.Password, Local: netip.AddrPortFrom(lo, 0)}
+	if err := a.Config(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Config(cfg); !errors.Is(err, mediaport.ErrState) {
+		t.Errorf("second Config: %v", err)
+	}
+	if err := a.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Status":  func() error { _, err := a.Status(); return err }(),
+		"SendTo":  a.SendTo(netip.MustParseAddrPort("127.0.0.1:9"), []byte("x")),
+		"Stop":    a.Stop(),
+		"Destroy": a.Destroy(),
+		"Event":   func() error { _, err := a.Event(); return err }(),
+	} {
+		if !errors.Is(err, mediaport.ErrDestroyed) {
+			t.Errorf("%s after Destroy: %v", name, err)
+		}
+	}
+	p.Close()
+}

@@ -16,11 +16,11 @@ import (
 // response parses and is not taken for a response.
 func FuzzProcess(f *testing.F) {
 	for _, pc := range processCases {
-		for c := DRAFT9; c <= RFC5766; c++ {
+		for c := RFC5766; c <= OC2007; c++ {
 			f.Add(pc.raw(c), uint8(c))
 		}
 	}
-	for c := DRAFT9; c <= RFC5766; c++ {
+	for c := RFC5766; c <= OC2007; c++ {
 		f.Add(challenge(c, "example.org"), uint8(c))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, mode uint8) {

@@ -27,12 +27,16 @@ import (
 // Compatibility is the TURN dialect (StunUsageTurnCompatibility).
 type Compatibility int
 
-// The dialects, with libnice's values.
+// The dialects. RFC5766, the standard, is the zero value; libnice numbers
+// them DRAFT9 = 0 … RFC5766 = 4 instead, which matters only to C callers.
 const (
+	// RFC5766 is TURN as RFC 5766 and RFC 8656 define it, as coturn and
+	// pion/turn speak it (STUN_USAGE_TURN_COMPATIBILITY_RFC5766).
+	RFC5766 Compatibility = iota
 	// DRAFT9 is draft-ietf-behave-turn-09 (STUN_USAGE_TURN_COMPATIBILITY_DRAFT9):
 	// RFC 5389 framing, long-term credentials, the draft's four-byte
 	// REQUESTED-PORT-PROPS.
-	DRAFT9 Compatibility = iota
+	DRAFT9
 	// GOOGLE is Google Talk's relay (STUN_USAGE_TURN_COMPATIBILITY_GOOGLE):
 	// RFC 3489 headers, short-term credentials, MAPPED-ADDRESS is the relay.
 	GOOGLE
@@ -44,12 +48,9 @@ const (
 	// attributes, long-term credentials, REALM and NONCE with each other's
 	// attribute types.
 	OC2007
-	// RFC5766 is TURN as RFC 5766 and RFC 8656 define it, as coturn and
-	// pion/turn speak it (STUN_USAGE_TURN_COMPATIBILITY_RFC5766).
-	RFC5766
 )
 
-var compatNames = [...]string{"DRAFT9", "GOOGLE", "MSN", "OC2007", "RFC5766"}
+var compatNames = [...]string{"RFC5766", "DRAFT9", "GOOGLE", "MSN", "OC2007"}
 
 // String returns the dialect's name, "RFC5766" for RFC5766.
 func (c Compatibility) String() string {
@@ -59,7 +60,7 @@ func (c Compatibility) String() string {
 	return fmt.Sprintf("Compatibility(%d)", int(c))
 }
 
-func (c Compatibility) valid() bool { return c >= DRAFT9 && c <= RFC5766 }
+func (c Compatibility) valid() bool { return c >= RFC5766 && c <= OC2007 }
 
 // rfc3489 reports whether the dialect's header has no magic cookie and a
 // 128-bit transaction ID (and, for MESSAGE-INTEGRITY, RFC 3489's padding of

@@ -264,7 +264,7 @@ func TestCredentials(t *testing.T) {
 	oddToken := func(c Compatibility) []byte { // a RESERVATION-TOKEN of 4 bytes
 		return msg(0x0103, !c.rfc3489(), c.aligned(), attr(aToken, []byte("TOKN")))
 	}
-	for c := DRAFT9; c <= RFC5766; c++ {
+	for c := RFC5766; c <= OC2007; c++ {
 		for _, tc := range []struct {
 			name       string
 			user       string
@@ -359,7 +359,7 @@ func TestBuildErrors(t *testing.T) {
 // buf has room; the given transaction ID is used.
 func TestAppend(t *testing.T) {
 	id := [16]byte{9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-	for c := DRAFT9; c <= RFC5766; c++ {
+	for c := RFC5766; c <= OC2007; c++ {
 		buf := make([]byte, 3, 512)
 		copy(buf, "pre")
 		r := Request{Lifetime: 600, Bandwidth: -1, Username: []byte("alice"), Password: []byte("secret"), Previous: challenge(c, "example.org"), TransactionID: &id}
@@ -630,7 +630,7 @@ var processCases = []processCase{
 // ProcessRefresh in every dialect.
 func TestProcess(t *testing.T) {
 	for _, pc := range processCases {
-		for c := DRAFT9; c <= RFC5766; c++ {
+		for c := RFC5766; c <= OC2007; c++ {
 			raw := pc.raw(c)
 			got := ProcessAllocate(raw, c)
 			if got.Return != pc.want[c] {
