@@ -10,17 +10,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/netip"
 	"os"
 	"time"
@@ -29,6 +22,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -81,7 +75,7 @@ func Run(log *slog.Logger, o Options) ([]string, error) {
 	cred := mediaport.Credential{Tag: tag, Type: mediaport.CredPSK,
 		PSK: mediaport.PSK{Identity: []byte(o.PSKID), Key: []byte(o.PSKKey)}}
 	if o.Cert {
-		cert, err := selfSigned("dtls-echo-client")
+		cert, err := selfsigned.ECDSA("dtls-echo-client")
 		if err != nil {
 			return nil, err
 		}
@@ -151,18 +145,4 @@ func Run(log *slog.Logger, o Options) ([]string, error) {
 		}
 	}
 	return echoes, tx.Stop() // close_notify
-}
-
-func selfSigned(cn string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

@@ -11,17 +11,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -31,6 +24,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -85,7 +79,7 @@ func Serve(ctx context.Context, log *slog.Logger, o Options, ready chan<- netip.
 	cred := mediaport.Credential{Tag: tag, Type: mediaport.CredPSK,
 		PSK: mediaport.PSK{Identity: []byte(o.PSKID), Key: []byte(o.PSKKey)}}
 	if o.Cert {
-		cert, err := selfSigned("dtls-echo-server")
+		cert, err := selfsigned.ECDSA("dtls-echo-server")
 		if err != nil {
 			return err
 		}
@@ -173,18 +167,4 @@ func session(ctx context.Context, log *slog.Logger, mod *mediaport.Module, v *vm
 			return err // nil after the client's close_notify
 		}
 	}
-}
-
-func selfSigned(cn string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

@@ -10,17 +10,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -32,6 +25,7 @@ import (
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -104,7 +98,7 @@ func run(log *slog.Logger, nRTP int) error {
 		return err
 	}
 	fmt.Printf("A: VMP[rx] %v   B: VMP[rx] %v (rtcp-mux, DTLS[tx] shares the port)\n", a.port, b.port)
-	cert, err := selfSigned()
+	cert, err := selfsigned.ECDSA("mediaport passthrough example")
 	if err != nil {
 		return err
 	}
@@ -213,22 +207,4 @@ func run(log *slog.Logger, nRTP int) error {
 		}
 	}
 	return nil
-}
-
-func selfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mediaport passthrough example"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

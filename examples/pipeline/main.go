@@ -28,12 +28,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -41,7 +36,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/netip"
 	"os"
 	"time"
@@ -51,6 +45,7 @@ import (
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/internal/turnserver"
 	"github.com/mediaport/mediaport/stun"
 	"github.com/mediaport/mediaport/turn"
@@ -448,27 +443,12 @@ func (s *side) startICE(mod *mediaport.Module, peer *side) error {
 // newCert makes a self-signed ECDSA P-256 certificate, adds it to the
 // module's credentials under tag, and computes its fingerprint.
 func (s *side) newCert(mod *mediaport.Module, tag mediaport.CredTag) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := selfsigned.ECDSA("mediaport pipeline " + s.name)
 	if err != nil {
 		return err
 	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "mediaport pipeline " + s.name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	s.cert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	s.fp = association.Fingerprint(der) // "sha-256 AB:CD:…"
+	s.cert = cert
+	s.fp = association.Fingerprint(cert.Certificate[0]) // "sha-256 AB:CD:…"
 	return mod.AddCredential(mediaport.Credential{Tag: tag, Type: mediaport.CredECDSA, ECDSA: mediaport.ECDSA{Certificate: s.cert}})
 }
 

@@ -3,14 +3,10 @@ package testutil
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaport/mediaport/internal/selfsigned"
 )
 
 // Proc is a peer program started for one test, with its output collected.
@@ -122,30 +120,18 @@ type Cert struct {
 // given common name and writes it as PEM files into a temporary directory.
 func SelfSignedCert(t testing.TB, cn string) Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tc, err := selfsigned.ECDSA(cn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der, key := tc.Certificate[0], tc.PrivateKey.(*ecdsa.PrivateKey)
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	c := Cert{
-		TLS:      tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		TLS:      tc,
 		CertPath: filepath.Join(dir, cn+"-cert.pem"),
 		KeyPath:  filepath.Join(dir, cn+"-key.pem"),
 	}
