@@ -814,12 +814,12 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			return 0, nil, net.ErrClosed
 		}
 		done := c.rd.Done()
-		n, src, _, ok, err := c.a.raw.Pop(p)
+		pp, ok, err := c.a.raw.Pop(p)
 		if ok {
 			if err != nil {
 				return 0, nil, err
 			}
-			return n, net.UDPAddrFromAddrPort(src), nil
+			return pp.N, net.UDPAddrFromAddrPort(pp.Src), nil
 		}
 		select {
 		case <-c.a.wake:

@@ -56,7 +56,7 @@ func TestSpoofedClientHelloFlood(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
 				c.WriteTo(clientHello(j), srv.port)
-				if j%50 == 49 {
+				if j%10 == 9 {
 					time.Sleep(time.Millisecond) // keep within the socket buffer
 				}
 			}

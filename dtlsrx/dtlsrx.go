@@ -96,6 +96,8 @@ type DTLSRx struct {
 	// Terminated mode: records go to the association's sink; it pushes
 	// decrypted data into q.
 	records atomic.Pointer[recordSink]
+	// source is the VMP[rx] port that feeds it, polled by GetPacket.
+	source  atomic.Pointer[sourceRef]
 	mu      sync.Mutex
 	onStop  func()
 	hsDone  bool  // Handshake to report
@@ -105,6 +107,8 @@ type DTLSRx struct {
 }
 
 type recordSink struct{ s link.Sink }
+
+type sourceRef struct{ s link.Source }
 
 func init() {
 	link.DTLSRxControl = func(x any) (link.RxControl, error) {
@@ -212,27 +216,42 @@ var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 // GetPacket copies the oldest queued packet into buf and returns its length
 // and the address it came from (sm_dtlsrx_get_packet). When buf is shorter
 // than the packet it returns the packet's length and an error matching
-// ErrBufferTooSmall, and the packet stays queued. With nothing queued it
-// returns 0 and ErrNoPacket. After Stop, packets queued before the stop can
+// ErrBufferTooSmall, and the packet stays queued. With nothing queued and a
+// VMP[rx] passing DTLS to it (pass-through mode), it first reads what that
+// VMP[rx]'s port has received but not yet handed over — on the caller's
+// goroutine, routing every datagram read as the receive goroutine would —
+// so a busy reader does not wait for a wake-up; with still nothing queued
+// it returns 0 and ErrNoPacket. After Stop, packets queued before the stop can
 // still be read; then it returns ErrStopped.
 func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	n, src, _, ok, err := r.q.Pop(buf)
+	pp, ok, err := r.q.Pop(buf)
+	if !ok && r.records.Load() == nil {
+		// Read the feeding port ourselves rather than wait for its receive
+		// goroutine to hand the packets over and wake us.
+		if src := r.source.Load(); src != nil {
+			src.s.Poll(sink{r})
+			pp, ok, err = r.q.Pop(buf)
+		}
+	}
 	if !ok {
 		if err := r.ep.Check(); err != nil {
 			return 0, netip.AddrPort{}, err
 		}
+		if pp.More {
+			r.ep.Signal() // an Overrun to report
+		}
 		return 0, netip.AddrPort{}, ErrNoPacket
 	}
 	if err != nil {
-		return n, src, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, n, len(buf))
+		return pp.N, pp.Src, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
 	}
-	if r.q.Pending() {
+	if pp.More {
 		r.ep.Signal()
 	}
-	return n, src, nil
+	return pp.N, pp.Src, nil
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
@@ -296,6 +315,22 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 	s.r.packets.Add(1)
 	s.r.bytes.Add(uint64(n))
 	return true
+}
+
+func (s sink) SetSource(old, src link.Source) {
+	var ref *sourceRef
+	if src != nil {
+		ref = &sourceRef{src}
+	}
+	for {
+		cur := s.r.source.Load()
+		if (cur == nil && old != nil) || (cur != nil && cur.s != old) {
+			return // fed by another port
+		}
+		if s.r.source.CompareAndSwap(cur, ref) {
+			return
+		}
+	}
 }
 
 func (s sink) Flush() {

@@ -699,17 +699,17 @@ func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	if q == nil {
 		return 0, netip.AddrPort{}, ErrNoPacket
 	}
-	n, src, _, ok, err := q.Pop(buf)
+	pp, ok, err := q.Pop(buf)
 	if !ok {
 		return 0, netip.AddrPort{}, ErrNoPacket
 	}
 	if err != nil {
-		return n, src, fmt.Errorf("turn: %w: packet of %d bytes", err, n)
+		return pp.N, pp.Src, fmt.Errorf("turn: %w: packet of %d bytes", err, pp.N)
 	}
-	if q.Pending() {
+	if pp.More {
 		a.ep.Signal()
 	}
-	return n, src, nil
+	return pp.N, pp.Src, nil
 }
 
 // Status returns the current status: Stopped or Failed (with its error)

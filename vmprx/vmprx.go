@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
@@ -108,8 +110,13 @@ type Stats struct {
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
-// on the port's receive goroutine. pkt is valid only during the call (copy
-// what you keep). Replies go out from the same port with SendFrom.
+// on the goroutine reading the port: its receive goroutine, or one in a
+// GetPacket (of the VMP[rx] or of a DTLS[rx] it feeds) that found its
+// queue empty and read the socket itself. Calls for one port never
+// overlap. pkt is valid only during the call (copy what you keep). Replies
+// go out from the same port with SendFrom. The handler must not Stop or
+// Destroy the VMP[rx] (that waits for the reading goroutines); it may call
+// any other method.
 type STUNHandler func(pkt []byte, src netip.AddrPort, rtcpPort bool)
 
 const (
@@ -151,14 +158,32 @@ type VMPRx struct {
 	pending  []uint32 // NewSSRC reports waiting
 	lastSSRC uint32
 
-	dtls [2]atomic.Pointer[sinkRef] // per port
-	stun atomic.Pointer[STUNHandler]
-	wg   sync.WaitGroup
+	dtls    [2]atomic.Pointer[sinkRef] // per port
+	ports   [2]atomic.Pointer[port]    // set by Config
+	sources [2]*source                 // what a DTLS[rx] polls, per port
+	stun    atomic.Pointer[STUNHandler]
+	wg      sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
 }
 
 type sinkRef struct{ s link.Sink }
+
+// source is port idx of a VMP[rx] as a DTLS[rx] polls it (link.Source).
+type source struct {
+	v   *VMPRx
+	idx int
+}
+
+func (s *source) Poll(self link.Sink) {
+	pt := s.v.ports[s.idx].Load()
+	if pt == nil && s.idx == 1 {
+		pt = s.v.ports[0].Load() // "the RTCP port" under rtcp-mux
+	}
+	if pt != nil {
+		pt.poll(s.v, self)
+	}
+}
 
 // Create allocates a VMP[rx] on mod. It binds nothing until Config.
 func Create(mod *mediaport.Module) (*VMPRx, error) {
@@ -167,6 +192,7 @@ func Create(mod *mediaport.Module) (*VMPRx, error) {
 		return nil, err
 	}
 	v := &VMPRx{mod: m, known: map[uint32]struct{}{}}
+	v.sources = [2]*source{{v, 0}, {v, 1}}
 	v.ep, err = m.NewEndpoint("vmprx", v.release)
 	if err != nil {
 		return nil, err
@@ -226,8 +252,10 @@ func (v *VMPRx) Config(cfg Config) error {
 			continue
 		}
 		v.mod.RegisterSocket(c)
+		pt := v.newPort(i, c)
+		v.ports[i].Store(pt)
 		v.wg.Add(1)
-		go v.receive(i, c)
+		go v.receive(pt)
 	}
 	v.gotPorts = true
 	v.mod.Log.Debug("vmprx configured", "rtp", socks[0].LocalAddr(), "rtcp_mux", cfg.RTCPMux)
@@ -303,58 +331,135 @@ func (v *VMPRx) release() {
 	if q != nil {
 		q.Close()
 	}
+	for i, src := range v.sources {
+		if ref := v.dtls[i].Load(); ref != nil {
+			if f, ok := ref.s.(link.Fed); ok {
+				f.SetSource(src, nil) // nothing left to poll
+			}
+		}
+	}
 }
 
-// receive is the goroutine of one port.
-func (v *VMPRx) receive(port int, conn *udp.Conn) {
-	defer v.wg.Done()
-	pool := v.mod.Packets
-	rd := udp.NewReader(conn, v.mod.Limits.Batch, 0)
-	slots := make([]*pktq.Packet, len(rd.Msgs))
-	for i := range slots {
-		slots[i] = pool.Get()
-		rd.Msgs[i].Buf = slots[i].Buf
+// port is one bound socket and its reading state. Reading a port — one
+// recvmmsg and the routing of what it returned — happens inside its gate,
+// either on the port's receive goroutine (which waits for traffic) or on a
+// goroutine in GetPacket that found its queue empty (poll, which never
+// waits). So datagrams are routed in the order they arrived, and a reader
+// that keeps up reads the socket itself instead of waiting for a wake-up
+// from the receive goroutine (udp.Gate says how the two hand over).
+type port struct {
+	idx  int // 0 RTP, 1 RTCP
+	conn *udp.Conn
+
+	gate  udp.Gate
+	rd    *udp.Reader    // its slots' buffers are slots[i].Buf
+	slots []*pktq.Packet // owned by the reader until handed on
+	b     batch
+}
+
+// newPort prepares the reading state of conn.
+func (v *VMPRx) newPort(idx int, conn *udp.Conn) *port {
+	pt := &port{idx: idx, conn: conn, rd: udp.NewReader(conn, v.mod.Limits.Batch, 0)}
+	pt.slots = make([]*pktq.Packet, len(pt.rd.Msgs))
+	for i := range pt.slots {
+		pt.slots[i] = v.mod.Packets.Get()
+		pt.rd.Msgs[i].Buf = pt.slots[i].Buf
 	}
-	defer func() {
-		for _, p := range slots {
-			pool.Put(p)
-		}
-	}()
-	var b batch
+	return pt
+}
+
+// receive is the goroutine of one port. When the socket closes it leaves
+// the slots to the garbage collector rather than wait for the gate, which
+// a STUN handler running in poll may hold.
+func (v *VMPRx) receive(pt *port) {
+	defer v.wg.Done()
 	for {
-		n, err := rd.Read()
-		// Drain what else is queued before signalling, so that a backlog
-		// wakes the application once, not once per read; bounded so that
-		// the first packet is not held back for long.
-		for drained := 0; err == nil && n > 0; drained += n {
-			for i := 0; i < n; i++ {
-				m := &rd.Msgs[i]
-				p := slots[i]
-				p.N, p.Src = m.N, m.Src
-				if v.handle(port, p, m.Trunc, &b) {
-					slots[i] = pool.Get()
-					m.Buf = slots[i].Buf
-				}
+		n, err := pt.rd.ReadHolding(&pt.gate)
+		if err != nil {
+			switch {
+			case errors.Is(err, net.ErrClosed):
+				return
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// A poller handed the rest of a backlog over (poll).
+				pt.conn.UDPConn().SetReadDeadline(time.Time{})
+			default:
+				// ICMP errors and the like: nothing was read.
+				v.mod.Log.Debug("vmprx receive", "port", pt.conn.LocalAddr(), "err", err)
 			}
-			if drained+n >= maxDrain {
+			continue
+		}
+		// The gate is held. Drain what else is queued before signalling,
+		// so that a backlog wakes the application once, not once per
+		// read; bounded so that the first packet is not held back for
+		// long.
+		v.route(pt, n)
+		for drained := n; drained < maxDrain; drained += n {
+			if n, err = pt.rd.TryRead(); err != nil || n == 0 {
 				break
 			}
-			n, err = rd.TryRead()
+			v.route(pt, n)
 		}
-		v.endBatch(&b)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// ICMP errors and the like: nothing was read.
-			v.mod.Log.Debug("vmprx receive", "port", conn.LocalAddr(), "err", err)
+		v.endBatch(&pt.b)
+		pt.gate.Release()
+	}
+}
+
+// poll reads and routes, without waiting, what the port has received,
+// unless another goroutine is reading it (that one signals what it
+// routes). It reads at most maxPoll datagrams; when more are waiting it
+// wakes the receive goroutine to read them. self, when not nil, is the
+// DTLS[rx] sink that polls: it is not signalled (it looks at its queue
+// next).
+func (pt *port) poll(v *VMPRx, self link.Sink) {
+	owe := false // the receive goroutine left us the socket to empty
+	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
+		n, err := pt.rd.Poll()
+		if err == nil && n > 0 {
+			v.route(pt, n)
+			read += n
+		}
+		if self != nil && pt.b.flush == self {
+			pt.b.flush = nil
+		}
+		v.endBatch(&pt.b)
+		skipped := pt.gate.Leave()
+		owe = skipped || (owe && err == nil && n == len(pt.rd.Msgs))
+		if !owe {
+			return
+		}
+		if read >= maxPoll {
+			// Enough for one call: the receive goroutine reads the rest.
+			pt.conn.UDPConn().SetReadDeadline(aLongTimeAgo)
+			return
+		}
+	}
+	// The gate is held by another reader, which now owes what we owed.
+}
+
+// aLongTimeAgo is a read deadline that has passed: it wakes a receive
+// goroutine waiting for its socket.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// route hands on the n datagrams the port's reader returned; pt.mu is held.
+func (v *VMPRx) route(pt *port, n int) {
+	for i := 0; i < n; i++ {
+		m := &pt.rd.Msgs[i]
+		p := pt.slots[i]
+		p.N, p.Src = m.N, m.Src
+		if v.handle(pt.idx, p, m.Trunc, &pt.b) {
+			pt.slots[i] = v.mod.Packets.Get()
+			m.Buf = pt.slots[i].Buf
 		}
 	}
 }
 
 // maxDrain bounds the datagrams one receive goroutine reads before it
-// signals.
-const maxDrain = 64
+// signals; maxPoll those one poll reads before it hands the rest to the
+// receive goroutine (which costs that goroutine a wake-up).
+const (
+	maxDrain = 64
+	maxPoll  = 128
+)
 
 // batch is what the receive goroutine remembers across one batch (and,
 // for the SSRC cache, across batches).
@@ -476,9 +581,9 @@ func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 		port = 1
 	}
 	if rx == nil {
-		v.dtls[port].Store(nil)
+		v.setDTLS(port, nil)
 		if v.cfg.RTCPMux {
-			v.dtls[1].Store(nil)
+			v.setDTLS(1, nil)
 		}
 		return nil
 	}
@@ -486,8 +591,24 @@ func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 	if err != nil {
 		return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
 	}
-	v.dtls[port].Store(&sinkRef{s})
+	v.setDTLS(port, &sinkRef{s})
 	return nil
+}
+
+// setDTLS routes port's DTLS to ref (nil: none) and makes the DTLS[rx]
+// poll that port instead of the one it replaces.
+func (v *VMPRx) setDTLS(port int, ref *sinkRef) {
+	src := v.sources[port]
+	if old := v.dtls[port].Swap(ref); old != nil {
+		if f, ok := old.s.(link.Fed); ok {
+			f.SetSource(src, nil)
+		}
+	}
+	if ref != nil {
+		if f, ok := ref.s.(link.Fed); ok {
+			f.SetSource(nil, src)
+		}
+	}
 }
 
 // SetSTUNHandler sets the function that receives STUN datagrams arriving on
@@ -608,7 +729,10 @@ var ErrNoPacket = errors.New("vmprx: no packet queued")
 // GetPacket copies the oldest queued RTP or RTCP packet into buf. When buf
 // is too short it returns the packet's length in Packet.Len and an error
 // matching ErrBufferTooSmall, and the packet stays queued. With nothing
-// queued it returns ErrNoPacket. After Stop, packets queued before the stop
+// queued it first reads what the ports have received but not yet routed —
+// on the caller's goroutine, routing every datagram as the receive
+// goroutines would (DTLS to its DTLS[rx], STUN to the handler) — and with
+// still nothing queued it returns ErrNoPacket. After Stop, packets queued before the stop
 // can still be read; then it returns ErrStopped.
 func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 	if err := v.endpoint().CheckAlive(); err != nil {
@@ -623,18 +747,28 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		}
 		return Packet{}, ErrNoPacket
 	}
-	n, src, kind, ok, err := q.Pop(buf)
+	pp, ok, err := q.Pop(buf)
+	if !ok {
+		// Read the ports ourselves rather than wait for a receive
+		// goroutine to queue the packets and wake us.
+		for i := range v.ports {
+			if pt := v.ports[i].Load(); pt != nil {
+				pt.poll(v, nil)
+			}
+		}
+		pp, ok, err = q.Pop(buf)
+	}
 	if !ok {
 		if err := v.ep.Check(); err != nil {
 			return Packet{}, err
 		}
 		return Packet{}, ErrNoPacket
 	}
-	pkt := Packet{Len: n, Class: Class(kind & 0x7f), Src: src, RTCPPort: kind&0x80 != 0}
+	pkt := Packet{Len: pp.N, Class: Class(pp.Kind & 0x7f), Src: pp.Src, RTCPPort: pp.Kind&0x80 != 0}
 	if err != nil {
-		return pkt, fmt.Errorf("vmprx: %w: packet of %d bytes, buffer of %d", err, n, len(buf))
+		return pkt, fmt.Errorf("vmprx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
 	}
-	if q.Pending() {
+	if pp.More {
 		v.ep.Signal()
 	}
 	return pkt, nil

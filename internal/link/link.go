@@ -21,6 +21,23 @@ type Sink interface {
 	Flush()
 }
 
+// Source is a port that feeds a Sink: Poll reads and routes what the port
+// has already received, without waiting, unless another goroutine is
+// reading it at that moment. A Sink whose queue is empty polls its Source
+// so that the goroutine asking for a packet reads the socket itself
+// instead of waiting for the port's receive goroutine to wake it.
+//
+// Poll's argument is the Sink that polls: it will look at its own queue
+// right after Poll returns, so Poll need not signal it (Flush) for what
+// it routed there.
+type Source interface{ Poll(self Sink) }
+
+// Fed is implemented by a Sink that polls its Source. SetSource replaces
+// old with src (either may be nil) and does nothing when the Sink's
+// current Source is not old, so a VMP[rx] detaching its port does not
+// detach another's.
+type Fed interface{ SetSource(old, src Source) }
+
 // DTLSRx returns the Sink of a *dtlsrx.DTLSRx given as any, or an error
 // for a nil, zero or destroyed one.
 var DTLSRx func(rx any) (Sink, error)

@@ -122,27 +122,39 @@ func (q *Queue) Push(p *Packet) bool {
 	return true
 }
 
-// Pop copies the oldest packet into buf and returns its length, source and
-// kind. It returns ok=false when the queue is empty, and
-// ErrBufferTooSmall (the packet stays queued) when buf is too short.
-func (q *Queue) Pop(buf []byte) (n int, src netip.AddrPort, kind uint8, ok bool, err error) {
+// Popped describes the packet Pop returned.
+type Popped struct {
+	N    int            // its length (copied into buf unless too small)
+	Src  netip.AddrPort // its source
+	Kind uint8          // what its producer set
+	// More reports, as Pending would right after the pop, that another
+	// packet is queued or an Overrun is waiting to be reported.
+	More bool
+}
+
+// Pop copies the oldest packet into buf. It returns ok=false when the
+// queue is empty, and ErrBufferTooSmall (the packet stays queued) when buf
+// is too short.
+func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
 	q.mu.Lock()
 	if q.n == 0 {
+		more := q.overrun
 		q.mu.Unlock()
-		return 0, netip.AddrPort{}, 0, false, nil
+		return Popped{More: more}, false, nil
 	}
 	p := q.ring[q.head]
 	if len(buf) < p.N {
 		q.mu.Unlock()
-		return p.N, p.Src, p.Kind, true, ErrBufferTooSmall
+		return Popped{N: p.N, Src: p.Src, Kind: p.Kind, More: true}, true, ErrBufferTooSmall
 	}
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
+	more := q.n > 0 || q.overrun
 	q.mu.Unlock()
-	n, src, kind = copy(buf, p.Bytes()), p.Src, p.Kind
+	pp = Popped{N: copy(buf, p.Bytes()), Src: p.Src, Kind: p.Kind, More: more}
 	q.pool.Put(p)
-	return n, src, kind, true, nil
+	return pp, true, nil
 }
 
 // Len returns the number of queued packets.

@@ -42,9 +42,9 @@ func TestQueueOrderOverrunEpisodes(t *testing.T) {
 		t.Fatal("drops within one episode reported twice")
 	}
 	buf := make([]byte, 64)
-	n, _, _, ok, err := q.Pop(buf)
-	if !ok || err != nil || string(buf[:n]) != "0" {
-		t.Fatalf("Pop = %q %v %v, want the oldest", buf[:n], ok, err)
+	pp, ok, err := q.Pop(buf)
+	if !ok || err != nil || string(buf[:pp.N]) != "0" || !pp.More {
+		t.Fatalf("Pop = %q %v %v more=%v, want the oldest, more queued", buf[:pp.N], ok, err, pp.More)
 	}
 	if !q.Push(fill(pool, "3")) { // accepted: the episode ends
 		t.Fatal("push refused with room")
@@ -54,12 +54,12 @@ func TestQueueOrderOverrunEpisodes(t *testing.T) {
 		t.Fatal("a second episode was not reported")
 	}
 	for _, want := range []string{"1", "2", "3"} {
-		n, src, _, ok, err := q.Pop(buf)
-		if !ok || err != nil || string(buf[:n]) != want || src.Port() != 5000 {
-			t.Fatalf("Pop = %q, want %q", buf[:n], want)
+		pp, ok, err := q.Pop(buf)
+		if !ok || err != nil || string(buf[:pp.N]) != want || pp.Src.Port() != 5000 || pp.More != (want != "3") {
+			t.Fatalf("Pop = %q more=%v, want %q", buf[:pp.N], pp.More, want)
 		}
 	}
-	if _, _, _, ok, _ := q.Pop(buf); ok || q.Pending() {
+	if pp, ok, _ := q.Pop(buf); ok || pp.More || q.Pending() {
 		t.Fatal("empty queue popped or pending")
 	}
 }
@@ -68,14 +68,14 @@ func TestPopBufferTooSmallKeepsPacket(t *testing.T) {
 	pool := NewPool(64)
 	q := NewQueue(4, pool)
 	q.Push(fill(pool, "hello world"))
-	n, _, _, ok, err := q.Pop(make([]byte, 5))
-	if !errors.Is(err, ErrBufferTooSmall) || !ok || n != 11 {
-		t.Fatalf("Pop into 5 bytes = %d %v %v, want ErrBufferTooSmall with the length 11", n, ok, err)
+	pp, ok, err := q.Pop(make([]byte, 5))
+	if !errors.Is(err, ErrBufferTooSmall) || !ok || pp.N != 11 || !pp.More {
+		t.Fatalf("Pop into 5 bytes = %+v %v %v, want ErrBufferTooSmall with the length 11", pp, ok, err)
 	}
 	buf := make([]byte, 11)
-	n, _, _, ok, err = q.Pop(buf)
-	if err != nil || !ok || string(buf[:n]) != "hello world" {
-		t.Fatalf("packet lost after a short buffer: %q %v", buf[:n], err)
+	pp, ok, err = q.Pop(buf)
+	if err != nil || !ok || string(buf[:pp.N]) != "hello world" || pp.More {
+		t.Fatalf("packet lost after a short buffer: %q %v", buf[:pp.N], err)
 	}
 }
 
@@ -130,9 +130,29 @@ func TestQueueGrowsToBound(t *testing.T) {
 		t.Fatalf("push beyond the bound: drops %d, ring %d", q.Drops(), len(q.ring))
 	}
 	for want := 2; want < 102; want++ {
-		n, _, _, ok, _ := q.Pop(buf)
-		if !ok || string(buf[:n]) != fmt.Sprint(want) {
-			t.Fatalf("pop %q, want %d: order lost in growth", buf[:n], want)
+		pp, ok, _ := q.Pop(buf)
+		if !ok || string(buf[:pp.N]) != fmt.Sprint(want) {
+			t.Fatalf("pop %q, want %d: order lost in growth", buf[:pp.N], want)
 		}
+	}
+}
+
+// TestPopMoreReportsOverrun: an empty queue with an Overrun not yet
+// reported still has something pending, and Pop says so.
+func TestPopMoreReportsOverrun(t *testing.T) {
+	pool := NewPool(8)
+	q := NewQueue(1, pool)
+	q.Push(fill(pool, "a"))
+	q.Push(fill(pool, "b")) // dropped: Overrun
+	buf := make([]byte, 8)
+	if pp, ok, _ := q.Pop(buf); !ok || !pp.More {
+		t.Fatalf("Pop = %+v %v, want a packet and more (the Overrun)", pp, ok)
+	}
+	if pp, ok, _ := q.Pop(buf); ok || !pp.More {
+		t.Fatalf("empty Pop = %+v %v, want no packet, more (the Overrun)", pp, ok)
+	}
+	q.TakeOverrun()
+	if pp, ok, _ := q.Pop(buf); ok || pp.More {
+		t.Fatalf("empty Pop after the Overrun was reported = %+v %v", pp, ok)
 	}
 }

@@ -1,6 +1,10 @@
 package udp
 
-import "net/netip"
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
 
 // Message is one datagram slot of a Reader. Buf is the buffer the datagram
 // is read into; the caller owns it between reads and may replace it (for
@@ -17,7 +21,8 @@ type Message struct {
 // Reader reads datagrams from a Conn in batches: on Linux up to len(Msgs)
 // per recvmmsg system call, elsewhere one per call. A Reader allocates
 // nothing per datagram. It is not safe for concurrent use: one goroutine
-// reads.
+// reads at a time — either always the same one, or whichever holds the
+// mutex given to ReadHolding (see Poll).
 type Reader struct {
 	// Msgs are the slots Read fills; set their Buf before the first Read.
 	Msgs []Message
@@ -45,3 +50,70 @@ func (r *Reader) Read() (n int, err error) { return r.sys.read(r, true) }
 // TryRead is Read without waiting: it returns 0 and no error when no
 // datagram is queued.
 func (r *Reader) TryRead() (n int, err error) { return r.sys.read(r, false) }
+
+// Gate lets several goroutines read one Reader in turn: a receive
+// goroutine that waits for traffic with ReadHolding, and pollers that read
+// what is queued, without waiting, between TryEnter and Leave. Whoever
+// holds the gate reads and processes what it read before leaving, so
+// datagrams are processed in the order they arrived.
+//
+// The receive goroutine never waits for the gate: when the socket becomes
+// readable while a poller holds it, the receive goroutine goes back to
+// waiting for the next datagram and tells the poller, whose Leave then
+// reports that it must poll again. No datagram is left unread because of
+// that hand-over, and a poller that reads a backlog does not cost the
+// receive goroutine a wake-up per batch.
+type Gate struct {
+	mu     sync.Mutex
+	missed atomic.Bool // the receive goroutine found the gate held
+}
+
+// TryEnter takes the gate if it is free.
+func (g *Gate) TryEnter() bool { return g.mu.TryLock() }
+
+// Leave releases the gate taken by TryEnter. When it reports true the
+// receive goroutine skipped a readable socket meanwhile: the caller owes
+// it a read of everything queued — it must poll again, with
+// TryEnterOwing, until a Poll returns less than a full Reader (the socket
+// was empty), or wake the receive goroutine some other way.
+func (g *Gate) Leave() (again bool) {
+	g.mu.Unlock()
+	return g.missed.Swap(false)
+}
+
+// Skipped reports whether the receive goroutine has found the gate held
+// since the last Leave (for tests).
+func (g *Gate) Skipped() bool { return g.missed.Load() }
+
+// TryEnterOwing is TryEnter for a poller whose Leave reported true: when
+// the gate is held it passes that duty to the holder, whose Leave then
+// reports true in turn.
+func (g *Gate) TryEnterOwing() bool { return g.enter() }
+
+// enter is the receive goroutine's attempt at the gate.
+func (g *Gate) enter() bool {
+	if g.mu.TryLock() {
+		return true
+	}
+	g.missed.Store(true)
+	// The holder may have left before it could see missed: try again, so
+	// that one of us reads.
+	return g.mu.TryLock()
+}
+
+// ReadHolding is Read for the receive goroutine of a Reader shared through
+// g. Each read attempt enters g; ReadHolding returns holding g when it read
+// datagrams (n > 0), so that the caller can process Msgs[:n] before anyone
+// else reads, and not holding g otherwise (an error). The caller releases
+// g with Release. It never waits for g: see Gate.
+func (r *Reader) ReadHolding(g *Gate) (n int, err error) { return r.sys.readHolding(r, g) }
+
+// Release releases the gate held after ReadHolding.
+func (g *Gate) Release() { g.mu.Unlock() }
+
+// Poll reads what is queued, without waiting, for a caller that holds the
+// Gate the receive goroutine gives to ReadHolding. Unlike TryRead it does
+// not contend with a goroutine blocked in Read or ReadHolding for the
+// socket. It returns 0 and no error when nothing is queued, and always on
+// platforms without batch receive.
+func (r *Reader) Poll() (n int, err error) { return r.sys.poll(r) }

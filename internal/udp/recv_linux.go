@@ -18,10 +18,18 @@ type readerSys struct {
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6
+	r     *Reader
 	fn    func(fd uintptr) bool // waits when nothing is queued
 	tryFn func(fd uintptr) bool // never waits
-	n     int
-	errno syscall.Errno
+	// holdFn waits, and enters the gate for each attempt: it returns
+	// holding it when it read datagrams.
+	holdFn    func(fd uintptr) bool
+	pollFn    func(fd uintptr) // for RawConn.Control: never waits
+	gate      *Gate            // given to ReadHolding; used by holdFn only
+	holdErrno syscall.Errno    // the error of holdFn's last attempt, read without the gate
+	namelen   uint32           // recvfrom's address length (a field: no escape per call)
+	n         int
+	errno     syscall.Errno
 }
 
 func (s *readerSys) init(r *Reader) {
@@ -30,8 +38,28 @@ func (s *readerSys) init(r *Reader) {
 	s.iovs = make([]unix.Iovec, n)
 	s.names = make([]unix.RawSockaddrInet6, n)
 	s.rc, _ = r.conn.c.SyscallConn()
+	s.r = r
 	s.fn = s.recvmmsg
 	s.tryFn = s.tryRecvmmsg
+	s.holdFn = s.holdRecvmmsg
+	s.pollFn = func(fd uintptr) { s.tryRecvmmsg(fd) }
+}
+
+func (s *readerSys) holdRecvmmsg(fd uintptr) bool {
+	if !s.gate.enter() {
+		return false // the holder polls again; wait for the next datagram
+	}
+	s.setup(s.r) // the slots may have changed while another goroutine read
+	if !s.recvmmsg(fd) {
+		s.gate.mu.Unlock()
+		return false
+	}
+	if s.errno != 0 || s.n <= 0 {
+		// Copy the error out before another goroutine can read into s.
+		s.holdErrno, s.errno = s.errno, 0
+		s.gate.mu.Unlock()
+	}
+	return true
 }
 
 func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
@@ -42,6 +70,9 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 }
 
 func (s *readerSys) recvmmsg(fd uintptr) bool {
+	if len(s.hdrs) == 1 {
+		return s.recvfrom(fd)
+	}
 	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
 		uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
@@ -51,10 +82,32 @@ func (s *readerSys) recvmmsg(fd uintptr) bool {
 	return true
 }
 
-func (s *readerSys) read(r *Reader, wait bool) (int, error) {
-	if s.rc == nil {
-		return 0, os.ErrInvalid
+// recvfrom is recvmmsg for a one-slot Reader: recvfrom(2) costs less than
+// recvmmsg(2) of one message. It fills hdrs[0] as recvmmsg would.
+func (s *readerSys) recvfrom(fd uintptr) bool {
+	iov := &s.iovs[0]
+	s.namelen = unix.SizeofSockaddrInet6
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
+		uintptr(unsafe.Pointer(iov.Base)), uintptr(iov.Len), unix.MSG_TRUNC, // MSG_TRUNC: return the full length
+		uintptr(unsafe.Pointer(&s.names[0])), uintptr(unsafe.Pointer(&s.namelen)))
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false
 	}
+	if errno != 0 {
+		s.n, s.errno = 0, errno
+		return true
+	}
+	h := &s.hdrs[0]
+	h.Len, h.Hdr.Namelen, h.Hdr.Flags = uint32(n), s.namelen, 0
+	if uint64(n) > iov.Len {
+		h.Len, h.Hdr.Flags = uint32(iov.Len), unix.MSG_TRUNC
+	}
+	s.n, s.errno = 1, 0
+	return true
+}
+
+// setup points the headers at the slots' buffers.
+func (s *readerSys) setup(r *Reader) {
 	for i := range r.Msgs {
 		b := r.Msgs[i].Buf
 		h := &s.hdrs[i]
@@ -71,6 +124,13 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 		h.Hdr.Namelen = unix.SizeofSockaddrInet6
 	}
 	s.n, s.errno = 0, 0
+}
+
+func (s *readerSys) read(r *Reader, wait bool) (int, error) {
+	if s.rc == nil {
+		return 0, os.ErrInvalid
+	}
+	s.setup(r)
 	fn := s.fn
 	if !wait {
 		fn = s.tryFn
@@ -78,6 +138,38 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 	if err := s.rc.Read(fn); err != nil {
 		return 0, err
 	}
+	return s.finish(r)
+}
+
+func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
+	if s.rc == nil {
+		return 0, os.ErrInvalid
+	}
+	// Only s.gate and s.holdErrno are touched without the gate: the other
+	// fields may be in use by a goroutine in Poll.
+	s.gate, s.holdErrno = g, 0
+	if err := s.rc.Read(s.holdFn); err != nil {
+		return 0, err // holdFn returned false (gate not held), or never ran
+	}
+	if s.holdErrno != 0 {
+		return 0, os.NewSyscallError("recvmmsg", s.holdErrno) // gate not held
+	}
+	return s.finish(r)
+}
+
+func (s *readerSys) poll(r *Reader) (int, error) {
+	if s.rc == nil {
+		return 0, os.ErrInvalid
+	}
+	s.setup(r)
+	if err := s.rc.Control(s.pollFn); err != nil {
+		return 0, err
+	}
+	return s.finish(r)
+}
+
+// finish fills the slots from the headers after a recvmmsg.
+func (s *readerSys) finish(r *Reader) (int, error) {
 	if s.errno != 0 {
 		return 0, os.NewSyscallError("recvmmsg", s.errno)
 	}

@@ -20,3 +20,13 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 	m.N, m.Src, m.Trunc = n, src, false
 	return 1, nil
 }
+
+func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
+	n, err := s.read(r, true)
+	if n > 0 {
+		g.mu.Lock() // Poll never reads here: the holder is brief
+	}
+	return n, err
+}
+
+func (s *readerSys) poll(*Reader) (int, error) { return 0, nil }

@@ -9,7 +9,15 @@ import (
 	"github.com/mediaport/mediaport/internal/testutil"
 )
 
+// TestReaderBatch checks every slot count path: batch receive (8 slots)
+// and the one-slot Reader (recvfrom on Linux).
 func TestReaderBatch(t *testing.T) {
+	for _, slots := range []int{8, 1} {
+		testReaderBatch(t, slots)
+	}
+}
+
+func testReaderBatch(t *testing.T, slots int) {
 	for _, loop := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
 		r, err := Listen(netip.AddrPortFrom(loop, 0))
 		if err != nil {
@@ -27,13 +35,13 @@ func TestReaderBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rd := NewReader(r, 8, 64) // the 100-byte datagram does not fit
+		rd := NewReader(r, slots, 64) // the 100-byte datagram does not fit
 		got := 0
 		for got < len(sent) {
 			r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			n, err := rd.Read()
-			if err != nil {
-				t.Fatalf("%v: Read: %v", loop, err)
+			if err != nil || n > slots {
+				t.Fatalf("%v, %d slots: Read = %d, %v", loop, slots, n, err)
 			}
 			for _, m := range rd.Msgs[:n] {
 				want := sent[got]
@@ -42,8 +50,8 @@ func TestReaderBatch(t *testing.T) {
 					want = want[:64]
 				}
 				if !bytes.Equal(m.Buf[:m.N], want) || m.Trunc != trunc || m.Src != s.LocalAddr() {
-					t.Fatalf("%v: datagram %d: %q trunc=%v from %v; want %q trunc=%v from %v",
-						loop, got, m.Buf[:m.N], m.Trunc, m.Src, want, trunc, s.LocalAddr())
+					t.Fatalf("%v, %d slots: datagram %d: %q trunc=%v from %v; want %q trunc=%v from %v",
+						loop, slots, got, m.Buf[:m.N], m.Trunc, m.Src, want, trunc, s.LocalAddr())
 				}
 				got++
 			}

@@ -1,0 +1,138 @@
+package vmprx_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/vmprx"
+)
+
+// TestGetPacketReadsTheSocket: datagrams that the receive goroutine has
+// left in the socket (it found the port being read and stepped back) are
+// read by GetPacket itself, on the caller's goroutine, and routed as the
+// receive goroutine would: RTP to the VMP[rx]'s queue in order, DTLS to
+// its DTLS[rx], STUN to the handler — with no further traffic to wake
+// anything.
+func TestGetPacketReadsTheSocket(t *testing.T) {
+	mod := openModule(t, mediaport.Options{})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	var stun atomic.Int32
+	v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) { stun.Add(1) })
+	s := sender(t, lo4)
+	err := vmprx.StrandRTPPort(v, func() {
+		s.WriteTo(rtpPacket(7, 1, "one"), rtp)
+		s.WriteTo(dtlsRecord("hello"), rtp)
+		s.WriteTo(stunBinding(), rtp)
+		s.WriteTo(rtpPacket(7, 2, "two"), rtp)
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // nobody reads meanwhile
+	if st, _ := v.Stats(); st.RTP+st.DTLS+st.STUN != 0 {
+		t.Fatalf("read before GetPacket: %+v", st)
+	}
+	buf := make([]byte, 2048)
+	for _, seq := range []uint16{1, 2} {
+		pkt, err := v.GetPacket(buf)
+		if err != nil || pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != seq || pkt.Src != s.LocalAddr() {
+			t.Fatalf("GetPacket = %+v, %v (seq %d); want RTP seq %d from %v", pkt, err, binary.BigEndian.Uint16(buf[2:4]), seq, s.LocalAddr())
+		}
+	}
+	if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "hello" {
+		t.Fatalf("DTLS[rx] GetPacket = %q, %v", buf[:n], err)
+	}
+	if stun.Load() != 1 {
+		t.Fatalf("STUN handler called %d times, want 1", stun.Load())
+	}
+	if _, err := v.GetPacket(buf); !errors.Is(err, vmprx.ErrNoPacket) {
+		t.Fatalf("GetPacket on an empty port = %v", err)
+	}
+	// The receive goroutine still reads new traffic by itself.
+	ev, _ := v.Event()
+	s.WriteTo(rtpPacket(7, 3, "three"), rtp)
+	waitStatus(t, ev, v.Status, vmprx.HasPacket)
+}
+
+// TestDTLSRxGetPacketReadsTheSocket: the same through a DTLS[rx].
+func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
+	mod := openModule(t, mediaport.Options{})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, true) // "the RTCP port" under rtcp-mux: the one port
+	s := sender(t, lo4)
+	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("x"), rtp) }, false); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	if n, src, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "x" || src != s.LocalAddr() {
+		t.Fatalf("DTLS[rx] GetPacket = %q from %v, %v", buf[:n], src, err)
+	}
+	// Detached: the DTLS[rx] no longer reads the port.
+	v.ConfigDTLS(nil, true)
+	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("y"), rtp) }, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
+		t.Fatalf("detached DTLS[rx] GetPacket = %v, want ErrNoPacket", err)
+	}
+	if st, _ := v.Stats(); st.DTLS != 1 {
+		t.Fatalf("the detached DTLS[rx] read the port: %+v", st)
+	}
+}
+
+// TestPollPaysTheDuty: a poller that held the port while datagrams
+// arrived (the receive goroutine stepped back and left it the duty to read
+// them) reads them all, or wakes the receive goroutine for the rest —
+// checked with an application that calls GetPacket once per wake-up, so
+// nothing is read unless the endpoint signals it. All arrive, in order,
+// none lost or repeated.
+func TestPollPaysTheDuty(t *testing.T) {
+	const n = 150
+	mod := openModule(t, mediaport.Options{Batch: 8})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, QueueLen: 2 * n})
+	s := sender(t, lo4)
+	err := vmprx.StrandRTPPort(v, func() {
+		for i := 0; i < n; i++ {
+			s.WriteTo(rtpPacket(9, uint16(i), "x"), rtp)
+		}
+	}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := v.Event()
+	buf := make([]byte, 2048)
+	deadline := time.After(10 * time.Second)
+	for want := 0; want < n; {
+		pkt, err := v.GetPacket(buf)
+		switch {
+		case err == nil:
+			if pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(want) {
+				t.Fatalf("packet %d: %+v seq %d: order lost", want, pkt, binary.BigEndian.Uint16(buf[2:4]))
+			}
+			want++
+		case !errors.Is(err, vmprx.ErrNoPacket):
+			t.Fatal(err)
+		}
+		if want == n {
+			break
+		}
+		select {
+		case <-ev.C():
+		case <-deadline:
+			st, _ := v.Stats()
+			t.Fatalf("stuck after %d of %d packets: %+v", want, n, st)
+		}
+	}
+	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
