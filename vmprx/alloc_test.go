@@ -2,7 +2,9 @@ package vmprx
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -91,4 +93,40 @@ func TestSTUNResponderNoAllocs(t *testing.T) {
 	if err != nil || res.Decode() != nil || res.Type != pionstun.BindingSuccess || res.TransactionID != req.TransactionID {
 		t.Fatalf("no success response reached the checker: %v", err)
 	}
+}
+
+// TestGRONoAllocs: splitting a coalesced message, routing each datagram
+// and reading it back allocate nothing in steady state.
+func TestGRONoAllocs(t *testing.T) {
+	mod, _ := mediaport.OpenModule(mediaport.Options{})
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true, GRO: true}); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	pt := v.ports[0].Load()
+	m := &pt.rd.Msgs[0]
+	for i := 0; i < 4; i++ {
+		p := m.Buf[i*1200 : (i+1)*1200]
+		p[0] = 0x80
+		binary.BigEndian.PutUint32(p[8:], 7)
+	}
+	buf := make([]byte, 2048)
+	testutil.NoAllocs(t, "coalesced route + GetPacket", func() {
+		for !pt.gate.TryEnter() {
+			runtime.Gosched()
+		}
+		m.N, m.Seg, m.Trunc = 4*1200, 1200, false
+		v.route(pt, 1)
+		v.endBatch(&pt.b)
+		pt.gate.Release()
+		for i := 0; i < 4; i++ {
+			if _, err := v.GetPacket(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,8 +1,11 @@
 package vmprx
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/mediaport/mediaport"
@@ -143,6 +146,58 @@ func FuzzReceive(f *testing.F) {
 		rs, _ := rx.Stats()
 		if rs.Packets > 4 || rs.Packets+rs.Overrun+st.DTLSUnrouted != st.DTLS {
 			t.Fatalf("DTLS: %+v, VMP[rx] %+v", rs, st)
+		}
+	})
+}
+
+// FuzzCoalesced: whatever message and segment size the kernel reports on
+// a GRO port, it is split into exactly the datagrams it holds (one for an
+// empty or uncoalesced message), each routed and counted once, never a
+// panic.
+func FuzzCoalesced(f *testing.F) {
+	rtp := make([]byte, 100)
+	rtp[0] = 0x80
+	f.Add(bytes.Repeat(rtp, 5), uint16(100))
+	f.Add(append(bytes.Repeat(rtp, 3), rtp[:40]...), uint16(100))
+	f.Add([]byte{}, uint16(0))
+	f.Add([]byte{22, 0xfe, 0xfd}, uint16(1))
+	f.Add(make([]byte, 5000), uint16(2500)) // each longer than MaxPacket
+	mod, err := mediaport.OpenModule(mediaport.Options{QueueLen: 8, MaxPacket: 2048})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mod.Close()
+	f.Fuzz(func(t *testing.T, msg []byte, seg uint16) {
+		v, err := Create(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Destroy()
+		if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true, GRO: true}); err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				t.Skip(err)
+			}
+			t.Fatal(err)
+		}
+		v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) {})
+		pt := v.ports[0].Load()
+		for !pt.gate.TryEnter() {
+			runtime.Gosched()
+		}
+		m := &pt.rd.Msgs[0]
+		m.N, m.Seg, m.Trunc = copy(m.Buf, msg), int(seg), false
+		m.Src = netip.MustParseAddrPort("192.0.2.1:4000")
+		v.route(pt, 1)
+		v.endBatch(&pt.b)
+		pt.gate.Release()
+		want := 1
+		if s := int(seg); s > 0 && s < m.N {
+			want = (m.N + s - 1) / s
+		}
+		st, _ := v.Stats()
+		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+		if counted != uint64(want) {
+			t.Fatalf("%d bytes, segment %d: %d datagrams counted, want %d: %+v", m.N, seg, counted, want, st)
 		}
 	})
 }

@@ -1,14 +1,17 @@
 package vmprx_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/vmprx"
 )
@@ -134,5 +137,93 @@ func TestPollPaysTheDuty(t *testing.T) {
 	}
 	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestGRO: with Config.GRO, a batch sent with segmentation offload reaches
+// the port coalesced and is split again: every RTP packet in order to the
+// queue, every DTLS record to the DTLS[rx], an empty datagram counted as
+// short — on the receive goroutine and through GetPacket's own reads.
+func TestGRO(t *testing.T) {
+	for _, loop := range []netip.Addr{lo4, netip.IPv6Loopback()} {
+		mod := openModule(t, mediaport.Options{QueueLen: 512})
+		v, err := vmprx.Create(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Config(vmprx.Config{Local: loop, RTCPMux: true, GRO: true}); err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				t.Skip(err)
+			}
+			t.Fatal(err)
+		}
+		port, _, _ := v.Ports()
+		rx, _ := dtlsrx.Create(mod, dtlsrx.Options{QueueLen: 512})
+		v.ConfigDTLS(rx, false)
+		d, err := dispatcher.Create(mod, dispatcher.Config{Destination: port, Source: netip.AddrPortFrom(loop, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 100
+		var rtps, records [][]byte
+		for i := 0; i < n; i++ {
+			p := rtpPacket(5, uint16(i), string(bytes.Repeat([]byte{'r'}, 1000)))
+			rtps = append(rtps, p)
+			records = append(records, dtlsRecord(fmt.Sprintf("%0500d", i)))
+		}
+		for _, batch := range [][][]byte{rtps, records, {{}}} {
+			if k, err := d.SendBatch(batch); err != nil || k != len(batch) {
+				t.Fatalf("SendBatch = %d, %v", k, err)
+			}
+		}
+		buf := make([]byte, 2048)
+		ev, _ := v.Event()
+		deadline := time.After(10 * time.Second)
+		for want := 0; want < n; {
+			pkt, err := v.GetPacket(buf)
+			if errors.Is(err, vmprx.ErrNoPacket) {
+				select {
+				case <-ev.C():
+				case <-deadline:
+					st, _ := v.Stats()
+					t.Fatalf("%v: %d of %d RTP packets: %+v", loop, want, n, st)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(buf[:pkt.Len], rtps[want]) {
+				t.Fatalf("%v: RTP %d: %v, %d bytes", loop, want, err, pkt.Len)
+			}
+			want++
+		}
+		rev, _ := rx.Event()
+		for want := 0; want < n; {
+			k, _, err := rx.GetPacket(buf)
+			if errors.Is(err, dtlsrx.ErrNoPacket) {
+				select {
+				case <-rev.C():
+				case <-deadline:
+					t.Fatalf("%v: %d of %d DTLS records", loop, want, n)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(buf[:k], records[want]) {
+				t.Fatalf("%v: DTLS record %d: %v", loop, want, err)
+			}
+			want++
+		}
+		for st, _ := v.Stats(); st.Short != 1; st, _ = v.Stats() {
+			select {
+			case <-deadline:
+				t.Fatalf("%v: the empty datagram was not counted: %+v", loop, st)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		st, _ := v.Stats()
+		if st.RTP != n || st.DTLS != n || st.Truncated != 0 || st.Overrun != 0 {
+			t.Fatalf("%v: stats %+v", loop, st)
+		}
+		if st.Coalesced == 0 || st.Coalesced > 2*n {
+			t.Errorf("%v: %d datagrams arrived coalesced, want some (the batches were sent with GSO)", loop, st.Coalesced)
+		}
 	}
 }

@@ -49,7 +49,19 @@ type Config struct {
 	RTCPMux bool
 	// QueueLen bounds the RTP/RTCP queue (default: the module's QueueLen).
 	QueueLen int
+	// GRO lets the kernel hand a run of datagrams from one source to the
+	// port in one piece (UDP_GRO, Linux 5.0 and later), which the VMP[rx]
+	// splits again: far fewer system calls for a high-rate flow, such as
+	// a peer sending with segmentation offload. Each port then reads into
+	// GROSlots buffers of 64 KiB of its own (instead of the module's
+	// Batch pooled packets) and copies each datagram out of them. Config
+	// fails, matching errors.ErrUnsupported, where the system cannot.
+	GRO bool
 }
+
+// GROSlots is the number of 64 KiB messages a port with Config.GRO reads
+// per system call.
+const GROSlots = 8
 
 // Status is what Status reports.
 type Status int
@@ -107,6 +119,8 @@ type Stats struct {
 	STUNUnrouted uint64 // STUN dropped: no handler set
 	Overrun      uint64 // RTP/RTCP dropped: the queue was full
 	SSRCOverflow uint64 // SSRCs beyond the 64 reported with NewSSRC
+
+	Coalesced uint64 // datagrams that arrived coalesced with others (Config.GRO), whatever their fate
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -140,6 +154,7 @@ const (
 	cDTLSRefused
 	cSTUNUnrouted
 	cSSRCOverflow
+	cCoalesced
 	nCounters
 )
 
@@ -239,6 +254,20 @@ func (v *VMPRx) Config(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("vmprx: %w", err)
 	}
+	var ports [2]*port
+	for i, c := range socks {
+		if c == nil {
+			continue
+		}
+		if ports[i], err = v.newPort(i, c, cfg.GRO); err != nil {
+			for _, c := range socks {
+				if c != nil {
+					c.Close()
+				}
+			}
+			return fmt.Errorf("vmprx: %w", err)
+		}
+	}
 	v.cfg = cfg
 	v.socks = socks
 	v.q = pktq.NewQueue(cfg.QueueLen, v.mod.Packets)
@@ -247,12 +276,11 @@ func (v *VMPRx) Config(cfg Config) error {
 		// closes the sockets.
 		return v.ep.Check()
 	}
-	for i, c := range socks {
-		if c == nil {
+	for i, pt := range ports {
+		if pt == nil {
 			continue
 		}
-		v.mod.RegisterSocket(c)
-		pt := v.newPort(i, c)
+		v.mod.RegisterSocket(pt.conn)
 		v.ports[i].Store(pt)
 		v.wg.Add(1)
 		go v.receive(pt)
@@ -352,20 +380,28 @@ type port struct {
 	conn *udp.Conn
 
 	gate  udp.Gate
-	rd    *udp.Reader    // its slots' buffers are slots[i].Buf
-	slots []*pktq.Packet // owned by the reader until handed on
+	rd    *udp.Reader    // its slots' buffers are slots[i].Buf (GRO: its own)
+	slots []*pktq.Packet // owned by the reader until handed on; nil with GRO
+	spare *pktq.Packet   // GRO: the packet the next datagram is copied into
 	b     batch
 }
 
 // newPort prepares the reading state of conn.
-func (v *VMPRx) newPort(idx int, conn *udp.Conn) *port {
+func (v *VMPRx) newPort(idx int, conn *udp.Conn, gro bool) (*port, error) {
+	if gro {
+		pt := &port{idx: idx, conn: conn, rd: udp.NewReader(conn, GROSlots, udp.GROBufSize)}
+		if err := pt.rd.EnableGRO(); err != nil {
+			return nil, err
+		}
+		return pt, nil
+	}
 	pt := &port{idx: idx, conn: conn, rd: udp.NewReader(conn, v.mod.Limits.Batch, 0)}
 	pt.slots = make([]*pktq.Packet, len(pt.rd.Msgs))
 	for i := range pt.slots {
 		pt.slots[i] = v.mod.Packets.Get()
 		pt.rd.Msgs[i].Buf = pt.slots[i].Buf
 	}
-	return pt
+	return pt, nil
 }
 
 // receive is the goroutine of one port. When the socket closes it leaves
@@ -440,8 +476,13 @@ func (pt *port) poll(v *VMPRx, self link.Sink) {
 // goroutine waiting for its socket.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// route hands on the n datagrams the port's reader returned; pt.mu is held.
+// route hands on the n datagrams the port's reader returned; the gate is
+// held.
 func (v *VMPRx) route(pt *port, n int) {
+	if pt.slots == nil {
+		v.routeCoalesced(pt, n)
+		return
+	}
 	for i := 0; i < n; i++ {
 		m := &pt.rd.Msgs[i]
 		p := pt.slots[i]
@@ -451,6 +492,48 @@ func (v *VMPRx) route(pt *port, n int) {
 			m.Buf = pt.slots[i].Buf
 		}
 	}
+}
+
+// routeCoalesced is route for a GRO port: it copies each datagram of each
+// message (several when the kernel coalesced them) into a pooled packet.
+func (v *VMPRx) routeCoalesced(pt *port, n int) {
+	for i := 0; i < n; i++ {
+		m := &pt.rd.Msgs[i]
+		if m.Trunc { // longer than GROBufSize: cannot happen with UDP
+			v.count[cTruncated].Add(1)
+			continue
+		}
+		d := m.Buf[:m.N]
+		seg := m.Seg
+		if seg <= 0 || seg >= len(d) {
+			seg = len(d)
+		} else {
+			v.count[cCoalesced].Add(uint64((len(d) + seg - 1) / seg))
+		}
+		for first := true; first || len(d) > 0; first = false {
+			k := min(seg, len(d))
+			v.routeCopy(pt, d[:k], m.Src)
+			d = d[k:]
+		}
+	}
+}
+
+// routeCopy routes a copy of datagram d from src.
+func (v *VMPRx) routeCopy(pt *port, d []byte, src netip.AddrPort) {
+	p := pt.spare
+	if p == nil {
+		p = v.mod.Packets.Get()
+	}
+	if len(d) > len(p.Buf) {
+		pt.spare = p
+		v.count[cTruncated].Add(1)
+		return
+	}
+	p.N, p.Src = copy(p.Buf, d), src
+	if v.handle(pt.idx, p, false, &pt.b) {
+		p = nil // handed on
+	}
+	pt.spare = p
 }
 
 // maxDrain bounds the datagrams one receive goroutine reads before it
@@ -784,7 +867,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 		RTP: c(cRTP), RTCP: c(cRTCP), DTLS: c(cDTLS), STUN: c(cSTUN), ZRTP: c(cZRTP), TURN: c(cTURN),
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
-		SSRCOverflow: c(cSSRCOverflow),
+		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced),
 	}
 	v.mu.Lock()
 	if v.q != nil {

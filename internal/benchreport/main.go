@@ -35,6 +35,7 @@ var goals = map[string]float64{
 	"dispatcher/SendBatch": 1.5,
 	"event/QueueSignal":    1 / 1.5,
 	"vmprx/Receive":        1.2,
+	"vmprx/ReceiveGRO":     1.2,
 	"vmprx/ReceiveSingle":  0.9,
 
 	"stun/Respond":           0.8,

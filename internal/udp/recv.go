@@ -11,12 +11,36 @@ import (
 // example with a fresh pooled buffer after handing the old one on) before the
 // next Read. After a Read, N is the datagram length, Src its source, and
 // Trunc reports that the datagram was longer than Buf (its tail is lost).
+//
+// With EnableGRO, Seg > 0 says that Buf[:N] holds datagrams of Seg bytes
+// each (the last may be shorter), all from Src, that the kernel coalesced;
+// Segments splits them.
 type Message struct {
 	Buf   []byte
 	N     int
 	Src   netip.AddrPort
 	Trunc bool
+	Seg   int
 }
+
+// Segments calls f with each datagram of m, in order: Buf[:N] itself, or
+// its Seg-byte pieces when the kernel coalesced several.
+func (m *Message) Segments(f func(d []byte)) {
+	d := m.Buf[:m.N]
+	if m.Seg <= 0 || m.Seg >= len(d) {
+		f(d)
+		return
+	}
+	for len(d) > m.Seg {
+		f(d[:m.Seg])
+		d = d[m.Seg:]
+	}
+	f(d)
+}
+
+// GROBufSize is the slot size that a Reader with EnableGRO needs: a
+// coalesced message can be as large as the largest UDP payload.
+const GROBufSize = 65536
 
 // Reader reads datagrams from a Conn in batches: on Linux up to len(Msgs)
 // per recvmmsg system call, elsewhere one per call. A Reader allocates
@@ -46,6 +70,13 @@ func NewReader(u *Conn, n, bufSize int) *Reader {
 // Read blocks until at least one datagram is available (or the read
 // deadline passes, or the socket is closed) and fills Msgs[:n].
 func (r *Reader) Read() (n int, err error) { return r.sys.read(r, true) }
+
+// EnableGRO asks the kernel to hand over runs of datagrams from one source
+// in one piece (UDP_GRO, Linux 5.0 and later) and makes the Reader report
+// them (Message.Seg). Every slot's buffer must then hold GROBufSize bytes,
+// or coalesced messages are truncated. It returns an error matching
+// errors.ErrUnsupported where the system cannot.
+func (r *Reader) EnableGRO() error { return r.sys.enableGRO(r) }
 
 // TryRead is Read without waiting: it returns 0 and no error when no
 // datagram is queued.

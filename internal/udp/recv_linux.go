@@ -2,6 +2,8 @@ package udp
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"syscall"
@@ -28,6 +30,7 @@ type readerSys struct {
 	gate      *Gate            // given to ReadHolding; used by holdFn only
 	holdErrno syscall.Errno    // the error of holdFn's last attempt, read without the gate
 	namelen   uint32           // recvfrom's address length (a field: no escape per call)
+	oob       []byte           // GRO: groControlLen bytes per slot
 	n         int
 	errno     syscall.Errno
 }
@@ -70,7 +73,7 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 }
 
 func (s *readerSys) recvmmsg(fd uintptr) bool {
-	if len(s.hdrs) == 1 {
+	if len(s.hdrs) == 1 && s.oob == nil { // recvfrom reports no GRO
 		return s.recvfrom(fd)
 	}
 	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
@@ -122,6 +125,10 @@ func (s *readerSys) setup(r *Reader) {
 		h.Hdr.SetIovlen(1)
 		h.Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
 		h.Hdr.Namelen = unix.SizeofSockaddrInet6
+		if s.oob != nil {
+			h.Hdr.Control = &s.oob[i*groControlLen]
+			h.Hdr.SetControllen(groControlLen)
+		}
 	}
 	s.n, s.errno = 0, 0
 }
@@ -182,6 +189,10 @@ func (s *readerSys) finish(r *Reader) (int, error) {
 			m.N = len(m.Buf)
 		}
 		m.Src = sockaddrToAddrPort(&s.names[i], h.Hdr.Namelen)
+		m.Seg = 0
+		if s.oob != nil && h.Hdr.Controllen > 0 {
+			m.Seg = groSize(s.oob[i*groControlLen : i*groControlLen+min(int(h.Hdr.Controllen), groControlLen)])
+		}
 	}
 	return s.n, nil
 }
@@ -201,4 +212,21 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPor
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
 	}
 	return netip.AddrPort{}
+}
+
+func (s *readerSys) enableGRO(r *Reader) error {
+	if s.rc == nil {
+		return os.ErrInvalid
+	}
+	var serr error
+	if err := s.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("udp: UDP_GRO: %w (%w)", errors.ErrUnsupported, serr)
+	}
+	s.oob = make([]byte, len(r.Msgs)*groControlLen)
+	return nil
 }

@@ -2,6 +2,8 @@
 
 package udp
 
+import "errors"
+
 type readerSys struct{}
 
 func (s *readerSys) init(*Reader) {}
@@ -30,3 +32,5 @@ func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
 }
 
 func (s *readerSys) poll(*Reader) (int, error) { return 0, nil }
+
+func (s *readerSys) enableGRO(*Reader) error { return errors.ErrUnsupported }
