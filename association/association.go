@@ -106,7 +106,9 @@ type Association struct {
 	raw     *pktq.Queue                    // records from the peer, for the DTLS stack
 	wake    chan struct{}                  // capacity 1: records arrived
 	done    chan struct{}                  // closed by Close
-	buf     []byte                         // plaintext buffer of the read loop
+	// toRead (capacity 1) says that, since the handshake, pion took a
+	// record or closed: Read may have something to return.
+	toRead chan struct{}
 
 	mu      sync.Mutex
 	conn    *dtls.Conn
@@ -180,8 +182,7 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	a := &Association{
 		cfg: cfg, mod: mod, rxc: rxc, txc: txc, learned: make(chan struct{}),
 		raw:  pktq.NewQueue(cfg.QueueLen, mod.Packets),
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		buf: make([]byte, mod.Limits.MaxPacket),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), toRead: make(chan struct{}, 1),
 	}
 	if peer.IsValid() {
 		a.peer.Store(&peer)
@@ -381,11 +382,61 @@ func (a *Association) readLoop() error {
 	c := a.conn
 	a.mu.Unlock()
 	for {
-		n, err := c.Read(a.buf)
+		// Application data that arrived with the end of the handshake may
+		// be waiting already: start with a session.
+		p := a.mod.Packets.Get()
+		err := a.readSession(c, p.Buf)
+		a.mod.Packets.Put(p)
 		if err != nil {
 			return err
 		}
-		a.rxc.PushData(a.buf[:n], *a.peer.Load())
+		select {
+		case <-a.toRead:
+		case <-a.done:
+			return ErrClosed
+		}
+	}
+}
+
+// readLinger is how long a read session waits for more data before it
+// gives its buffer back.
+const readLinger = 50 * time.Millisecond
+
+// readSession reads application data into buf until readLinger passes
+// without any, and hands it to the DTLS[rx]. pion's Conn.Read must be
+// given its buffer before the data arrives, so reading only in sessions,
+// which start when pion takes a record (toRead), is what lets an idle
+// association hold no read buffer.
+func (a *Association) readSession(c *dtls.Conn, buf []byte) error {
+	for {
+		select {
+		case <-a.toRead: // this round covers it
+		default:
+		}
+		c.SetReadDeadline(time.Now().Add(readLinger))
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+					break // readLinger without data
+				}
+				return err
+			}
+			a.rxc.PushData(buf[:n], *a.peer.Load())
+		}
+		select {
+		case <-a.toRead: // records reached pion during the round: go on
+		default:
+			return nil
+		}
+	}
+}
+
+// mayRead tells the read loop that Read may have something to return.
+func (a *Association) mayRead() {
+	select {
+	case a.toRead <- struct{}{}:
+	default:
 	}
 }
 
@@ -819,6 +870,9 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			if err != nil {
 				return 0, nil, err
 			}
+			if c.a.ready.Load() {
+				c.a.mayRead()
+			}
 			return pp.N, net.UDPAddrFromAddrPort(pp.Src), nil
 		}
 		select {
@@ -852,6 +906,7 @@ func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 func (c *packetConn) Close() error {
 	c.closed.Store(true)
 	c.rd.Stop()
+	c.a.mayRead() // pion closes it when it ends: Read has its error
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -245,5 +246,54 @@ func TestValidRecords(t *testing.T) {
 		if association.ValidRecords(b) {
 			t.Errorf("% x accepted", b)
 		}
+	}
+}
+
+// TestDataAfterIdle: the read loop holds its buffer only while data
+// flows (sessions of readLinger); after idle periods longer than that,
+// data still crosses both ways, in order, none lost — a single record,
+// and a burst that arrives while a session starts.
+func TestDataAfterIdle(t *testing.T) {
+	mod := openModule(t)
+	cert := newCert(t)
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	a, s := newSide(t, mod), newSide(t, mod)
+	mediaportPair(t, mod, a, s)
+	for round := 0; round < 3; round++ {
+		time.Sleep(120 * time.Millisecond) // > readLinger: both read loops idle
+		for _, dir := range [][2]*side{{a, s}, {s, a}} {
+			from, to := dir[0], dir[1]
+			msg := fmt.Sprintf("round %d", round)
+			if err := from.tx.SendPacket([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			if got := to.read(t, 5*time.Second); got != msg {
+				t.Fatalf("after idle: %q, want %q", got, msg)
+			}
+		}
+		time.Sleep(120 * time.Millisecond)
+		const burst = 100
+		for i := 0; i < burst; i++ {
+			if err := a.tx.SendPacket([]byte(fmt.Sprintf("%d/%d", round, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < burst; i++ {
+			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", round, i); got != want {
+				t.Fatalf("burst after idle: %q, want %q", got, want)
+			}
+		}
+	}
+	// A close_notify reaching an idle association still stops its
+	// DTLS[rx] cleanly.
+	time.Sleep(120 * time.Millisecond)
+	if err := a.tx.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := s.waitRx(t, dtlsrx.Stopped, 5*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+		t.Fatalf("idle side after close_notify: %v %v", seen, err)
+	}
+	if st, _ := s.a.State(); st != association.Closed {
+		t.Fatalf("idle side's association %v", st)
 	}
 }
