@@ -232,7 +232,18 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 		// Read the feeding port ourselves rather than wait for its receive
 		// goroutine to hand the packets over and wake us.
 		if src := r.source.Load(); src != nil {
-			src.s.Poll(sink{r})
+			var direct []byte
+			if r.ep.Check() == nil {
+				direct = buf // a stopped DTLS[rx] takes no new packet
+			}
+			if n, from, got := src.s.Poll(sink{r}, direct); got {
+				r.packets.Add(1)
+				r.bytes.Add(uint64(n))
+				if r.q.Pending() {
+					r.ep.Signal() // Poll queued more and did not signal us
+				}
+				return n, from, nil
+			}
 			pp, ok, err = r.q.Pop(buf)
 		}
 	}

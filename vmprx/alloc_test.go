@@ -120,7 +120,7 @@ func TestGRONoAllocs(t *testing.T) {
 			runtime.Gosched()
 		}
 		m.N, m.Seg, m.Trunc = 4*1200, 1200, false
-		v.route(pt, 1)
+		v.route(pt, 0, 1)
 		v.endBatch(&pt.b)
 		pt.gate.Release()
 		for i := 0; i < 4; i++ {

@@ -8,7 +8,11 @@ import (
 
 // HoldPorts makes the goroutines that read v's ports wait until release
 // is called, so that a benchmark can queue a backlog in the socket that
-// nobody reads meanwhile.
+// nobody reads meanwhile. The receive goroutine, woken by the backlog
+// while the ports were held, steps back and leaves whoever holds a port the
+// duty to read it all (udp.Gate); release drops that duty, as if the hold —
+// which has no counterpart in a raw socket's reader — had not happened:
+// the backlog is then read by whoever reads next, as a raw socket's is.
 func HoldPorts(v *VMPRx) (release func()) {
 	var held []*port
 	for i := range v.ports {
@@ -21,7 +25,7 @@ func HoldPorts(v *VMPRx) (release func()) {
 	}
 	return func() {
 		for _, pt := range held {
-			pt.gate.Release()
+			pt.gate.Leave() // and drop what it reports
 		}
 	}
 }

@@ -187,7 +187,7 @@ func FuzzCoalesced(f *testing.F) {
 		m := &pt.rd.Msgs[0]
 		m.N, m.Seg, m.Trunc = copy(m.Buf, msg), int(seg), false
 		m.Src = netip.MustParseAddrPort("192.0.2.1:4000")
-		v.route(pt, 1)
+		v.route(pt, 0, 1)
 		v.endBatch(&pt.b)
 		pt.gate.Release()
 		want := 1

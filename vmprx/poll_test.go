@@ -79,6 +79,34 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 	if n, src, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "x" || src != s.LocalAddr() {
 		t.Fatalf("DTLS[rx] GetPacket = %q from %v, %v", buf[:n], src, err)
 	}
+	// RTP first, then DTLS: the datagram read into the DTLS[rx]'s buffer
+	// is not its own, so it goes to the VMP[rx]'s queue; the record follows
+	// through the DTLS[rx]'s queue. And with a buffer too short for any
+	// datagram, nothing is read into it.
+	err := vmprx.StrandRTPPort(v, func() {
+		s.WriteTo(rtpPacket(3, 1, "media"), rtp)
+		s.WriteTo(dtlsRecord("y"), rtp)
+		s.WriteTo(dtlsRecord("zz"), rtp)
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "y" {
+		t.Fatalf("DTLS[rx] GetPacket after RTP = %q, %v", buf[:n], err)
+	}
+	small := make([]byte, 100)
+	if n, _, err := rx.GetPacket(small); err != nil || string(small[13:n]) != "zz" {
+		t.Fatalf("DTLS[rx] GetPacket into 100 bytes = %q, %v", small[:n], err)
+	}
+	if pkt, err := v.GetPacket(buf); err != nil || pkt.Class != vmprx.ClassRTP || string(buf[12:pkt.Len]) != "media" {
+		t.Fatalf("VMP[rx] GetPacket = %+v %q, %v", pkt, buf[:pkt.Len], err)
+	}
+	if st, _ := v.Stats(); st.DTLS != 3 || st.RTP != 1 {
+		t.Fatalf("VMP[rx] stats %+v", st)
+	}
+	if st, _ := rx.Stats(); st.Packets != 3 || st.Bytes != 13+1+13+1+13+2 {
+		t.Fatalf("DTLS[rx] stats %+v", st)
+	}
 	// Detached: the DTLS[rx] no longer reads the port.
 	v.ConfigDTLS(nil, true)
 	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("y"), rtp) }, false); err != nil {
@@ -87,7 +115,7 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 	if _, _, err := rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
 		t.Fatalf("detached DTLS[rx] GetPacket = %v, want ErrNoPacket", err)
 	}
-	if st, _ := v.Stats(); st.DTLS != 1 {
+	if st, _ := v.Stats(); st.DTLS != 3 { // the last record is still in the socket
 		t.Fatalf("the detached DTLS[rx] read the port: %+v", st)
 	}
 }

@@ -190,14 +190,15 @@ type source struct {
 	idx int
 }
 
-func (s *source) Poll(self link.Sink) {
+func (s *source) Poll(self link.Sink, buf []byte) (int, netip.AddrPort, bool) {
 	pt := s.v.ports[s.idx].Load()
 	if pt == nil && s.idx == 1 {
 		pt = s.v.ports[0].Load() // "the RTCP port" under rtcp-mux
 	}
-	if pt != nil {
-		pt.poll(s.v, self)
+	if pt == nil {
+		return 0, netip.AddrPort{}, false
 	}
+	return pt.poll(s.v, self, buf)
 }
 
 // Create allocates a VMP[rx] on mod. It binds nothing until Config.
@@ -428,12 +429,12 @@ func (v *VMPRx) receive(pt *port) {
 		// so that a backlog wakes the application once, not once per
 		// read; bounded so that the first packet is not held back for
 		// long.
-		v.route(pt, n)
+		v.route(pt, 0, n)
 		for drained := n; drained < maxDrain; drained += n {
 			if n, err = pt.rd.TryRead(); err != nil || n == 0 {
 				break
 			}
-			v.route(pt, n)
+			v.route(pt, 0, n)
 		}
 		v.endBatch(&pt.b)
 		pt.gate.Release()
@@ -446,12 +447,32 @@ func (v *VMPRx) receive(pt *port) {
 // wakes the receive goroutine to read them. self, when not nil, is the
 // DTLS[rx] sink that polls: it is not signalled (it looks at its queue
 // next).
-func (pt *port) poll(v *VMPRx, self link.Sink) {
+func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc netip.AddrPort, got bool) {
 	owe := false // the receive goroutine left us the socket to empty
 	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
+		// The first datagram goes straight into the caller's buffer when
+		// it can hold any datagram: the caller's queue is empty, so if
+		// that datagram is for the caller, order is kept by returning it
+		// at once, without a queue or a second copy.
+		useDirect := !got && direct != nil && pt.slots != nil && len(direct) >= len(pt.slots[0].Buf)
+		if useDirect {
+			pt.rd.Msgs[0].Buf = direct
+		}
 		n, err := pt.rd.Poll()
+		first := 0
+		if useDirect {
+			m := &pt.rd.Msgs[0]
+			m.Buf = pt.slots[0].Buf
+			if err == nil && n > 0 {
+				if v.takeDirect(pt.idx, direct[:m.N], m.Trunc, self) {
+					dn, dsrc, got, first = m.N, m.Src, true, 1
+				} else {
+					copy(m.Buf, direct[:m.N]) // routed as usual
+				}
+			}
+		}
 		if err == nil && n > 0 {
-			v.route(pt, n)
+			v.route(pt, first, n)
 			read += n
 		}
 		if self != nil && pt.b.flush == self {
@@ -461,15 +482,34 @@ func (pt *port) poll(v *VMPRx, self link.Sink) {
 		skipped := pt.gate.Leave()
 		owe = skipped || (owe && err == nil && n == len(pt.rd.Msgs))
 		if !owe {
-			return
+			return dn, dsrc, got
 		}
 		if read >= maxPoll {
 			// Enough for one call: the receive goroutine reads the rest.
 			pt.conn.UDPConn().SetReadDeadline(aLongTimeAgo)
-			return
+			return dn, dsrc, got
 		}
 	}
 	// The gate is held by another reader, which now owes what we owed.
+	return dn, dsrc, got
+}
+
+// takeDirect reports whether datagram d, read into a polling DTLS[rx]'s
+// own buffer, is a DTLS record for that DTLS[rx] (self) — counted then as
+// routed — rather than something to route.
+func (v *VMPRx) takeDirect(port int, d []byte, trunc bool, self link.Sink) bool {
+	if trunc || self == nil || Classify(d) != ClassDTLS {
+		return false
+	}
+	ref := v.dtls[port].Load()
+	if ref == nil && v.cfg.RTCPMux {
+		ref = v.dtls[1].Load()
+	}
+	if ref == nil || ref.s != self {
+		return false
+	}
+	v.count[cDTLS].Add(1)
+	return true
 }
 
 // aLongTimeAgo is a read deadline that has passed: it wakes a receive
@@ -478,12 +518,12 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // route hands on the n datagrams the port's reader returned; the gate is
 // held.
-func (v *VMPRx) route(pt *port, n int) {
+func (v *VMPRx) route(pt *port, from, n int) {
 	if pt.slots == nil {
 		v.routeCoalesced(pt, n)
 		return
 	}
-	for i := 0; i < n; i++ {
+	for i := from; i < n; i++ {
 		m := &pt.rd.Msgs[i]
 		p := pt.slots[i]
 		p.N, p.Src = m.N, m.Src
@@ -836,7 +876,7 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		// goroutine to queue the packets and wake us.
 		for i := range v.ports {
 			if pt := v.ports[i].Load(); pt != nil {
-				pt.poll(v, nil)
+				pt.poll(v, nil, nil)
 			}
 		}
 		pp, ok, err = q.Pop(buf)

@@ -27,10 +27,16 @@ type Sink interface {
 // so that the goroutine asking for a packet reads the socket itself
 // instead of waiting for the port's receive goroutine to wake it.
 //
-// Poll's argument is the Sink that polls: it will look at its own queue
-// right after Poll returns, so Poll need not signal it (Flush) for what
-// it routed there.
-type Source interface{ Poll(self Sink) }
+// self is the Sink that polls: it looks at its own queue right after Poll
+// returns, so Poll need not signal it (Flush) for what it routed there.
+// When buf is not nil and can hold any datagram, Poll may read the first
+// datagram straight into it; if that one is for self it is not handed to
+// self at all but returned (ok true, its length and source) — self's queue
+// was empty, so it is the next in order. Otherwise buf's content is
+// undefined.
+type Source interface {
+	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, ok bool)
+}
 
 // Fed is implemented by a Sink that polls its Source. SetSource replaces
 // old with src (either may be nil) and does nothing when the Sink's

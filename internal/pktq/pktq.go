@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrBufferTooSmall is returned by Pop when the buffer is shorter than the
@@ -61,11 +62,14 @@ func (pl *Pool) Put(p *Packet) {
 // bound as bursts need it (an idle endpoint holds little; a busy one stops
 // allocating once grown). A Queue is safe for concurrent use.
 type Queue struct {
-	mu        sync.Mutex
-	pool      *Pool
-	max       int
-	ring      []*Packet
-	head, n   int
+	mu      sync.Mutex
+	pool    *Pool
+	max     int
+	ring    []*Packet
+	head, n int
+	// pending is n > 0 || overrun, readable without mu (Pending, and
+	// Pop's fast path on an empty queue); written under mu by sync.
+	pending   atomic.Bool
 	overrun   bool // an Overrun not yet reported
 	inEpisode bool // dropping since the last accepted packet
 	drops     uint64
@@ -113,12 +117,14 @@ func (q *Queue) Push(p *Packet) bool {
 		if !q.inEpisode {
 			q.inEpisode = true
 			q.overrun = true
+			q.sync()
 		}
 		return false
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = p
 	q.n++
 	q.inEpisode = false
+	q.sync()
 	return true
 }
 
@@ -136,6 +142,9 @@ type Popped struct {
 // queue is empty, and ErrBufferTooSmall (the packet stays queued) when buf
 // is too short.
 func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
+	if !q.pending.Load() {
+		return Popped{}, false, nil // nothing queued, no Overrun waiting
+	}
 	q.mu.Lock()
 	if q.n == 0 {
 		more := q.overrun
@@ -150,6 +159,7 @@ func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
+	q.sync()
 	more := q.n > 0 || q.overrun
 	q.mu.Unlock()
 	pp = Popped{N: copy(buf, p.Bytes()), Src: p.Src, Kind: p.Kind, More: more}
@@ -181,16 +191,16 @@ func (q *Queue) TakeOverrun() bool {
 	defer q.mu.Unlock()
 	o := q.overrun
 	q.overrun = false
+	q.sync()
 	return o
 }
 
+// sync updates pending; q.mu is held.
+func (q *Queue) sync() { q.pending.Store(q.n > 0 || q.overrun) }
+
 // Pending reports, without consuming anything, whether a packet is queued or
 // an Overrun is waiting to be reported.
-func (q *Queue) Pending() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n > 0 || q.overrun
-}
+func (q *Queue) Pending() bool { return q.pending.Load() }
 
 // Drops returns how many packets Push refused because the queue was full.
 func (q *Queue) Drops() uint64 {
@@ -216,4 +226,5 @@ func (q *Queue) Reset() {
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
 	}
+	q.sync()
 }

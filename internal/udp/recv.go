@@ -109,7 +109,7 @@ func (g *Gate) TryEnter() bool { return g.mu.TryLock() }
 // was empty), or wake the receive goroutine some other way.
 func (g *Gate) Leave() (again bool) {
 	g.mu.Unlock()
-	return g.missed.Swap(false)
+	return g.missed.Load() && g.missed.Swap(false)
 }
 
 // Skipped reports whether the receive goroutine has found the gate held
