@@ -255,3 +255,28 @@ func TestGRO(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectReadTooLong: a record longer than the module's MaxPacket that
+// fits the buffer a DTLS[rx]'s GetPacket reads into is dropped and counted
+// as truncated, as the receive goroutine would — not returned, no panic.
+func TestDirectReadTooLong(t *testing.T) {
+	mod := openModule(t, mediaport.Options{MaxPacket: 1500})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s := sender(t, lo4)
+	err := vmprx.StrandRTPPort(v, func() {
+		s.WriteTo(dtlsRecord(string(bytes.Repeat([]byte{'x'}, 200))+string(make([]byte, 2000))), rtp)
+		s.WriteTo(dtlsRecord("ok"), rtp)
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "ok" {
+		t.Fatalf("GetPacket = %d bytes, %v; want the short record", n, err)
+	}
+	if st, _ := v.Stats(); st.Truncated != 1 || st.DTLS != 1 {
+		t.Fatalf("stats %+v: want the long record counted as truncated", st)
+	}
+}

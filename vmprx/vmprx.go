@@ -463,6 +463,9 @@ func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc neti
 		if useDirect {
 			m := &pt.rd.Msgs[0]
 			m.Buf = pt.slots[0].Buf
+			if m.N > len(m.Buf) { // fits the caller's buffer, not MaxPacket
+				m.N, m.Trunc = len(m.Buf), true
+			}
 			if err == nil && n > 0 {
 				if v.takeDirect(pt.idx, direct[:m.N], m.Trunc, self) {
 					dn, dsrc, got, first = m.N, m.Src, true, 1
