@@ -328,6 +328,8 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 	return true
 }
 
+func (s sink) Empty() bool { return !s.r.q.Pending() }
+
 func (s sink) SetSource(old, src link.Source) {
 	var ref *sourceRef
 	if src != nil {

@@ -280,3 +280,101 @@ func TestDirectReadTooLong(t *testing.T) {
 		t.Fatalf("stats %+v: want the long record counted as truncated", st)
 	}
 }
+
+// TestPollersAndReceiveGoroutine: while a sender streams RTP and DTLS
+// interleaved on one port, one goroutine reads the VMP[rx] and another the
+// DTLS[rx], each polling the port whenever its queue is empty, against the
+// receive goroutine: every packet of each kind arrives exactly once and in
+// order, and the STUN handler (run by whichever goroutine read the port)
+// sees every STUN datagram once.
+func TestPollersAndReceiveGoroutine(t *testing.T) {
+	const n = 3000
+	mod := openModule(t, mediaport.Options{QueueLen: 4096, Batch: 8})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, QueueLen: 4096})
+	rx, _ := dtlsrx.Create(mod, dtlsrx.Options{QueueLen: 4096})
+	v.ConfigDTLS(rx, false)
+	var stunSeen atomic.Int32
+	v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) { stunSeen.Add(1) })
+	s := sender(t, lo4)
+	go func() {
+		for i := 0; i < n; i++ {
+			s.WriteTo(rtpPacket(1, uint16(i), "m"), rtp)
+			s.WriteTo(dtlsRecord(fmt.Sprint(i)), rtp)
+			if i%10 == 0 {
+				s.WriteTo(stunBinding(), rtp)
+			}
+			if i%20 == 19 {
+				time.Sleep(time.Millisecond) // stay within the socket buffer
+			}
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	errc := make(chan error, 2)
+	go func() {
+		ev, _ := v.Event()
+		buf := make([]byte, 2048)
+		for want := 0; want < n; {
+			pkt, err := v.GetPacket(buf)
+			if errors.Is(err, vmprx.ErrNoPacket) {
+				select {
+				case <-ev.C():
+				case <-time.After(time.Until(deadline)):
+					errc <- fmt.Errorf("RTP: stuck at %d of %d", want, n)
+					return
+				}
+				continue
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+			if seq := binary.BigEndian.Uint16(buf[2:4]); pkt.Class != vmprx.ClassRTP || seq != uint16(want) {
+				errc <- fmt.Errorf("RTP %d: got seq %d (%v)", want, seq, pkt.Class)
+				return
+			}
+			want++
+		}
+		errc <- nil
+	}()
+	go func() {
+		ev, _ := rx.Event()
+		buf := make([]byte, 2048)
+		for want := 0; want < n; {
+			k, _, err := rx.GetPacket(buf)
+			if errors.Is(err, dtlsrx.ErrNoPacket) {
+				select {
+				case <-ev.C():
+				case <-time.After(time.Until(deadline)):
+					errc <- fmt.Errorf("DTLS: stuck at %d of %d", want, n)
+					return
+				}
+				continue
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+			if got := string(buf[13:k]); got != fmt.Sprint(want) {
+				errc <- fmt.Errorf("DTLS record %d: got %q", want, got)
+				return
+			}
+			want++
+		}
+		errc <- nil
+	}()
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil {
+			st, _ := v.Stats()
+			t.Fatalf("%v; stats %+v", err, st)
+		}
+	}
+	for st, _ := v.Stats(); st.STUN != n/10; st, _ = v.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("STUN: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := stunSeen.Load(); got != n/10 {
+		t.Fatalf("STUN handler called %d times, want %d", got, n/10)
+	}
+}

@@ -451,10 +451,12 @@ func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc neti
 	owe := false // the receive goroutine left us the socket to empty
 	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
 		// The first datagram goes straight into the caller's buffer when
-		// it can hold any datagram: the caller's queue is empty, so if
-		// that datagram is for the caller, order is kept by returning it
-		// at once, without a queue or a second copy.
-		useDirect := !got && direct != nil && pt.slots != nil && len(direct) >= len(pt.slots[0].Buf)
+		// it can hold any datagram and the caller's queue is empty now
+		// that we hold the port (before, another reader of the port may
+		// have queued for it): if that datagram is for the caller, order
+		// is kept by returning it at once, without a queue or a second
+		// copy.
+		useDirect := !got && direct != nil && pt.slots != nil && len(direct) >= len(pt.slots[0].Buf) && emptySink(self)
 		if useDirect {
 			pt.rd.Msgs[0].Buf = direct
 		}
@@ -495,6 +497,13 @@ func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc neti
 	}
 	// The gate is held by another reader, which now owes what we owed.
 	return dn, dsrc, got
+}
+
+// emptySink reports whether nothing is queued in s. Called with the port's
+// gate held, so nothing from this port can reach s meanwhile.
+func emptySink(s link.Sink) bool {
+	f, ok := s.(link.Fed)
+	return ok && f.Empty()
 }
 
 // takeDirect reports whether datagram d, read into a polling DTLS[rx]'s

@@ -29,11 +29,11 @@ type Sink interface {
 //
 // self is the Sink that polls: it looks at its own queue right after Poll
 // returns, so Poll need not signal it (Flush) for what it routed there.
-// When buf is not nil and can hold any datagram, Poll may read the first
-// datagram straight into it; if that one is for self it is not handed to
-// self at all but returned (ok true, its length and source) — self's queue
-// was empty, so it is the next in order. Otherwise buf's content is
-// undefined.
+// When buf is not nil and can hold any datagram, and self (a Fed) is
+// still empty once Poll holds the port, Poll may read the first datagram
+// straight into buf; if that one is for self it is not handed to self at
+// all but returned (ok true, its length and source): it is the next in
+// order. Otherwise buf's content is undefined.
 type Source interface {
 	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, ok bool)
 }
@@ -41,8 +41,13 @@ type Source interface {
 // Fed is implemented by a Sink that polls its Source. SetSource replaces
 // old with src (either may be nil) and does nothing when the Sink's
 // current Source is not old, so a VMP[rx] detaching its port does not
-// detach another's.
-type Fed interface{ SetSource(old, src Source) }
+// detach another's. Empty reports whether nothing is queued in the Sink:
+// a Source checks it, while no one else can route from its port, before
+// it reads a datagram straight into the polling Sink's buffer.
+type Fed interface {
+	SetSource(old, src Source)
+	Empty() bool
+}
 
 // DTLSRx returns the Sink of a *dtlsrx.DTLSRx given as any, or an error
 // for a nil, zero or destroyed one.
