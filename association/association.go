@@ -116,9 +116,12 @@ type Association struct {
 	err     error
 	closing bool
 	pskTag  mediaport.CredTag // client: the PSK chosen from the hint
-	ready   atomic.Bool
-	wg      sync.WaitGroup
-	once    sync.Once
+	// early holds application data that arrived before the handshake
+	// completed (see holdEarly).
+	early []*pktq.Packet
+	ready atomic.Bool
+	wg    sync.WaitGroup
+	once  sync.Once
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
@@ -227,11 +230,65 @@ func (a *Association) Deliver(p *pktq.Packet) bool {
 		a.foreign.Add(1)
 		return false
 	}
+	if !a.ready.Load() && onlyApplicationData(p.Bytes()) && a.holdEarly(p) {
+		a.records.Add(1)
+		return true
+	}
 	if !a.raw.Push(p) {
 		return false
 	}
 	a.records.Add(1)
 	return true
+}
+
+// maxEarly bounds the application data datagrams held during a handshake.
+const maxEarly = 16
+
+// holdEarly keeps p, application data that arrived before the handshake
+// completed, until it has: pion/dtls hands such data to Read only if its
+// one-record buffer is free, and drops it otherwise — the peer may send
+// several records the moment its own handshake completes, before ours has.
+// It reports false (p goes to pion at once) when the handshake has
+// completed meanwhile or maxEarly datagrams are held already.
+func (a *Association) holdEarly(p *pktq.Packet) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ready.Load() || a.closing || len(a.early) >= maxEarly {
+		return false
+	}
+	a.early = append(a.early, p)
+	return true
+}
+
+// releaseEarly hands the held application data to pion, in order, and
+// marks the association ready, under a.mu so that a datagram Deliver
+// takes meanwhile is either held and released here or, seeing ready,
+// queued after these.
+func (a *Association) releaseEarly() {
+	a.mu.Lock()
+	for _, p := range a.early {
+		if !a.raw.Push(p) {
+			a.mod.Packets.Put(p)
+		}
+	}
+	clear(a.early)
+	a.early = a.early[:0]
+	if !a.closing {
+		a.ready.Store(true)
+	}
+	a.mu.Unlock()
+	a.Flush()
+}
+
+// dropEarly returns held application data to the pool.
+func (a *Association) dropEarly() {
+	a.mu.Lock()
+	for _, p := range a.early {
+		a.mod.Packets.Put(p)
+	}
+	clear(a.early)
+	a.early = a.early[:0]
+	a.mu.Unlock()
 }
 
 // isClientHello reports whether the first record of b is an epoch-0
@@ -289,7 +346,7 @@ func (a *Association) run() {
 		a.mu.Lock()
 		a.state = Established
 		a.mu.Unlock()
-		a.ready.Store(true)
+		a.releaseEarly() // and ready
 		a.rxc.HandshakeDone()
 		a.txc.CapacityChanged()
 		a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.cfg.Role)
@@ -341,6 +398,7 @@ func (a *Association) handshake() error {
 		}
 		a.mod.Log.Debug("association handshake attempt failed", "peer", a.Peer(), "role", a.cfg.Role, "err", err)
 		a.raw.Reset()
+		a.dropEarly() // keyed for the failed attempt
 	}
 }
 
@@ -484,6 +542,7 @@ func (a *Association) Close() error {
 		a.wg.Wait()
 		a.raw.Close()
 		a.raw.Reset()
+		a.dropEarly()
 	})
 	return nil
 }
@@ -857,9 +916,21 @@ type packetConn struct {
 	a      *Association
 	closed atomic.Bool
 	rd     deadline.Deadline
+	took   bool // the last ReadFrom returned a record (pion's reader goroutine only)
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.took {
+		// pion is back for more: whatever the last record gave Read is
+		// waiting now. Tell the read loop again, so that a read round
+		// starts after the data, not only when pion took the record — a
+		// round whose deadline fired just as the data came may have
+		// returned the timeout rather than the data.
+		c.took = false
+		if c.a.ready.Load() {
+			c.a.mayRead()
+		}
+	}
 	for {
 		if c.closed.Load() {
 			return 0, nil, net.ErrClosed
@@ -871,8 +942,9 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 				return 0, nil, err
 			}
 			if c.a.ready.Load() {
-				c.a.mayRead()
+				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
 			}
+			c.took = true
 			return pp.N, net.UDPAddrFromAddrPort(pp.Src), nil
 		}
 		select {

@@ -297,3 +297,39 @@ func TestDataAfterIdle(t *testing.T) {
 		t.Fatalf("idle side's association %v", st)
 	}
 }
+
+// TestDataRightAfterHandshake: a client that sends a burst the moment its
+// handshake completes may reach the server before the server's handshake
+// has completed too; pion/dtls keeps only one such record and drops the
+// rest, so the association holds them until its handshake is done. Each
+// of many handshakes delivers the whole burst, in order. (The race is the
+// server's scheduling, so a broken hold fails here often, not always.)
+func TestDataRightAfterHandshake(t *testing.T) {
+	mod := openModule(t)
+	cert := newCert(t)
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	const rounds, burst = 20, 5
+	for r := 0; r < rounds; r++ {
+		c, s := newSide(t, mod), newSide(t, mod)
+		s.bind(t, c.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
+		c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+		if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+			t.Fatalf("client handshake: %v %v", seen, err)
+		}
+		for i := 0; i < burst; i++ {
+			if err := c.tx.SendPacket([]byte(fmt.Sprintf("%d/%d", r, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < burst; i++ {
+			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", r, i); got != want {
+				t.Fatalf("round %d: %q, want %q", r, got, want)
+			}
+		}
+		for _, x := range []*side{c, s} {
+			x.rx.Destroy()
+			x.tx.Destroy()
+			x.v.Destroy()
+		}
+	}
+}

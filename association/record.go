@@ -61,3 +61,14 @@ func acceptableEstablished(datagram []byte) bool {
 	}
 	return true
 }
+
+// onlyApplicationData reports whether every record of a datagram that
+// ValidRecords accepted is application data.
+func onlyApplicationData(datagram []byte) bool {
+	for b := datagram; len(b) >= 13; b = b[13+int(binary.BigEndian.Uint16(b[11:13])):] {
+		if b[0] != ctApplicationData {
+			return false
+		}
+	}
+	return len(datagram) > 0
+}
