@@ -2,6 +2,7 @@ package association_test
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -93,6 +94,53 @@ func FuzzEstablished(f *testing.F) {
 		}
 		if got := a.read(t, 5*time.Second); got != "and back" {
 			t.Fatalf("read %q", got)
+		}
+	})
+}
+
+// FuzzHandshaking: datagrams from the peer while a server association
+// waits for its handshake — application data among them, which it holds
+// until the handshake completes — are taken or dropped, always counted,
+// never a panic, and never end the handshake.
+func FuzzHandshaking(f *testing.F) {
+	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4})
+	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 0, 23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 10, 0, 1, 7})
+	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0})
+	f.Add([]byte("garbage"))
+
+	mod, err := mediaport.OpenModule(mediaport.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mod.Close()
+	cert := newCert(f)
+	addECDSA(f, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	peer := netip.MustParseAddrPort("192.0.2.7:5000") // never answers
+	s := newSide(f, mod)
+	s.bind(f, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 24 * time.Hour})
+	pool := pktq.NewPool(2048)
+	f.Fuzz(func(t *testing.T, garbage []byte) {
+		if len(garbage) > 2048 {
+			garbage = garbage[:2048]
+		}
+		before := s.a.Stats()
+		p := pool.Get()
+		p.N, p.Src = copy(p.Buf, garbage), peer
+		if !s.a.Deliver(p) {
+			pool.Put(p)
+		}
+		s.a.Flush()
+		after := s.a.Stats()
+		switch {
+		case !association.ValidRecords(garbage):
+			if after.Malformed != before.Malformed+1 {
+				t.Fatalf("malformed datagram not counted: %+v → %+v", before, after)
+			}
+		case after.Records+after.Foreign+after.Rejected+after.Overrun == before.Records+before.Foreign+before.Rejected+before.Overrun:
+			t.Fatalf("datagram neither taken nor counted: %+v → %+v", before, after)
+		}
+		if st, _ := s.a.State(); st != association.Handshaking {
+			t.Fatalf("state %v after % x", st, garbage)
 		}
 	})
 }
