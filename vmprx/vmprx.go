@@ -10,9 +10,13 @@
 //     datagrams, and RTP/RTCP on the wrong port — is dropped and counted
 //     (Stats).
 //
-// Each port is read by one goroutine in batches (recvmmsg on Linux); packet
-// buffers are pooled and handed to the queues without copying, so the
-// receive path does not allocate in steady state.
+// Each port has a receive goroutine that waits for traffic and reads it in
+// batches (recvmmsg on Linux); a GetPacket that finds its queue empty reads
+// the port itself, one reader at a time, so a reader that keeps up is not
+// woken by the receive goroutine for every batch. Packet buffers are
+// pooled and handed to the queues without copying, so the receive path
+// does not allocate in steady state. With Config.GRO the kernel may hand
+// a run of datagrams over in one piece, which the port splits again.
 package vmprx
 
 import (
