@@ -254,9 +254,7 @@ func TestValidRecords(t *testing.T) {
 // data still crosses both ways, in order, none lost — a single record,
 // and a burst that arrives while a session starts.
 func TestDataAfterIdle(t *testing.T) {
-	mod := openModule(t)
-	cert := newCert(t)
-	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	mod := certModule(t)
 	a, s := newSide(t, mod), newSide(t, mod)
 	mediaportPair(t, mod, a, s)
 	for round := 0; round < 3; round++ {
@@ -305,9 +303,7 @@ func TestDataAfterIdle(t *testing.T) {
 // of many handshakes delivers the whole burst, in order. (The race is the
 // server's scheduling, so a broken hold fails here often, not always.)
 func TestDataRightAfterHandshake(t *testing.T) {
-	mod := openModule(t)
-	cert := newCert(t)
-	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	mod := certModule(t)
 	const rounds, burst = 20, 5
 	for r := 0; r < rounds; r++ {
 		c, s := newSide(t, mod), newSide(t, mod)

@@ -52,13 +52,7 @@ func FuzzEstablished(f *testing.F) {
 	f.Add([]byte{20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 3, 0, 1, 1})
 	f.Add([]byte("garbage"))
 
-	mod, err := mediaport.OpenModule(mediaport.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer mod.Close()
-	cert := newCert(f)
-	addECDSA(f, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	mod := certModule(f)
 	a, b := newSide(f, mod), newSide(f, mod)
 	b.bind(f, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
 	a.bind(f, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
@@ -108,13 +102,7 @@ func FuzzHandshaking(f *testing.F) {
 	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0})
 	f.Add([]byte("garbage"))
 
-	mod, err := mediaport.OpenModule(mediaport.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer mod.Close()
-	cert := newCert(f)
-	addECDSA(f, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	mod := certModule(f)
 	peer := netip.MustParseAddrPort("192.0.2.7:5000") // never answers
 	s := newSide(f, mod)
 	s.bind(f, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 24 * time.Hour})

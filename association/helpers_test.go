@@ -27,6 +27,15 @@ func openModule(t testing.TB) *mediaport.Module {
 	return mod
 }
 
+// certModule opens a module (closed at cleanup) holding one self-signed
+// ECDSA credential under tag 1, the setup most tests share.
+func certModule(t testing.TB) *mediaport.Module {
+	t.Helper()
+	mod := openModule(t)
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: newCert(t).TLS})
+	return mod
+}
+
 // side is a media endpoint: VMP[rx] on an rtcp-mux port, DTLS[rx] attached,
 // DTLS[tx] from the same port.
 type side struct {

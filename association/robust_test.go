@@ -32,9 +32,7 @@ func clientHello(i int) []byte {
 // sees them: no goroutine, no growing memory, and the real peer still
 // completes its handshake afterwards.
 func TestSpoofedClientHelloFlood(t *testing.T) {
-	mod := openModule(t)
-	cert := newCert(t)
-	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	mod := certModule(t)
 	srv, cli := newSide(t, mod), newSide(t, mod)
 	srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
 	time.Sleep(20 * time.Millisecond) // let the server's goroutines start
