@@ -12,7 +12,9 @@
 // and 0.9 means mediaport runs at 90% of the baseline's speed; pairs listed
 // in units compare another metric the same way (baseline ÷ mediaport, lower
 // is better). Each value is the median of the runs (-count), to resist a
-// noisy shared machine.
+// noisy shared machine; the runs are rounds of one go test process each,
+// so both sides of a pair are measured close together, and the table
+// also shows the range of the per-round ratios.
 package main
 
 import (
@@ -66,17 +68,38 @@ type result struct {
 }
 
 // value returns the median of the pair's compared metric.
-func (r *result) value(unit string) float64 {
+func (r *result) value(unit string) float64 { return median(r.values(unit)) }
+
+// values returns the compared metric of each run.
+func (r *result) values(unit string) []float64 {
 	if unit == "" {
-		return median(r.ns)
+		return r.ns
 	}
-	return median(r.extra[unit])
+	return r.extra[unit]
+}
+
+// roundRatios returns baseline ÷ ours for each run both sides have.
+func roundRatios(ours, base []float64) (lo, hi float64, ok bool) {
+	for i := 0; i < min(len(ours), len(base)); i++ {
+		if ours[i] <= 0 {
+			continue
+		}
+		r := base[i] / ours[i]
+		if !ok || r < lo {
+			lo = r
+		}
+		if !ok || r > hi {
+			hi = r
+		}
+		ok = true
+	}
+	return lo, hi, ok
 }
 
 func main() {
 	in := flag.String("in", "", "read `go test -bench` output from this file (- for stdin) instead of running it")
 	bench := flag.String("bench", ".", "benchmarks to run (go test -bench)")
-	count := flag.Int("count", 5, "runs of each benchmark (go test -count)")
+	count := flag.Int("count", 5, "rounds: go test runs, each running every benchmark once")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	flag.Parse()
 	pkgs := flag.Args()
@@ -86,21 +109,27 @@ func main() {
 	var r io.Reader
 	switch *in {
 	case "":
-		args := append([]string{"test", "-run", "^$", "-bench", *bench, "-benchmem",
-			"-count", strconv.Itoa(*count), "-benchtime", *benchtime}, pkgs...)
-		cmd := exec.Command("go", args...)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			fatal(err)
-		}
-		fmt.Fprintf(os.Stderr, "running go %s\n", strings.Join(args, " "))
-		results := parse(io.TeeReader(out, os.Stderr))
-		if err := cmd.Wait(); err != nil {
-			fatal(fmt.Errorf("go test: %w", err))
+		// One go test run per round, each with -count 1, so that drift of
+		// a shared machine (other load, frequency) affects both sides of a
+		// pair alike instead of whichever ran its repetitions later.
+		results := map[string]*result{}
+		for round := 1; round <= *count; round++ {
+			args := append([]string{"test", "-run", "^$", "-bench", *bench, "-benchmem",
+				"-count", "1", "-benchtime", *benchtime}, pkgs...)
+			cmd := exec.Command("go", args...)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				fatal(err)
+			}
+			fmt.Fprintf(os.Stderr, "round %d of %d: go %s\n", round, *count, strings.Join(args, " "))
+			parse(io.TeeReader(out, os.Stderr), results)
+			if err := cmd.Wait(); err != nil {
+				fatal(fmt.Errorf("go test: %w", err))
+			}
 		}
 		os.Exit(report(os.Stdout, results))
 	case "-":
@@ -113,7 +142,9 @@ func main() {
 		defer f.Close()
 		r = f
 	}
-	os.Exit(report(os.Stdout, parse(r)))
+	results := map[string]*result{}
+	parse(r, results)
+	os.Exit(report(os.Stdout, results))
 }
 
 func fatal(err error) {
@@ -126,9 +157,9 @@ var (
 	benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 )
 
-// parse reads go test -bench output into results keyed "pkg/Name/sub".
-func parse(r io.Reader) map[string]*result {
-	results := map[string]*result{}
+// parse reads go test -bench output into results keyed "pkg/Name/sub",
+// appending to what results holds.
+func parse(r io.Reader, results map[string]*result) {
 	pkg := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -166,7 +197,6 @@ func parse(r io.Reader) map[string]*result {
 			}
 		}
 	}
-	return results
 }
 
 func median(v []float64) float64 {
@@ -203,12 +233,16 @@ func report(w io.Writer, results map[string]*result) int {
 		return 1
 	}
 	missed := 0
-	fmt.Fprintf(w, "%-36s %14s %14s %8s %10s  %s\n", "pair", "ours", "baseline", "ratio", "allocs/op", "goal")
+	fmt.Fprintf(w, "%-36s %14s %14s %8s %12s %10s  %s\n", "pair", "ours", "baseline", "ratio", "per round", "allocs/op", "goal")
 	for _, r := range rows {
 		o, b := results[r.ours], results[r.base]
 		unit := units[r.name]
 		on, bn := o.value(unit), b.value(unit)
 		ratio := bn / on
+		spread := "-"
+		if lo, hi, ok := roundRatios(o.values(unit), b.values(unit)); ok {
+			spread = fmt.Sprintf("%.2f–%.2f", lo, hi)
+		}
 		goal := "-"
 		if g, ok := goals[r.name]; ok {
 			verdict := "ok"
@@ -225,7 +259,7 @@ func report(w io.Writer, results map[string]*result) int {
 		if unit == "" {
 			unit = "ns/op"
 		}
-		fmt.Fprintf(w, "%-36s %14.1f %14.1f %7.2fx %10s  %s (%s)\n", r.name, on, bn, ratio, allocs, goal, unit)
+		fmt.Fprintf(w, "%-36s %14.1f %14.1f %7.2fx %12s %10s  %s (%s)\n", r.name, on, bn, ratio, spread, allocs, goal, unit)
 	}
 	if missed > 0 {
 		return 1

@@ -18,7 +18,8 @@ BenchmarkLonely-2  100  5 ns/op
 `
 
 func TestReport(t *testing.T) {
-	res := parse(strings.NewReader(sample))
+	res := map[string]*result{}
+	parse(strings.NewReader(sample), res)
 	if got := median(res["dispatcher/Send/mediaport"].ns); got != 1100 {
 		t.Fatalf("median of 1000, 3000, 1100 = %v", got)
 	}
@@ -32,7 +33,28 @@ func TestReport(t *testing.T) {
 	if !strings.Contains(s, "0.90x") || !strings.Contains(s, "1.20x") || strings.Contains(s, "Lonely") {
 		t.Fatalf("report:\n%s", s)
 	}
+	// Per-round ratios: Send has one round with both sides (990/1000).
+	if !strings.Contains(s, "0.99–0.99") || !strings.Contains(s, "1.20–1.20") {
+		t.Fatalf("per-round ratios missing:\n%s", s)
+	}
 	if !strings.Contains(s, " 2  ") {
 		t.Fatalf("allocs of the mediaport side missing:\n%s", s)
+	}
+}
+
+// TestRounds: the output of several go test runs adds up, and the
+// per-round ratios pair the runs in order.
+func TestRounds(t *testing.T) {
+	res := map[string]*result{}
+	for _, ns := range []string{"100", "200"} {
+		parse(strings.NewReader("pkg: x/vmprx\nBenchmarkReceive/mediaport-2 10 "+ns+" ns/op\nBenchmarkReceive/baseline-2 10 150 ns/op\n"), res)
+	}
+	if got := res["vmprx/Receive/mediaport"].ns; len(got) != 2 || got[1] != 200 {
+		t.Fatalf("ours after two rounds: %v", got)
+	}
+	var out bytes.Buffer
+	report(&out, res)
+	if !strings.Contains(out.String(), "0.75–1.50") {
+		t.Fatalf("per-round ratios 150/200 and 150/100 missing:\n%s", out.String())
 	}
 }
