@@ -194,11 +194,14 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if len(mod.Creds.Matching(cfg.Tags, core.CredPSK)) == 0 && len(mod.Creds.Matching(cfg.Tags, core.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
-	if err := rxc.SetRecordSink(a); err != nil {
+	// The writer first: binding the record sink hands the association the
+	// records already queued at the DTLS[rx], and a ClientHello among them
+	// sets the DTLS[tx]'s destination, which must then be ours.
+	if err := txc.SetWriter(a); err != nil {
 		return nil, err
 	}
-	if err := txc.SetWriter(a); err != nil {
-		rxc.SetRecordSink(nil)
+	if err := rxc.SetRecordSink(a); err != nil {
+		txc.SetWriter(nil)
 		return nil, err
 	}
 	rxc.SetOnStop(func() { a.Close() })

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -327,5 +328,56 @@ func TestDataRightAfterHandshake(t *testing.T) {
 			x.tx.Destroy()
 			x.v.Destroy()
 		}
+	}
+}
+
+// TestRecordsBeforeBind: DTLS records that reach a DTLS[rx] before its
+// association is bound — here the client's ClientHello, sent before the
+// server binds — are handed to the association by Bind: the server learns
+// its peer from that ClientHello at once, and the record is never reported
+// as HasPacket nor returned by GetPacket as if it were application data.
+func TestRecordsBeforeBind(t *testing.T) {
+	mod := certModule(t)
+	c, s := newSide(t, mod), newSide(t, mod)
+	c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+	if seen, err := s.waitRx(t, dtlsrx.HasPacket, 5*time.Second); seen[len(seen)-1] != dtlsrx.HasPacket {
+		t.Fatalf("the ClientHello did not reach the unbound DTLS[rx]: %v %v", seen, err)
+	}
+	// No destination: the server learns it from the queued ClientHello.
+	if err := s.tx.Config(dtlstx.Config{Source: s.port}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := association.Bind(s.rx, s.tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.a = a
+	if st := a.Stats(); st.Records == 0 || a.Peer() != c.port {
+		t.Fatalf("after Bind: stats %+v, peer %v (want %v): the queued ClientHello was not handed over", st, a.Peer(), c.port)
+	}
+	if st, err := s.rx.Status(); st != dtlsrx.Running {
+		t.Fatalf("DTLS[rx] after Bind: %v %v, want Running (nothing for GetPacket)", st, err)
+	}
+	seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+	if err != nil || seen[len(seen)-1] != dtlsrx.Handshake || slices.Contains(seen, dtlsrx.HasPacket) {
+		t.Fatalf("server statuses %v %v", seen, err)
+	}
+	if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+		t.Fatalf("client statuses %v %v", seen, err)
+	}
+	if n, _, err := s.rx.GetPacket(make([]byte, 2048)); !errors.Is(err, dtlsrx.ErrNoPacket) {
+		t.Fatalf("GetPacket before any data: %d bytes, %v", n, err)
+	}
+	if err := c.tx.SendPacket([]byte("to server")); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.read(t, 5*time.Second); got != "to server" {
+		t.Fatalf("server read %q", got)
+	}
+	if err := s.tx.SendPacket([]byte("to client")); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.read(t, 5*time.Second); got != "to client" {
+		t.Fatalf("client read %q", got)
 	}
 }

@@ -94,8 +94,10 @@ type DTLSRx struct {
 	pool *pktq.Pool
 
 	// Terminated mode: records go to the association's sink; it pushes
-	// decrypted data into q.
+	// decrypted data into q. Records queued in q before the association
+	// was bound are handed over to it (handOver, under handMu).
 	records atomic.Pointer[recordSink]
+	handMu  sync.Mutex
 	// source is the VMP[rx] port that feeds it, polled by GetPacket.
 	source  atomic.Pointer[sourceRef]
 	mu      sync.Mutex
@@ -325,7 +327,34 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 	}
 	s.r.packets.Add(1)
 	s.r.bytes.Add(uint64(n))
+	if t := s.r.records.Load(); t != nil {
+		s.r.handOver(t) // bound while we pushed: the record is the association's
+	}
 	return true
+}
+
+// handOver gives association sink t the raw records queued in pass-through
+// mode before t was bound (a ClientHello that arrived before Bind, say), so
+// that none of them is lost or later returned by GetPacket as if it were
+// decrypted data. Records arriving while it runs may reach t first: DTLS
+// tolerates reordering.
+func (r *DTLSRx) handOver(t *recordSink) {
+	r.handMu.Lock()
+	defer r.handMu.Unlock()
+	moved := false
+	for {
+		p, ok := r.q.Take()
+		if !ok {
+			break
+		}
+		if !t.s.Deliver(p) {
+			r.pool.Put(p)
+		}
+		moved = true
+	}
+	if moved {
+		t.s.Flush()
+	}
 }
 
 func (s sink) Empty() bool { return !s.r.q.Pending() }
@@ -362,9 +391,11 @@ func (c control) SetRecordSink(s link.Sink) error {
 		c.r.records.Store(nil)
 		return nil
 	}
-	if !c.r.records.CompareAndSwap(nil, &recordSink{s}) {
+	t := &recordSink{s}
+	if !c.r.records.CompareAndSwap(nil, t) {
 		return fmt.Errorf("dtlsrx: %w: already bound to an association", mediaport.ErrState)
 	}
+	c.r.handOver(t)
 	return nil
 }
 

@@ -167,6 +167,25 @@ func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
 	return pp, true, nil
 }
 
+// Take removes the oldest packet and returns it; the caller owns it. It
+// returns false when the queue is empty.
+func (q *Queue) Take() (*Packet, bool) {
+	if !q.pending.Load() {
+		return nil, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return nil, false
+	}
+	p := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	q.sync()
+	return p, true
+}
+
 // Len returns the number of queued packets.
 func (q *Queue) Len() int {
 	q.mu.Lock()

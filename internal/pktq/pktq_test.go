@@ -156,3 +156,31 @@ func TestPopMoreReportsOverrun(t *testing.T) {
 		t.Fatalf("empty Pop after the Overrun was reported = %+v %v", pp, ok)
 	}
 }
+
+// TestTake: Take hands over the packets in order, with their ownership,
+// and leaves the queue empty and not pending.
+func TestTake(t *testing.T) {
+	pool := NewPool(64)
+	q := NewQueue(4, pool)
+	if _, ok := q.Take(); ok {
+		t.Fatal("Take from an empty queue")
+	}
+	for _, s := range []string{"a", "b"} {
+		q.Push(fill(pool, s))
+	}
+	for _, want := range []string{"a", "b"} {
+		p, ok := q.Take()
+		if !ok || string(p.Bytes()) != want {
+			t.Fatalf("Take = %v %v, want %q", p, ok, want)
+		}
+		p.N = copy(p.Buf, "reused") // ours now: the queue no longer sees it
+	}
+	if _, ok := q.Take(); ok || q.Pending() || q.Len() != 0 {
+		t.Fatal("queue not empty after taking everything")
+	}
+	q.Push(fill(pool, "c"))
+	buf := make([]byte, 8)
+	if pp, ok, _ := q.Pop(buf); !ok || string(buf[:pp.N]) != "c" {
+		t.Fatalf("Pop after Take = %q", buf[:pp.N])
+	}
+}
