@@ -432,9 +432,10 @@ func (v *VMPRx) receive(pt *port) {
 		// The gate is held. Drain what else is queued before signalling,
 		// so that a backlog wakes the application once, not once per
 		// read; bounded so that the first packet is not held back for
-		// long.
+		// long. A read that did not fill the reader emptied the socket:
+		// another would only cost a system call.
 		v.route(pt, 0, n)
-		for drained := n; drained < maxDrain; drained += n {
+		for drained := n; n == len(pt.rd.Msgs) && drained < maxDrain; drained += n {
 			if n, err = pt.rd.TryRead(); err != nil || n == 0 {
 				break
 			}
