@@ -156,10 +156,7 @@ func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
 		q.mu.Unlock()
 		return Popped{N: p.N, Src: p.Src, Kind: p.Kind, More: true}, true, ErrBufferTooSmall
 	}
-	q.ring[q.head] = nil
-	q.head = (q.head + 1) % len(q.ring)
-	q.n--
-	q.sync()
+	q.dropHead()
 	more := q.n > 0 || q.overrun
 	q.mu.Unlock()
 	pp = Popped{N: copy(buf, p.Bytes()), Src: p.Src, Kind: p.Kind, More: more}
@@ -179,11 +176,17 @@ func (q *Queue) Take() (*Packet, bool) {
 		return nil, false
 	}
 	p := q.ring[q.head]
+	q.dropHead()
+	return p, true
+}
+
+// dropHead removes the oldest packet from the ring (q.n > 0); q.mu is
+// held. The packet is the caller's.
+func (q *Queue) dropHead() {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
 	q.sync()
-	return p, true
 }
 
 // Len returns the number of queued packets.
@@ -240,10 +243,9 @@ func (q *Queue) Reset() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.n > 0 {
-		q.pool.Put(q.ring[q.head])
-		q.ring[q.head] = nil
-		q.head = (q.head + 1) % len(q.ring)
-		q.n--
+		p := q.ring[q.head]
+		q.dropHead()
+		q.pool.Put(p)
 	}
-	q.sync()
+	q.sync() // an empty queue may still have an Overrun to report
 }
