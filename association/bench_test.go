@@ -16,6 +16,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
 // Paired benchmarks against raw pion/dtls Conns over loopback UDP, same
@@ -85,7 +86,7 @@ func mediaportPair(b testing.TB, mod *mediaport.Module, a, s *side) {
 func BenchmarkThroughput(b *testing.B) {
 	payload := make([]byte, 1200)
 	const window = 32
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		mod := openModule(b)
 		cert := newCert(b)
 		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
@@ -133,8 +134,7 @@ func BenchmarkThroughput(b *testing.B) {
 		if st, _ := s.rx.Stats(); st.Overrun != 0 {
 			b.Fatalf("%d records lost to overrun", st.Overrun)
 		}
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		cert := newCert(b)
 		c, s, cleanup := pionPair(b, cert.TLS)
 		defer cleanup()
@@ -176,7 +176,7 @@ func BenchmarkThroughput(b *testing.B) {
 // binds a fresh DTLS[rx]/DTLS[tx] pair on two long-lived VMP[rx] ports, pion
 // fresh Conns on two long-lived sockets.
 func BenchmarkHandshake(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		mod := openModule(b)
 		cert := newCert(b)
 		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
@@ -195,8 +195,7 @@ func BenchmarkHandshake(b *testing.B) {
 				x.tx.Destroy()
 			}
 		}
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		cert := newCert(b)
 		ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -246,7 +245,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 			b.ReportMetric(float64(runtime.NumGoroutine()-g0)/(2*pairs), "goroutines/assoc")
 		}
 	}
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		mod, _ := mediaport.OpenModule(mediaport.Options{Batch: 4})
 		defer mod.Close()
 		cert := newCert(b)
@@ -262,8 +261,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 				mediaportPair(b, mod, p[0], p[1])
 			}
 		})
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		cert := newCert(b)
 		var socks [][2]*net.UDPConn
 		var conns []*dtls.Conn

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mediaport/mediaport/dispatcher"
+	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
 // Paired benchmarks: each has a "mediaport" and a "baseline" sub-benchmark
@@ -55,7 +56,7 @@ func (r *benchRecv) report(b *testing.B) {
 // BenchmarkSend: Dispatcher.Send against net.UDPConn.WriteToUDP.
 func BenchmarkSend(b *testing.B) {
 	pkt := make([]byte, benchPacket)
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		r := benchReceiver(b)
 		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
 			Destination: r.LocalAddr().(*net.UDPAddr).AddrPort(),
@@ -73,8 +74,7 @@ func BenchmarkSend(b *testing.B) {
 			}
 		}
 		r.report(b)
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		r := benchReceiver(b)
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -104,7 +104,7 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range pkts {
 		pkts[i] = make([]byte, benchPacket)
 	}
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		r := benchReceiver(b)
 		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
 			Destination: r.LocalAddr().(*net.UDPAddr).AddrPort(),
@@ -123,8 +123,7 @@ func BenchmarkSendBatch(b *testing.B) {
 			}
 		}
 		r.report(b)
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		r := benchReceiver(b)
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/stun/v3"
 
+	"github.com/mediaport/mediaport/internal/benchpair"
 	"github.com/mediaport/mediaport/internal/testutil"
 )
 
@@ -35,7 +36,7 @@ func newResponder(tb testing.TB, out *[]byte) *Session {
 // against the same decode, integrity check, response build and encode done
 // directly with pion/stun (one reused Message each way).
 func BenchmarkRespond(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		var out []byte
 		s := newResponder(b, &out)
 		b.ReportAllocs()
@@ -50,8 +51,7 @@ func BenchmarkRespond(b *testing.B) {
 		if res.Decode() != nil || res.Type != stun.BindingSuccess {
 			b.Fatal("no success response")
 		}
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		req, res := new(stun.Message), new(stun.Message)
 		integrity := stun.NewShortTermIntegrity("server-password-0123456789")
 		var username stun.Username

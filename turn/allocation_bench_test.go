@@ -10,6 +10,7 @@ import (
 
 	pionturn "github.com/pion/turn/v4"
 
+	"github.com/mediaport/mediaport/internal/benchpair"
 	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/turn"
 )
@@ -23,7 +24,7 @@ import (
 // too; TestRelayPathNoAllocs measures the client alone against coturn: 0.
 func BenchmarkRelayRoundTrip(b *testing.B) {
 	payload := make([]byte, 1200)
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		srv := testutil.StartPionTURN(b)
 		peer := echoPeer(b)
 		mod := openModule(b, nil)
@@ -63,8 +64,7 @@ func BenchmarkRelayRoundTrip(b *testing.B) {
 				<-evc // no timer: it would count in allocs/op
 			}
 		}
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		srv := testutil.StartPionTURN(b)
 		peer := echoPeer(b)
 		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")

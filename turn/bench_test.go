@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	pionstun "github.com/pion/stun/v3"
+
+	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
 // BenchmarkChannelData: framing and parsing a 1200-byte ChannelData
@@ -40,7 +42,7 @@ func BenchmarkChannelData(b *testing.B) {
 // attributes).
 func BenchmarkProcessAllocate(b *testing.B) {
 	raw := processCases[0].raw(RFC5766)
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r := ProcessAllocate(raw, RFC5766)
@@ -48,8 +50,7 @@ func BenchmarkProcessAllocate(b *testing.B) {
 				b.Fatal("not a success")
 			}
 		}
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		m := new(pionstun.Message)
 		b.ReportAllocs()
 		for b.Loop() {

@@ -9,6 +9,7 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/internal/benchpair"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -40,8 +41,7 @@ func burstPackets() [][]byte {
 // sender's and the wake-ups': this pair shows the cost of the extra
 // goroutine hop (receive goroutine → application) of the demultiplexer.
 func BenchmarkReceiveStream(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) { benchMediaport(b, 32) })
-	b.Run("baseline", benchRaw)
+	benchpair.Run(b, func(b *testing.B) { benchMediaport(b, 32) }, benchRaw)
 }
 
 // BenchmarkReceive: the receive path alone on a backlog. Each iteration
@@ -49,8 +49,7 @@ func BenchmarkReceiveStream(b *testing.B) {
 // timer stopped), then times the receiver draining them: VMP[rx] (recvmmsg,
 // 32 per call) → DTLS[rx] → GetPacket, against ReadFromUDP one by one.
 func BenchmarkReceive(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) { benchBacklog(b, 32, false) })
-	b.Run("baseline", benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false) }, benchBacklogRaw)
 }
 
 // BenchmarkReceiveGRO: BenchmarkReceive on a port with Config.GRO: the
@@ -58,15 +57,13 @@ func BenchmarkReceive(b *testing.B) {
 // reaches the VMP[rx] coalesced (up to GROSlots messages per recvmmsg) and
 // is split again; the baseline socket gets it one datagram at a time.
 func BenchmarkReceiveGRO(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) { benchBacklog(b, 32, true) })
-	b.Run("baseline", benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, true) }, benchBacklogRaw)
 }
 
 // BenchmarkReceiveSingle: BenchmarkReceive with one datagram per receive
 // system call on the mediaport side (Options.Batch = 1).
 func BenchmarkReceiveSingle(b *testing.B) {
-	b.Run("mediaport", func(b *testing.B) { benchBacklog(b, 1, false) })
-	b.Run("baseline", benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 1, false) }, benchBacklogRaw)
 }
 
 const backlog = 64 // records queued per iteration: within the default receive buffer

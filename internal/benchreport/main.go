@@ -2,7 +2,7 @@
 // for each pair, mediaport's time per op, the baseline's (raw socket, raw
 // pion) measured in the same run, their ratio and mediaport's allocations.
 //
-//	go run ./internal/benchreport                 # every package, 5 runs each
+//	go run ./internal/benchreport                 # every package, 6 rounds
 //	go run ./internal/benchreport -bench Send ./dispatcher
 //	go test -run '^$' -bench . -benchmem ./... | go run ./internal/benchreport -in -
 //
@@ -13,8 +13,9 @@
 // in units compare another metric the same way (baseline ÷ mediaport, lower
 // is better). Each value is the median of the runs (-count), to resist a
 // noisy shared machine; the runs are rounds of one go test process each,
-// so both sides of a pair are measured close together, and the table
-// also shows the range of the per-round ratios.
+// so both sides of a pair are measured close together, the side that runs
+// first alternates between rounds (internal/benchpair), and the table also
+// shows the range of the per-round ratios.
 package main
 
 import (
@@ -29,6 +30,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
 // goals are the minimum ratios the issues set, by pair name.
@@ -99,7 +102,7 @@ func roundRatios(ours, base []float64) (lo, hi float64, ok bool) {
 func main() {
 	in := flag.String("in", "", "read `go test -bench` output from this file (- for stdin) instead of running it")
 	bench := flag.String("bench", ".", "benchmarks to run (go test -bench)")
-	count := flag.Int("count", 5, "rounds: go test runs, each running every benchmark once")
+	count := flag.Int("count", 6, "rounds: go test runs, each running every benchmark once; the side of a pair that runs first alternates")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	flag.Parse()
 	pkgs := flag.Args()
@@ -111,13 +114,21 @@ func main() {
 	case "":
 		// One go test run per round, each with -count 1, so that drift of
 		// a shared machine (other load, frequency) affects both sides of a
-		// pair alike instead of whichever ran its repetitions later.
+		// pair alike instead of whichever ran its repetitions later; and
+		// the side that runs first alternates between rounds
+		// (benchpair.OrderEnv).
 		results := map[string]*result{}
 		for round := 1; round <= *count; round++ {
 			args := append([]string{"test", "-run", "^$", "-bench", *bench, "-benchmem",
 				"-count", "1", "-benchtime", *benchtime}, pkgs...)
 			cmd := exec.Command("go", args...)
 			cmd.Stderr = os.Stderr
+			order := "mediaport first"
+			cmd.Env = append(os.Environ(), benchpair.OrderEnv+"=")
+			if round%2 == 0 {
+				order = "baseline first"
+				cmd.Env = append(os.Environ(), benchpair.OrderEnv+"="+benchpair.BaselineFirst)
+			}
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				fatal(err)
@@ -125,7 +136,7 @@ func main() {
 			if err := cmd.Start(); err != nil {
 				fatal(err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d of %d: go %s\n", round, *count, strings.Join(args, " "))
+			fmt.Fprintf(os.Stderr, "round %d of %d (%s): go %s\n", round, *count, order, strings.Join(args, " "))
 			parse(io.TeeReader(out, os.Stderr), results)
 			if err := cmd.Wait(); err != nil {
 				fatal(fmt.Errorf("go test: %w", err))

@@ -3,6 +3,8 @@ package udp
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
 // BenchmarkRead: draining a backlog of 64 datagrams of 1200 bytes with
@@ -33,10 +35,9 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	}
-	b.Run("mediaport", func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) {
 		run(b, func(_ *Conn, rd *Reader, _ []byte) int { n, _ := rd.Read(); return n })
-	})
-	b.Run("baseline", func(b *testing.B) {
+	}, func(b *testing.B) {
 		run(b, func(r *Conn, _ *Reader, buf []byte) int { r.c.ReadFromUDPAddrPort(buf); return 1 })
 	})
 }
