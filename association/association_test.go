@@ -92,18 +92,8 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 		t.Fatalf("SRTP keys do not pair up: A %+v B %+v", ka, kb)
 	}
 
-	if err := a.tx.SendPacket([]byte("hello B")); err != nil {
-		t.Fatal(err)
-	}
-	if got := b.read(t, 5*time.Second); got != "hello B" {
-		t.Fatalf("B read %q", got)
-	}
-	if err := b.tx.SendPacket([]byte("hello A")); err != nil {
-		t.Fatal(err)
-	}
-	if got := a.read(t, 5*time.Second); got != "hello A" {
-		t.Fatalf("A read %q", got)
-	}
+	a.sendTo(t, b, "hello B")
+	b.sendTo(t, a, "hello A")
 
 	// Stop on A sends close_notify: B's DTLS[rx] stops cleanly.
 	if err := a.tx.Stop(); err != nil {
@@ -261,14 +251,7 @@ func TestDataAfterIdle(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		time.Sleep(120 * time.Millisecond) // > readLinger: both read loops idle
 		for _, dir := range [][2]*side{{a, s}, {s, a}} {
-			from, to := dir[0], dir[1]
-			msg := fmt.Sprintf("round %d", round)
-			if err := from.tx.SendPacket([]byte(msg)); err != nil {
-				t.Fatal(err)
-			}
-			if got := to.read(t, 5*time.Second); got != msg {
-				t.Fatalf("after idle: %q, want %q", got, msg)
-			}
+			dir[0].sendTo(t, dir[1], fmt.Sprintf("round %d", round)) // after idle
 		}
 		time.Sleep(120 * time.Millisecond)
 		const burst = 100
@@ -368,16 +351,6 @@ func TestRecordsBeforeBind(t *testing.T) {
 	if n, _, err := s.rx.GetPacket(make([]byte, 2048)); !errors.Is(err, dtlsrx.ErrNoPacket) {
 		t.Fatalf("GetPacket before any data: %d bytes, %v", n, err)
 	}
-	if err := c.tx.SendPacket([]byte("to server")); err != nil {
-		t.Fatal(err)
-	}
-	if got := s.read(t, 5*time.Second); got != "to server" {
-		t.Fatalf("server read %q", got)
-	}
-	if err := s.tx.SendPacket([]byte("to client")); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.read(t, 5*time.Second); got != "to client" {
-		t.Fatalf("client read %q", got)
-	}
+	c.sendTo(t, s, "to server")
+	s.sendTo(t, c, "to client")
 }

@@ -77,18 +77,8 @@ func FuzzEstablished(f *testing.F) {
 		if !association.ValidRecords(garbage) && after.Malformed != before.Malformed+1 {
 			t.Fatalf("malformed datagram not counted: %+v → %+v", before, after)
 		}
-		if err := a.tx.SendPacket([]byte("still alive")); err != nil {
-			t.Fatal(err)
-		}
-		if got := b.read(t, 5*time.Second); got != "still alive" {
-			t.Fatalf("read %q after garbage % x", got, garbage)
-		}
-		if err := b.tx.SendPacket([]byte("and back")); err != nil {
-			t.Fatal(err)
-		}
-		if got := a.read(t, 5*time.Second); got != "and back" {
-			t.Fatalf("read %q", got)
-		}
+		a.sendTo(t, b, "still alive") // after the garbage
+		b.sendTo(t, a, "and back")
 	})
 }
 

@@ -103,6 +103,18 @@ func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]
 	}
 }
 
+// sendTo sends msg as application data from s and fails the test unless
+// to reads exactly msg.
+func (s *side) sendTo(t testing.TB, to *side, msg string) {
+	t.Helper()
+	if err := s.tx.SendPacket([]byte(msg)); err != nil {
+		t.Fatalf("SendPacket %q: %v", msg, err)
+	}
+	if got := to.read(t, 5*time.Second); got != msg {
+		t.Fatalf("read %q, want %q", got, msg)
+	}
+}
+
 // read waits for one application-data packet on the DTLS[rx].
 func (s *side) read(t testing.TB, limit time.Duration) string {
 	t.Helper()
