@@ -388,8 +388,7 @@ type control struct{ r *DTLSRx }
 
 func (c control) SetRecordSink(s link.Sink) error {
 	if s == nil {
-		c.r.records.Store(nil)
-		return nil
+		return fmt.Errorf("dtlsrx: %w: nil record sink", mediaport.ErrInvalidArgument)
 	}
 	t := &recordSink{s}
 	if !c.r.records.CompareAndSwap(nil, t) {

@@ -57,10 +57,10 @@ var DTLSRx func(rx any) (Sink, error)
 // mode.
 type RxControl interface {
 	// SetRecordSink routes the DTLS records the VMP[rx] hands on to s
-	// instead of the DTLS[rx]'s queue, and first hands s the records that
-	// queue already holds (they arrived before s was bound); nil restores
-	// pass-through. It fails if another association already holds the
-	// DTLS[rx].
+	// instead of the DTLS[rx]'s queue, for the rest of the DTLS[rx]'s
+	// life, and first hands s the records that queue already holds (they
+	// arrived before s was bound). It fails if another association
+	// already holds the DTLS[rx].
 	SetRecordSink(s Sink) error
 	// PushData queues decrypted application data from src for GetPacket;
 	// false means the queue was full (counted as Overrun).
