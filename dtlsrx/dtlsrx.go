@@ -95,9 +95,12 @@ type DTLSRx struct {
 
 	// Terminated mode: records go to the association's sink; it pushes
 	// decrypted data into q. Records queued in q before the association
-	// was bound are handed over to it (handOver, under handMu).
+	// was bound are handed over to it (handOver, under handMu); while
+	// that runs (handing), new records queue behind them, so the
+	// association gets them all in order.
 	records atomic.Pointer[recordSink]
 	handMu  sync.Mutex
+	handing atomic.Bool
 	// source is the VMP[rx] port that feeds it, polled by GetPacket.
 	source  atomic.Pointer[sourceRef]
 	mu      sync.Mutex
@@ -318,7 +321,7 @@ func (r *DTLSRx) release() {
 type sink struct{ r *DTLSRx }
 
 func (s sink) Deliver(p *pktq.Packet) bool {
-	if t := s.r.records.Load(); t != nil {
+	if t := s.r.records.Load(); t != nil && !s.r.handing.Load() {
 		return t.s.Deliver(p)
 	}
 	n := p.N // p belongs to the queue once pushed
@@ -328,19 +331,24 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 	s.r.packets.Add(1)
 	s.r.bytes.Add(uint64(n))
 	if t := s.r.records.Load(); t != nil {
-		s.r.handOver(t) // bound while we pushed: the record is the association's
+		s.r.handOver(t) // bound meanwhile: the record is the association's
 	}
 	return true
 }
 
-// handOver gives association sink t the raw records queued in pass-through
-// mode before t was bound (a ClientHello that arrived before Bind, say), so
-// that none of them is lost or later returned by GetPacket as if it were
-// decrypted data. Records arriving while it runs may reach t first: DTLS
-// tolerates reordering.
+// handOver gives association sink t, in order, the raw records queued in
+// pass-through mode before t was bound (a ClientHello that arrived before
+// Bind, say) or behind them while the bind handed them over, so that none
+// of them is lost or later returned by GetPacket as if it were decrypted
+// data.
 func (r *DTLSRx) handOver(t *recordSink) {
 	r.handMu.Lock()
 	defer r.handMu.Unlock()
+	r.handOverLocked(t)
+}
+
+// handOverLocked is handOver with r.handMu held.
+func (r *DTLSRx) handOverLocked(t *recordSink) {
 	moved := false
 	for {
 		p, ok := r.q.Take()
@@ -391,10 +399,16 @@ func (c control) SetRecordSink(s link.Sink) error {
 		return fmt.Errorf("dtlsrx: %w: nil record sink", mediaport.ErrInvalidArgument)
 	}
 	t := &recordSink{s}
-	if !c.r.records.CompareAndSwap(nil, t) {
+	c.r.handMu.Lock()
+	defer c.r.handMu.Unlock()
+	if c.r.records.Load() != nil {
 		return fmt.Errorf("dtlsrx: %w: already bound to an association", mediaport.ErrState)
 	}
-	c.r.handOver(t)
+	// Until the queue is handed over, Deliver queues behind it.
+	c.r.handing.Store(true)
+	c.r.records.Store(t)
+	c.r.handOverLocked(t)
+	c.r.handing.Store(false)
 	return nil
 }
 
