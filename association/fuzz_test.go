@@ -63,17 +63,7 @@ func FuzzEstablished(f *testing.F) {
 	}
 	pool := pktq.NewPool(2048)
 	f.Fuzz(func(t *testing.T, garbage []byte) {
-		if len(garbage) > 2048 {
-			garbage = garbage[:2048]
-		}
-		before := b.a.Stats()
-		p := pool.Get()
-		p.N, p.Src = copy(p.Buf, garbage), a.port
-		if !b.a.Deliver(p) {
-			pool.Put(p)
-		}
-		b.a.Flush()
-		after := b.a.Stats()
+		garbage, before, after := deliverOne(b.a, pool, garbage, a.port)
 		if !association.ValidRecords(garbage) && after.Malformed != before.Malformed+1 {
 			t.Fatalf("malformed datagram not counted: %+v → %+v", before, after)
 		}
@@ -98,17 +88,7 @@ func FuzzHandshaking(f *testing.F) {
 	s.bind(f, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 24 * time.Hour})
 	pool := pktq.NewPool(2048)
 	f.Fuzz(func(t *testing.T, garbage []byte) {
-		if len(garbage) > 2048 {
-			garbage = garbage[:2048]
-		}
-		before := s.a.Stats()
-		p := pool.Get()
-		p.N, p.Src = copy(p.Buf, garbage), peer
-		if !s.a.Deliver(p) {
-			pool.Put(p)
-		}
-		s.a.Flush()
-		after := s.a.Stats()
+		garbage, before, after := deliverOne(s.a, pool, garbage, peer)
 		switch {
 		case !association.ValidRecords(garbage):
 			if after.Malformed != before.Malformed+1 {
@@ -121,4 +101,19 @@ func FuzzHandshaking(f *testing.F) {
 			t.Fatalf("state %v after % x", st, garbage)
 		}
 	})
+}
+
+// deliverOne hands datagram d (cut to the pool's packet size) from src to
+// a as its VMP[rx] would, and returns what it delivered with a's counters
+// before and after.
+func deliverOne(a *association.Association, pool *pktq.Pool, d []byte, src netip.AddrPort) (delivered []byte, before, after association.Stats) {
+	d = d[:min(len(d), pool.Size())]
+	before = a.Stats()
+	p := pool.Get()
+	p.N, p.Src = copy(p.Buf, d), src
+	if !a.Deliver(p) {
+		pool.Put(p)
+	}
+	a.Flush()
+	return d, before, a.Stats()
 }

@@ -310,57 +310,31 @@ func TestPollersAndReceiveGoroutine(t *testing.T) {
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	errc := make(chan error, 2)
+	vev, _ := v.Event()
 	go func() {
-		ev, _ := v.Event()
-		buf := make([]byte, 2048)
-		for want := 0; want < n; {
+		errc <- readInOrder("RTP", n, vev.C(), deadline, func(buf []byte, want int) error {
 			pkt, err := v.GetPacket(buf)
-			if errors.Is(err, vmprx.ErrNoPacket) {
-				select {
-				case <-ev.C():
-				case <-time.After(time.Until(deadline)):
-					errc <- fmt.Errorf("RTP: stuck at %d of %d", want, n)
-					return
-				}
-				continue
-			}
 			if err != nil {
-				errc <- err
-				return
+				return err
 			}
 			if seq := binary.BigEndian.Uint16(buf[2:4]); pkt.Class != vmprx.ClassRTP || seq != uint16(want) {
-				errc <- fmt.Errorf("RTP %d: got seq %d (%v)", want, seq, pkt.Class)
-				return
+				return fmt.Errorf("RTP %d: got seq %d (%v)", want, seq, pkt.Class)
 			}
-			want++
-		}
-		errc <- nil
+			return nil
+		})
 	}()
+	rev, _ := rx.Event()
 	go func() {
-		ev, _ := rx.Event()
-		buf := make([]byte, 2048)
-		for want := 0; want < n; {
+		errc <- readInOrder("DTLS", n, rev.C(), deadline, func(buf []byte, want int) error {
 			k, _, err := rx.GetPacket(buf)
-			if errors.Is(err, dtlsrx.ErrNoPacket) {
-				select {
-				case <-ev.C():
-				case <-time.After(time.Until(deadline)):
-					errc <- fmt.Errorf("DTLS: stuck at %d of %d", want, n)
-					return
-				}
-				continue
-			}
 			if err != nil {
-				errc <- err
-				return
+				return err
 			}
 			if got := string(buf[13:k]); got != fmt.Sprint(want) {
-				errc <- fmt.Errorf("DTLS record %d: got %q", want, got)
-				return
+				return fmt.Errorf("DTLS record %d: got %q", want, got)
 			}
-			want++
-		}
-		errc <- nil
+			return nil
+		})
 	}()
 	for i := 0; i < 2; i++ {
 		if err := <-errc; err != nil {
@@ -377,4 +351,28 @@ func TestPollersAndReceiveGoroutine(t *testing.T) {
 	if got := stunSeen.Load(); got != n/10 {
 		t.Fatalf("STUN handler called %d times, want %d", got, n/10)
 	}
+}
+
+// readInOrder calls get for packets 0 to n-1 in turn, waiting on ready
+// whenever get reports no packet (an error matching vmprx.ErrNoPacket or
+// dtlsrx.ErrNoPacket), until deadline. get returns an error, too, when the
+// packet it read is not number want.
+func readInOrder(what string, n int, ready <-chan struct{}, deadline time.Time, get func(buf []byte, want int) error) error {
+	buf := make([]byte, 2048)
+	for want := 0; want < n; {
+		err := get(buf, want)
+		if errors.Is(err, vmprx.ErrNoPacket) || errors.Is(err, dtlsrx.ErrNoPacket) {
+			select {
+			case <-ready:
+			case <-time.After(time.Until(deadline)):
+				return fmt.Errorf("%s: stuck at %d of %d", what, want, n)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		want++
+	}
+	return nil
 }
