@@ -7,7 +7,9 @@
 //	go test -run '^$' -bench . -benchmem ./... | go run ./internal/benchreport -in -
 //
 // A pair is two sub-benchmarks of one benchmark named "mediaport" and
-// "baseline"; a few pairs of other names are listed in extraPairs. The
+// "baseline", or the per-side metrics of a benchmark that runs them op by
+// op (benchpair.Interleave); a few pairs of other names are listed in
+// extraPairs. The
 // ratio is baseline time ÷ mediaport time, so above 1 mediaport is faster
 // and 0.9 means mediaport runs at 90% of the baseline's speed; pairs listed
 // in units compare another metric the same way (baseline ÷ mediaport, lower
@@ -169,8 +171,19 @@ var (
 )
 
 // parse reads go test -bench output into results keyed "pkg/Name/sub",
-// appending to what results holds.
+// appending to what results holds. The metrics of a benchmark run with
+// benchpair.Interleave, "mediaport-ns/op" and the like, go to the keys
+// "pkg/Name/mediaport" and "pkg/Name/baseline", as if the sides had been
+// sub-benchmarks.
 func parse(r io.Reader, results map[string]*result) {
+	get := func(key string) *result {
+		res := results[key]
+		if res == nil {
+			res = &result{}
+			results[key] = res
+		}
+		return res
+	}
 	pkg := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -184,29 +197,35 @@ func parse(r io.Reader, results map[string]*result) {
 			continue
 		}
 		key := pkg + "/" + m[1]
-		res := results[key]
-		if res == nil {
-			res = &result{}
-			results[key] = res
-		}
 		f := strings.Fields(m[2])
 		for i := 1; i < len(f); i++ {
 			v, err := strconv.ParseFloat(f[i-1], 64)
 			if err != nil {
 				continue
 			}
-			switch f[i] {
-			case "ns/op":
-				res.ns = append(res.ns, v)
-			case "allocs/op":
-				res.allocs = append(res.allocs, v)
-			default:
-				if res.extra == nil {
-					res.extra = map[string][]float64{}
+			k, unit := key, f[i]
+			for _, side := range []string{"mediaport", "baseline"} {
+				if u, ok := strings.CutPrefix(unit, side+"-"); ok {
+					k, unit = key+"/"+side, u
 				}
-				res.extra[f[i]] = append(res.extra[f[i]], v)
 			}
+			get(k).add(unit, v)
 		}
+	}
+}
+
+// add records one value of a metric.
+func (res *result) add(unit string, v float64) {
+	switch unit {
+	case "ns/op":
+		res.ns = append(res.ns, v)
+	case "allocs/op":
+		res.allocs = append(res.allocs, v)
+	default:
+		if res.extra == nil {
+			res.extra = map[string][]float64{}
+		}
+		res.extra[unit] = append(res.extra[unit], v)
 	}
 }
 

@@ -58,3 +58,23 @@ func TestRounds(t *testing.T) {
 		t.Fatalf("per-round ratios 150/200 and 150/100 missing:\n%s", out.String())
 	}
 }
+
+// TestInterleaved: the per-side metrics of benchpair.Interleave make a
+// pair, with its allocations and per-round ratios, and the benchmark's own
+// ns/op (both sides together) is not taken for either side.
+func TestInterleaved(t *testing.T) {
+	res := map[string]*result{}
+	for _, ours := range []string{"1000", "1250"} {
+		parse(strings.NewReader("pkg: x/association\nBenchmarkHandshake-2 10 2000 ns/op 900 baseline-allocs/op 1000 baseline-ns/op 7 mediaport-allocs/op "+ours+" mediaport-ns/op 120 B/op 9 allocs/op\n"), res)
+	}
+	if got := res["association/Handshake/mediaport"]; got == nil || len(got.ns) != 2 || got.ns[1] != 1250 || got.allocs[0] != 7 {
+		t.Fatalf("mediaport side: %+v", got)
+	}
+	var out bytes.Buffer
+	code := report(&out, res)
+	s := out.String()
+	// median 1125 against 1000: 0.89 misses 0.9; rounds 1.00 and 0.80.
+	if code != 1 || !strings.Contains(s, "0.89x") || !strings.Contains(s, "0.80–1.00") || !strings.Contains(s, " 7  ") {
+		t.Fatalf("exit %d, report:\n%s", code, s)
+	}
+}
