@@ -270,6 +270,87 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	return pp.N, pp.Src, nil
 }
 
+// GetPackets is GetPacket for a batch, the way a server that takes bursts
+// reads: it copies up to len(bufs) packets, oldest first, into bufs[i],
+// sets sizes[i] to the length and srcs[i] to the source of each, and
+// returns how many. sizes and srcs must be at least as long as bufs. In
+// pass-through mode, with its queue empty, it reads the feeding port as
+// GetPacket does; the datagrams for this DTLS[rx] that the port returns
+// first are read straight into bufs, up to one read of the port's batch
+// (Options.Batch) — without a queue or a second copy — provided each
+// buffer holds mediaport.MaxPacket bytes. A buffer shorter than the next
+// packet ends the batch there; that packet stays queued, and when it is
+// the first GetPackets returns 0, its length in sizes[0] and an error
+// matching ErrBufferTooSmall. With nothing to return it returns 0 and
+// ErrNoPacket, or ErrStopped after Stop once the queue is empty; with no
+// buffers, 0 and no error.
+func (r *DTLSRx) GetPackets(bufs [][]byte, sizes []int, srcs []netip.AddrPort) (int, error) {
+	if err := r.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	if len(sizes) < len(bufs) || len(srcs) < len(bufs) {
+		return 0, fmt.Errorf("dtlsrx: %w: %d buffers, %d sizes, %d sources", mediaport.ErrInvalidArgument, len(bufs), len(sizes), len(srcs))
+	}
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	n, more := 0, false
+	pop := func() error {
+		for n < len(bufs) {
+			pp, ok, err := r.q.Pop(bufs[n])
+			more = more || pp.More
+			if !ok {
+				return nil
+			}
+			if err != nil {
+				if n == 0 {
+					sizes[0], srcs[0] = pp.N, pp.Src
+					return fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(bufs[0]))
+				}
+				return nil // the next call reports it
+			}
+			sizes[n], srcs[n] = pp.N, pp.Src
+			n++
+		}
+		return nil
+	}
+	if err := pop(); err != nil {
+		return 0, err
+	}
+	if n < len(bufs) && r.records.Load() == nil && r.ep.Check() == nil {
+		// The queue is empty: read the feeding port ourselves, as
+		// GetPacket does.
+		if src := r.source.Load(); src != nil {
+			k := src.s.PollBatch(sink{r}, bufs[n:], sizes[n:], srcs[n:])
+			if k > 0 {
+				r.packets.Add(uint64(k))
+				var b uint64
+				for _, l := range sizes[n : n+k] {
+					b += uint64(l)
+				}
+				r.bytes.Add(b)
+				n += k
+			}
+			if err := pop(); err != nil && n == 0 {
+				return 0, err
+			}
+		}
+	}
+	if n == 0 {
+		if err := r.ep.Check(); err != nil {
+			return 0, err
+		}
+		if more {
+			r.ep.Signal() // an Overrun to report
+		}
+		return 0, ErrNoPacket
+	}
+	if more || r.q.Pending() {
+		r.ep.Signal()
+	}
+	return n, nil
+}
+
 // ErrNoPacket is returned by GetPacket when no packet is queued.
 var ErrNoPacket = errors.New("dtlsrx: no packet queued")
 

@@ -57,6 +57,37 @@ func TestHotPathNoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+
+	// Through the socket: GetPackets reads the port itself (or pops what
+	// the receive goroutine queued when it got there first).
+	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	port, _, _ := v.Ports()
+	bufs := make([][]byte, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, 4), make([]netip.AddrPort, 4)
+	testutil.NoAllocs(t, "DTLS[rx].GetPackets from the socket", func() {
+		for range bufs {
+			if _, err := s.WriteTo(dtls, port); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for got := 0; got < len(bufs); {
+			n, err := rx.GetPackets(bufs[got:], sizes, srcs)
+			if err != nil && !errors.Is(err, dtlsrx.ErrNoPacket) {
+				t.Fatal(err)
+			}
+			if got += n; n == 0 && time.Now().After(deadline) {
+				t.Fatalf("read %d of %d records", got, len(bufs))
+			}
+		}
+	})
 }
 
 // TestSTUNResponderNoAllocs: a connectivity check arriving on the media

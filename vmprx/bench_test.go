@@ -49,7 +49,14 @@ func BenchmarkReceiveStream(b *testing.B) {
 // timer stopped), then times the receiver draining them: VMP[rx] (recvmmsg,
 // 32 per call) → DTLS[rx] → GetPacket, against ReadFromUDP one by one.
 func BenchmarkReceive(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false) }, benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false, 0) }, benchBacklogRaw)
+}
+
+// BenchmarkReceiveBatch: BenchmarkReceive with the application reading in
+// batches too, GetPackets with 32 buffers: the port's recvmmsg reads the
+// records straight into them.
+func BenchmarkReceiveBatch(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false, 32) }, benchBacklogRaw)
 }
 
 // BenchmarkReceiveGRO: BenchmarkReceive on a port with Config.GRO: the
@@ -57,18 +64,20 @@ func BenchmarkReceive(b *testing.B) {
 // reaches the VMP[rx] coalesced (up to GROSlots messages per recvmmsg) and
 // is split again; the baseline socket gets it one datagram at a time.
 func BenchmarkReceiveGRO(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, true) }, benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, true, 0) }, benchBacklogRaw)
 }
 
 // BenchmarkReceiveSingle: BenchmarkReceive with one datagram per receive
 // system call on the mediaport side (Options.Batch = 1).
 func BenchmarkReceiveSingle(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 1, false) }, benchBacklogRaw)
+	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 1, false, 0) }, benchBacklogRaw)
 }
 
 const backlog = 64 // records queued per iteration: within the default receive buffer
 
-func benchBacklog(b *testing.B, batch int, gro bool) {
+// benchBacklog reads with GetPacket, or with GetPackets into getBatch
+// buffers when getBatch > 0.
+func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) {
 	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
 	if err != nil {
 		b.Fatal(err)
@@ -89,6 +98,18 @@ func benchBacklog(b *testing.B, batch int, gro bool) {
 	ev, _ := rx.Event()
 	evc := ev.C()
 	buf := make([]byte, 2048)
+	bufs := make([][]byte, getBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, getBatch), make([]netip.AddrPort, getBatch)
+	get := func() (int, error) {
+		if getBatch > 0 {
+			return rx.GetPackets(bufs, sizes, srcs)
+		}
+		_, _, err := rx.GetPacket(buf)
+		return 1, err
+	}
 	b.SetBytes(recordLen)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -104,14 +125,15 @@ func benchBacklog(b *testing.B, batch int, gro bool) {
 		b.StartTimer()
 		release()
 		for got := 0; got < n; {
-			if _, _, err := rx.GetPacket(buf); err != nil {
+			k, err := get()
+			if err != nil {
 				if !errors.Is(err, dtlsrx.ErrNoPacket) {
 					b.Fatal(err)
 				}
 				<-evc
 				continue
 			}
-			got++
+			got += k
 		}
 	}
 	b.StopTimer()

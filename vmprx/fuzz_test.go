@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // FuzzClassify checks Classify against the RFC 7983 / RFC 9443 ranges and
@@ -200,4 +202,127 @@ func FuzzCoalesced(f *testing.F) {
 			t.Fatalf("%d bytes, segment %d: %d datagrams counted, want %d: %+v", m.N, seg, counted, want, st)
 		}
 	})
+}
+
+// FuzzGetPackets: datagrams left in the socket (the port was held while
+// they arrived) and read by DTLS[rx].GetPackets — straight into its first
+// three buffers while they are its records (the fourth is too short for any
+// datagram) — and VMP[rx].GetPacket come out whole, each
+// exactly once and in the order sent: the DTLS records through the
+// DTLS[rx], RTP and RTCP through the VMP[rx]. The input is a sequence of
+// datagrams, each a length byte (low 7 bits) followed by that many bytes.
+func FuzzGetPackets(f *testing.F) {
+	rtp := make([]byte, 12)
+	rtp[0] = 0x80
+	rtcp := []byte{0x80, 201, 0, 1, 0, 0, 0, 42}
+	dtls := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 'x'}
+	frame := func(ps ...[]byte) []byte {
+		var out []byte
+		for _, p := range ps {
+			out = append(out, byte(len(p)))
+			out = append(out, p...)
+		}
+		return out
+	}
+	f.Add(frame(dtls, dtls, rtp, dtls, rtcp, dtls))
+	f.Add(frame(rtp, dtls, []byte{}, dtls, []byte{0x16}, dtls))
+	f.Add(frame(dtls, append(dtls[:13:13], make([]byte, 100)...), dtls))
+
+	mod, err := mediaport.OpenModule(mediaport.Options{Batch: 4, QueueLen: 256})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true}); err != nil {
+		f.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	port, _, _ := v.Ports()
+	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	bufs := [][]byte{make([]byte, 2048), make([]byte, 2048), make([]byte, 2048), make([]byte, 64), make([]byte, 2048)}
+	sizes, srcs := make([]int, len(bufs)), make([]netip.AddrPort, len(bufs))
+	buf := make([]byte, 2048)
+	counted := func() uint64 {
+		st, _ := v.Stats()
+		return st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var sent, wantDTLS, wantMedia [][]byte
+		for len(in) > 0 && len(sent) < 48 {
+			n := min(int(in[0]&0x7f), len(in)-1)
+			d := in[1 : 1+n]
+			in = in[1+n:]
+			sent = append(sent, d)
+			switch Classify(d) {
+			case ClassDTLS:
+				wantDTLS = append(wantDTLS, d)
+			case ClassRTP, ClassRTCP:
+				wantMedia = append(wantMedia, d)
+			}
+		}
+		before := counted()
+		pt := v.ports[0].Load()
+		for !pt.gate.TryEnter() {
+			runtime.Gosched()
+		}
+		for _, d := range sent {
+			if _, err := s.WriteTo(d, port); err != nil {
+				pt.gate.Leave()
+				t.Fatal(err)
+			}
+		}
+		pt.gate.Leave() // and drop the duty: the reads below poll the port
+		var gotDTLS, gotMedia [][]byte
+		read := func() (more bool) {
+			n, err := rx.GetPackets(bufs, sizes, srcs)
+			if err != nil && !errors.Is(err, dtlsrx.ErrNoPacket) {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if srcs[i] != s.LocalAddr() {
+					t.Fatalf("record from %v, want %v", srcs[i], s.LocalAddr())
+				}
+				gotDTLS = append(gotDTLS, bytes.Clone(bufs[i][:sizes[i]]))
+			}
+			pkt, err := v.GetPacket(buf)
+			if err == nil {
+				gotMedia = append(gotMedia, bytes.Clone(buf[:pkt.Len]))
+			}
+			return n > 0 || err == nil
+		}
+		for deadline := time.Now().Add(5 * time.Second); counted()-before < uint64(len(sent)); read() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d datagrams sent, %d counted", len(sent), counted()-before)
+			}
+		}
+		// Every datagram is counted; once the gate is free, whoever read
+		// the last ones has routed them too.
+		for !pt.gate.TryEnter() {
+			runtime.Gosched()
+		}
+		pt.gate.Leave()
+		for read() {
+		}
+		if !equalAll(gotDTLS, wantDTLS) || !equalAll(gotMedia, wantMedia) {
+			t.Fatalf("DTLS[rx] read %x, want %x; VMP[rx] read %x, want %x", gotDTLS, wantDTLS, gotMedia, wantMedia)
+		}
+	})
+}
+
+func equalAll(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -376,3 +376,95 @@ func readInOrder(what string, n int, ready <-chan struct{}, deadline time.Time, 
 	}
 	return nil
 }
+
+// TestDTLSRxGetPackets: GetPackets returns the records queued first, then
+// reads the port straight into the caller's buffers; a datagram that is not
+// the DTLS[rx]'s (RTP) ends that run and is routed, and the records after
+// it come through the queue — all in order, none lost. A buffer too short
+// ends the batch and keeps the packet; bad arguments are refused.
+func TestDTLSRxGetPackets(t *testing.T) {
+	mod := openModule(t, mediaport.Options{Batch: 8})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s := sender(t, lo4)
+	s.WriteTo(dtlsRecord("q1"), rtp) // nobody polls: the receive goroutine queues them
+	s.WriteTo(dtlsRecord("q2"), rtp)
+	waitStats(t, v, func(st vmprx.Stats) bool { return st.DTLS == 2 })
+	err := vmprx.StrandRTPPort(v, func() {
+		s.WriteTo(dtlsRecord("d1"), rtp)
+		s.WriteTo(dtlsRecord("d2"), rtp)
+		s.WriteTo(rtpPacket(9, 1, "media"), rtp) // read into the caller's third buffer
+		for _, p := range []string{"d3", "d4", "d5"} {
+			s.WriteTo(dtlsRecord(p), rtp)
+		}
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := make([][]byte, 6)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, 6), make([]netip.AddrPort, 6)
+	var got []string
+	collect := func(n int) {
+		for i := range n {
+			if srcs[i] != s.LocalAddr() {
+				t.Fatalf("packet %d from %v, want %v", i, srcs[i], s.LocalAddr())
+			}
+			got = append(got, string(bufs[i][13:sizes[i]]))
+		}
+	}
+	n, err := rx.GetPackets(bufs, sizes, srcs)
+	if err != nil || n != 6 {
+		t.Fatalf("GetPackets = %d, %v; want 6", n, err)
+	}
+	collect(n)
+	if n, err = rx.GetPackets(bufs, sizes, srcs); err != nil || n != 1 {
+		t.Fatalf("second GetPackets = %d, %v; want the last record", n, err)
+	}
+	collect(n)
+	if want := "q1 q2 d1 d2 d3 d4 d5"; fmt.Sprint(got) != "["+want+"]" {
+		t.Fatalf("records %v, want [%s]", got, want)
+	}
+	if _, err := rx.GetPackets(bufs, sizes, srcs); !errors.Is(err, dtlsrx.ErrNoPacket) {
+		t.Fatalf("GetPackets with nothing left = %v, want ErrNoPacket", err)
+	}
+	if pkt, err := v.GetPacket(bufs[0]); err != nil || pkt.Class != vmprx.ClassRTP || string(bufs[0][12:pkt.Len]) != "media" {
+		t.Fatalf("VMP[rx] GetPacket = %+v, %v; want the RTP packet", pkt, err)
+	}
+	if st, _ := rx.Stats(); st.Packets != 7 || st.Bytes != 7*15 {
+		t.Fatalf("DTLS[rx] stats %+v, want 7 packets of 15 bytes", st)
+	}
+
+	// Buffers too short: the packet stays queued until a buffer holds it.
+	err = vmprx.StrandRTPPort(v, func() {
+		s.WriteTo(dtlsRecord(string(make([]byte, 200))), rtp)
+		s.WriteTo(dtlsRecord("x"), rtp)
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := [][]byte{make([]byte, 100)}
+	if n, err := rx.GetPackets(small, sizes, srcs); n != 0 || !errors.Is(err, mediaport.ErrBufferTooSmall) || sizes[0] != 213 {
+		t.Fatalf("GetPackets into 100 bytes = %d, %v, size %d; want 0, ErrBufferTooSmall, 213", n, err, sizes[0])
+	}
+	if n, err := rx.GetPackets([][]byte{bufs[0], make([]byte, 10)}, sizes, srcs); n != 1 || err != nil || sizes[0] != 213 {
+		t.Fatalf("GetPackets into 2048 and 10 bytes = %d, %v, size %d; want the 213-byte record alone", n, err, sizes[0])
+	}
+	if n, err := rx.GetPackets(bufs[:1], sizes, srcs); n != 1 || err != nil || string(bufs[0][13:sizes[0]]) != "x" {
+		t.Fatalf("GetPackets = %d, %v; want the record the short buffer left", n, err)
+	}
+
+	if _, err := rx.GetPackets(bufs, sizes[:2], srcs); !errors.Is(err, mediaport.ErrInvalidArgument) {
+		t.Fatalf("GetPackets with 2 sizes for 6 buffers = %v, want ErrInvalidArgument", err)
+	}
+	if n, err := rx.GetPackets(nil, nil, nil); n != 0 || err != nil {
+		t.Fatalf("GetPackets of nothing = %d, %v", n, err)
+	}
+	rx.Destroy()
+	if _, err := rx.GetPackets(bufs, sizes, srcs); !errors.Is(err, mediaport.ErrDestroyed) {
+		t.Fatalf("GetPackets after Destroy = %v, want ErrDestroyed", err)
+	}
+}

@@ -195,14 +195,30 @@ type source struct {
 }
 
 func (s *source) Poll(self link.Sink, buf []byte) (int, netip.AddrPort, bool) {
+	pt := s.port()
+	if pt == nil {
+		return 0, netip.AddrPort{}, false
+	}
+	d := direct{one: buf}
+	got := pt.poll(s.v, self, &d)
+	return d.n, d.src, got > 0
+}
+
+func (s *source) PollBatch(self link.Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int {
+	pt := s.port()
+	if pt == nil {
+		return 0
+	}
+	d := direct{bufs: bufs, sizes: sizes, srcs: srcs}
+	return pt.poll(s.v, self, &d)
+}
+
+func (s *source) port() *port {
 	pt := s.v.ports[s.idx].Load()
 	if pt == nil && s.idx == 1 {
 		pt = s.v.ports[0].Load() // "the RTCP port" under rtcp-mux
 	}
-	if pt == nil {
-		return 0, netip.AddrPort{}, false
-	}
-	return pt.poll(s.v, self, buf)
+	return pt
 }
 
 // Create allocates a VMP[rx] on mod. It binds nothing until Config.
@@ -451,37 +467,50 @@ func (v *VMPRx) receive(pt *port) {
 // routes). It reads at most maxPoll datagrams; when more are waiting it
 // wakes the receive goroutine to read them. self, when not nil, is the
 // DTLS[rx] sink that polls: it is not signalled (it looks at its queue
-// next).
-func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc netip.AddrPort, got bool) {
+// next). poll returns how many datagrams it read straight into d's
+// buffers for self (link.Source).
+func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 	owe := false // the receive goroutine left us the socket to empty
 	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
-		// The first datagram goes straight into the caller's buffer when
-		// it can hold any datagram and the caller's queue is empty now
+		// The first datagrams go straight into the caller's buffers when
+		// these can hold any datagram and the caller's queue is empty now
 		// that we hold the port (before, another reader of the port may
-		// have queued for it): if that datagram is for the caller, order
-		// is kept by returning it at once, without a queue or a second
-		// copy.
-		useDirect := !got && direct != nil && pt.slots != nil && len(direct) >= len(pt.slots[0].Buf) && emptySink(self)
-		if useDirect {
-			pt.rd.Msgs[0].Buf = direct
+		// have queued for it): the datagrams for the caller that come
+		// first are the next in order, returned without a queue or a
+		// second copy.
+		k := 0
+		if read == 0 && self != nil && pt.slots != nil && emptySink(self) {
+			for k < len(pt.rd.Msgs) && k < d.len() && len(d.buf(k)) >= len(pt.slots[k].Buf) {
+				pt.rd.Msgs[k].Buf = d.buf(k)
+				k++
+			}
 		}
 		n, err := pt.rd.Poll()
-		first := 0
-		if useDirect {
-			m := &pt.rd.Msgs[0]
-			m.Buf = pt.slots[0].Buf
+		if err != nil {
+			n = 0
+		}
+		first := 0 // the datagrams [0, first) went to self directly
+		for i := 0; i < k; i++ {
+			m := &pt.rd.Msgs[i]
+			m.Buf = pt.slots[i].Buf
+			if i >= n {
+				continue
+			}
 			if m.N > len(m.Buf) { // fits the caller's buffer, not MaxPacket
 				m.N, m.Trunc = len(m.Buf), true
 			}
-			if err == nil && n > 0 {
-				if v.takeDirect(pt.idx, direct[:m.N], m.Trunc, self) {
-					dn, dsrc, got, first = m.N, m.Src, true, 1
-				} else {
-					copy(m.Buf, direct[:m.N]) // routed as usual
-				}
+			if first == i && v.forSelf(pt.idx, d.buf(i)[:m.N], m.Trunc, self) {
+				d.set(i, m.N, m.Src)
+				first++
+			} else {
+				copy(m.Buf, d.buf(i)[:m.N]) // routed as usual, as is every later one
 			}
 		}
-		if err == nil && n > 0 {
+		if first > 0 {
+			v.count[cDTLS].Add(uint64(first)) // routed to self, as it were
+			got += first
+		}
+		if n > 0 {
 			v.route(pt, first, n)
 			read += n
 		}
@@ -492,16 +521,53 @@ func (pt *port) poll(v *VMPRx, self link.Sink, direct []byte) (dn int, dsrc neti
 		skipped := pt.gate.Leave()
 		owe = skipped || (owe && err == nil && n == len(pt.rd.Msgs))
 		if !owe {
-			return dn, dsrc, got
+			return got
 		}
 		if read >= maxPoll {
 			// Enough for one call: the receive goroutine reads the rest.
 			pt.conn.UDPConn().SetReadDeadline(aLongTimeAgo)
-			return dn, dsrc, got
+			return got
 		}
 	}
 	// The gate is held by another reader, which now owes what we owed.
-	return dn, dsrc, got
+	return got
+}
+
+// direct is where poll may read datagrams for the polling DTLS[rx]: one
+// buffer (GetPacket, with n and src set for it) or several (GetPackets,
+// with their sizes and sources).
+type direct struct {
+	one   []byte
+	n     int
+	src   netip.AddrPort
+	bufs  [][]byte
+	sizes []int
+	srcs  []netip.AddrPort
+}
+
+func (d *direct) len() int {
+	if d.bufs != nil {
+		return len(d.bufs)
+	}
+	if d.one != nil {
+		return 1
+	}
+	return 0
+}
+
+func (d *direct) buf(i int) []byte {
+	if d.bufs != nil {
+		return d.bufs[i]
+	}
+	return d.one
+}
+
+func (d *direct) set(i, n int, src netip.AddrPort) {
+	if d.bufs != nil {
+		d.sizes[i], d.srcs[i] = n, src
+		return
+	}
+	d.n, d.src = n, src
 }
 
 // emptySink reports whether nothing is queued in s. Called with the port's
@@ -511,10 +577,10 @@ func emptySink(s link.Sink) bool {
 	return ok && f.Empty()
 }
 
-// takeDirect reports whether datagram d, read into a polling DTLS[rx]'s
-// own buffer, is a DTLS record for that DTLS[rx] (self) — counted then as
-// routed — rather than something to route.
-func (v *VMPRx) takeDirect(port int, d []byte, trunc bool, self link.Sink) bool {
+// forSelf reports whether datagram d, read into a polling DTLS[rx]'s own
+// buffer, is a DTLS record for that DTLS[rx] (self) rather than something
+// to route.
+func (v *VMPRx) forSelf(port int, d []byte, trunc bool, self link.Sink) bool {
 	if trunc || self == nil || Classify(d) != ClassDTLS {
 		return false
 	}
@@ -522,11 +588,7 @@ func (v *VMPRx) takeDirect(port int, d []byte, trunc bool, self link.Sink) bool 
 	if ref == nil && v.cfg.RTCPMux {
 		ref = v.dtls[1].Load()
 	}
-	if ref == nil || ref.s != self {
-		return false
-	}
-	v.count[cDTLS].Add(1)
-	return true
+	return ref != nil && ref.s == self
 }
 
 // aLongTimeAgo is a read deadline that has passed: it wakes a receive
@@ -893,7 +955,7 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		// goroutine to queue the packets and wake us.
 		for i := range v.ports {
 			if pt := v.ports[i].Load(); pt != nil {
-				pt.poll(v, nil, nil)
+				pt.poll(v, nil, &direct{})
 			}
 		}
 		pp, ok, err = q.Pop(buf)

@@ -41,7 +41,7 @@ var goals = map[string]float64{
 	"dispatcher/Send":      0.95,
 	"dispatcher/SendBatch": 1.5,
 	"event/QueueSignal":    1 / 1.5,
-	"vmprx/Receive":        1.2,
+	"vmprx/ReceiveBatch":   1.2,
 	"vmprx/ReceiveGRO":     1.2,
 	"vmprx/ReceiveSingle":  0.9,
 

@@ -34,8 +34,15 @@ type Sink interface {
 // straight into buf; if that one is for self it is not handed to self at
 // all but returned (ok true, its length and source): it is the next in
 // order. Otherwise buf's content is undefined.
+//
+// PollBatch is Poll with several buffers: it may read the first datagrams
+// straight into bufs, and returns how many of them, from the first on,
+// are for self and were returned that way (their lengths in sizes, their
+// sources in srcs; sizes and srcs are at least as long as bufs). The
+// content of the other buffers is undefined.
 type Source interface {
 	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, ok bool)
+	PollBatch(self Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int
 }
 
 // Fed is implemented by a Sink that polls its Source. SetSource replaces
