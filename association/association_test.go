@@ -2,10 +2,12 @@ package association_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -353,4 +355,45 @@ func TestRecordsBeforeBind(t *testing.T) {
 	}
 	c.sendTo(t, s, "to server")
 	s.sendTo(t, c, "to client")
+}
+
+// TestGetPacketsTerminated: in terminated mode GetPackets returns the
+// decrypted application data in order, from the peer's address.
+func TestGetPacketsTerminated(t *testing.T) {
+	mod := certModule(t)
+	a, s := newSide(t, mod), newSide(t, mod)
+	mediaportPair(t, mod, a, s)
+	want := []string{"one", "two", "three", "four", "five"}
+	for _, m := range want {
+		if err := a.tx.SendPacket([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bufs := [][]byte{make([]byte, 64), make([]byte, 64), make([]byte, 64)}
+	sizes, srcs := make([]int, 3), make([]netip.AddrPort, 3)
+	ev, _ := s.rx.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < len(want) {
+		n, err := s.rx.GetPackets(bufs, sizes, srcs)
+		if err != nil {
+			if !errors.Is(err, dtlsrx.ErrNoPacket) {
+				t.Fatal(err)
+			}
+			if ev.Wait(ctx) != nil {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+			continue
+		}
+		for i := range n {
+			if srcs[i] != a.port {
+				t.Fatalf("%q from %v, want %v", bufs[i][:sizes[i]], srcs[i], a.port)
+			}
+			got = append(got, string(bufs[i][:sizes[i]]))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
 }
