@@ -519,3 +519,79 @@ func TestConfigDTLSErrors(t *testing.T) {
 		t.Fatalf("ConfigDTLS with a zero DTLS[rx]: %v", err)
 	}
 }
+
+// TestLevelTriggered (CONFORMANCE Prosody 2): the event stays signalled
+// while the cause remains — Status and GetPacket signal it again at once
+// while packets are still queued — so an application that handles one
+// thing per wake-up misses nothing. Checked on the VMP[rx] and on its
+// DTLS[rx], after every signal of the arrivals has been consumed.
+func TestLevelTriggered(t *testing.T) {
+	mod := openModule(t, mediaport.Options{})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s := sender(t, lo4)
+	for i := uint16(1); i <= 3; i++ {
+		s.WriteTo(rtpPacket(7, i, "media"), rtp)
+		s.WriteTo(dtlsRecord("record"), rtp)
+	}
+	waitStats(t, v, func(st vmprx.Stats) bool { return st.RTP == 3 && st.DTLS == 3 })
+	vmprx.HoldPorts(v)() // whoever routed them has signalled by now
+	evV, _ := v.Event()
+	evR, _ := rx.Event()
+	cV, cR := evV.C(), evR.C()
+	drain := func(c <-chan struct{}) {
+		for {
+			select {
+			case <-c:
+			default:
+				return
+			}
+		}
+	}
+	signalled := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	buf := make([]byte, 2048)
+
+	// VMP[rx]: GotPorts and NewSSRC are reported first; HasPacket stays.
+	for i := 0; i < 4; i++ {
+		drain(cV)
+		st, err := v.Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !signalled(cV) {
+			t.Fatalf("VMP[rx] Status %d returned %v with 3 packets queued and did not signal again", i, st)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		drain(cV)
+		if _, err := v.GetPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 && !signalled(cV) {
+			t.Fatalf("VMP[rx] GetPacket %d left %d packets queued and did not signal again", i, 3-i)
+		}
+	}
+
+	// DTLS[rx].
+	drain(cR)
+	if st, err := rx.Status(); err != nil || st != dtlsrx.HasPacket || !signalled(cR) {
+		t.Fatalf("DTLS[rx] Status = %v, %v; signalled again: false", st, err)
+	}
+	for i := 1; i <= 3; i++ {
+		drain(cR)
+		if _, _, err := rx.GetPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 && !signalled(cR) {
+			t.Fatalf("DTLS[rx] GetPacket %d left %d records queued and did not signal again", i, 3-i)
+		}
+	}
+}
