@@ -293,6 +293,32 @@ func TestSeparatePorts(t *testing.T) {
 	if _, _, err := rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
 		t.Fatalf("detached DTLS[rx] received: %v", err)
 	}
+
+	// useRTCPPort false: the RTP port's DTLS goes to rx; with another
+	// DTLS[rx] on the RTCP port at the same time, each gets its own port's.
+	v.ConfigDTLS(rx, false)
+	s.WriteTo(dtlsRecord("rtp-port"), rtpPort)
+	s.WriteTo(dtlsRecord("unrouted"), rtcpPort)
+	waitStats(t, v, func(st vmprx.Stats) bool { return st.DTLS == 5 && st.DTLSUnrouted == 3 })
+	if n, _, err := rx.GetPacket(buf); err != nil || !bytes.Equal(buf[:n], dtlsRecord("rtp-port")) {
+		t.Fatalf("DTLS[rx] on the RTP port got %q %v", buf[:n], err)
+	}
+	rtcpRx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rtcpRx, true)
+	s.WriteTo(dtlsRecord("to-rtcp-rx"), rtcpPort)
+	s.WriteTo(dtlsRecord("to-rtp-rx"), rtpPort)
+	waitStats(t, v, func(st vmprx.Stats) bool { return st.DTLS == 7 })
+	for _, c := range []struct {
+		rx   *dtlsrx.DTLSRx
+		want string
+	}{{rx, "to-rtp-rx"}, {rtcpRx, "to-rtcp-rx"}} {
+		if n, _, err := c.rx.GetPacket(buf); err != nil || !bytes.Equal(buf[:n], dtlsRecord(c.want)) {
+			t.Fatalf("got %q %v, want %q", buf[:n], err, c.want)
+		}
+		if _, _, err := c.rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
+			t.Fatalf("a second record after %q: %v", c.want, err)
+		}
+	}
 }
 
 func waitStats(t testing.TB, v *vmprx.VMPRx, ok func(vmprx.Stats) bool) {
