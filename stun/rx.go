@@ -33,14 +33,22 @@ func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.A
 	defer s.rxPool.Put(rb)
 	m := rb.msg
 	m.Raw = append(m.Raw[:0], pkt[:n]...)
-	if err := m.Decode(); err != nil {
+	// An RFC 3489 header carries no magic cookie, which pion's decoder
+	// refuses: decode with the cookie, then put the real field back, so
+	// that it takes part in matching (CONFORMANCE pjnath 4) and the HMAC.
+	magic := binary.BigEndian.Uint32(m.Raw[4:8])
+	if magic != MagicCookie {
+		binary.BigEndian.PutUint32(m.Raw[4:8], MagicCookie)
+	}
+	err = m.Decode()
+	binary.BigEndian.PutUint32(m.Raw[4:8], magic)
+	if err != nil {
 		// A request whose header decodes gets 400; anything else is dropped.
 		if n >= headerSize && isRequestType(pkt) {
 			return n, s.rejectRaw(pkt[:n], 400, token, src)
 		}
 		return n, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
 	}
-	magic := binary.BigEndian.Uint32(m.Raw[4:8])
 	switch m.Type.Class {
 	case stun.ClassRequest:
 		return n, s.rxRequestLocked(rb, opts, token, src, magic)
