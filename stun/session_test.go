@@ -553,6 +553,15 @@ func TestServerAuthentication(t *testing.T) {
 		{"short: wrong password", false, func(m *stun.Message) { m.Add(stun.AttrUsername, []byte("alice")) }, []byte("nope"), 401, false},
 		{"short: ok", false, func(m *stun.Message) { m.Add(stun.AttrUsername, []byte("alice")) }, []byte("pass"), 0, false},
 		{"long: no integrity", true, func(m *stun.Message) {}, nil, 401, true},
+		{"long: integrity without username", true, func(m *stun.Message) {
+			m.Add(stun.AttrRealm, []byte("example.org"))
+			m.Add(stun.AttrNonce, []byte("n1"))
+		}, ltKey, 400, false},
+		{"long: wrong user", true, func(m *stun.Message) {
+			m.Add(stun.AttrUsername, []byte("eve"))
+			m.Add(stun.AttrRealm, []byte("example.org"))
+			m.Add(stun.AttrNonce, []byte("n1"))
+		}, LongTermKey("eve", "example.org", "secret"), 401, true},
 		{"long: no realm", true, func(m *stun.Message) {
 			m.Add(stun.AttrUsername, []byte("alice"))
 			m.Add(stun.AttrNonce, []byte("n1"))
