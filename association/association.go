@@ -116,6 +116,10 @@ type Association struct {
 	err     error
 	closing bool
 	pskTag  mediaport.CredTag // client: the PSK chosen from the hint
+	// A client holding PSK and ECDSA credentials offers the certificate
+	// suites first (certFirst: the current attempt does) and, if that
+	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
+	certFirst, pskOnly bool
 	// early holds application data that arrived before the handshake
 	// completed (see holdEarly).
 	early []*pktq.Packet
@@ -362,10 +366,13 @@ func (a *Association) run() {
 }
 
 // handshake runs handshake attempts until one completes, the timeout
-// passes or the association is closed. A client makes a second attempt only
+// passes or the association is closed. A client makes another attempt only
 // when the server's PSK hint chose a credential other than the one it
-// announced; a server starts over after a failed attempt (the client may
-// retry), like a listening socket, and fails only at the timeout.
+// announced, or when, holding PSK and ECDSA credentials, its attempt with
+// the certificate suites failed other than by its own check of the peer
+// (then it offers the PSK suites); a server starts over after a failed
+// attempt (the client may retry), like a listening socket, and fails only
+// at the timeout.
 func (a *Association) handshake() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HandshakeTimeout)
 	defer cancel()
@@ -376,7 +383,8 @@ func (a *Association) handshake() error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w after %v: no ClientHello", ErrHandshakeTimeout, a.cfg.HandshakeTimeout)
 	}
-	for attempt := 0; ; attempt++ {
+	pskRetried := false
+	for {
 		c, err := a.newConn()
 		if err != nil {
 			return err
@@ -388,8 +396,17 @@ func (a *Association) handshake() error {
 		c.Close()
 		a.mu.Lock()
 		closing := a.closing
-		retry := !closing && ctx.Err() == nil &&
-			(a.cfg.Role == Server || (a.pskTag != mediaport.TagEmpty && attempt == 0))
+		retry := !closing && ctx.Err() == nil
+		if a.cfg.Role == Client {
+			switch {
+			case a.certFirst && !a.pskOnly && !errors.Is(err, ErrFingerprint) && !errors.Is(err, ErrPeerKey):
+				a.pskOnly = true // the certificate suites failed (not our check of the peer): the PSK suites
+			case a.pskTag != mediaport.TagEmpty && !pskRetried:
+				pskRetried = true // the hint chose another PSK
+			default:
+				retry = false
+			}
+		}
 		a.mu.Unlock()
 		switch {
 		case closing:
@@ -543,6 +560,11 @@ func (a *Association) Close() error {
 			c.Close() // close_notify; unblocks the read loop
 		}
 		a.wg.Wait()
+		a.mu.Lock()
+		if a.state == Handshaking || a.state == Established {
+			a.state = Closed // the goroutine's finish may not have run yet
+		}
+		a.mu.Unlock()
 		a.raw.Close()
 		a.raw.Reset()
 		a.dropEarly()
@@ -836,6 +858,17 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 	psks := a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK)
 	cert := a.certificate()
+	// Given a PSK callback, pion's client cannot complete a certificate
+	// suite: it waits for a ServerKeyExchange where the server sends its
+	// Certificate, until the timeout. Holding both kinds, offer the
+	// certificate suites, then, if that attempt fails, the PSK suites.
+	a.certFirst = len(psks) > 0 && cert != nil && !a.pskOnly
+	switch {
+	case a.certFirst:
+		psks = nil
+	case a.pskOnly:
+		cert = nil
+	}
 	var opts []dtls.ClientOption
 	for _, o := range a.commonOptions(len(psks) > 0, cert != nil) {
 		opts = append(opts, o)

@@ -152,3 +152,25 @@ func TestSocketRegistry(t *testing.T) {
 		t.Error("unregistered socket still found")
 	}
 }
+
+// TestMatchingTagOrder: Matching returns the credentials of a type in the
+// order of the tags asked for (the order of preference), not the order
+// they were added, once each, and none of another type.
+func TestMatchingTagOrder(t *testing.T) {
+	p := &Credentials{max: 8}
+	for _, tag := range []CredTag{1, 2, 3} {
+		if err := p.Add(Credential{Tag: tag, Type: CredPSK, PSK: PSK{Identity: []byte{byte(tag)}, Key: []byte("k")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []CredTag
+	for _, c := range p.Matching([]CredTag{3, 9, 1, 3}, CredPSK) {
+		got = append(got, c.Tag)
+	}
+	if fmt.Sprint(got) != "[3 1]" {
+		t.Fatalf("Matching([3 9 1 3]) = %v, want [3 1]", got)
+	}
+	if m := p.Matching([]CredTag{1, 2}, CredECDSA); len(m) != 0 {
+		t.Fatalf("ECDSA credentials among PSKs: %v", m)
+	}
+}

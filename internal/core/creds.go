@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -155,18 +156,19 @@ func (p *Credentials) Get(tag CredTag, typ CredType) (Credential, error) {
 	return Credential{}, fmt.Errorf("%w: tag %d, %v", ErrCredentialNotFound, tag, typ)
 }
 
-// Matching returns, in pool order, the credentials of type typ whose tag is
-// in tags.
+// Matching returns the credentials of type typ whose tag is in tags, in
+// the order of tags — the order of preference — and each once (a tag holds
+// at most one credential of a type).
 func (p *Credentials) Matching(tags []CredTag, typ CredType) []Credential {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []Credential
-	for _, e := range p.creds {
-		if e.Type != typ {
+	for i, t := range tags {
+		if slices.Contains(tags[:i], t) {
 			continue
 		}
-		for _, t := range tags {
-			if e.Tag == t {
+		for _, e := range p.creds {
+			if e.Tag == t && e.Type == typ {
 				out = append(out, e)
 				break
 			}
