@@ -397,3 +397,37 @@ func TestGetPacketsTerminated(t *testing.T) {
 		t.Fatalf("read %q, want %q", got, want)
 	}
 }
+
+// TestShortBufferTerminated (CONFORMANCE RIOT 7, with the rule): in
+// terminated mode a buffer too short for the decrypted record is reported —
+// ErrBufferTooSmall with the record's length, as RIOT's recv reports
+// ENOBUFS — but, unlike RIOT, the record is kept for the next call rather
+// than dropped: no data is lost silently.
+func TestShortBufferTerminated(t *testing.T) {
+	mod := certModule(t)
+	a, s := newSide(t, mod), newSide(t, mod)
+	mediaportPair(t, mod, a, s)
+	if err := a.tx.SendPacket([]byte("twelve bytes")); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := s.rx.Event()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	small := make([]byte, 5)
+	for {
+		n, _, err := s.rx.GetPacket(small)
+		if errors.Is(err, dtlsrx.ErrNoPacket) {
+			if ev.Wait(ctx) != nil {
+				t.Fatal("no record")
+			}
+			continue
+		}
+		if !errors.Is(err, mediaport.ErrBufferTooSmall) || n != 12 {
+			t.Fatalf("GetPacket into 5 bytes = %d, %v; want 12, ErrBufferTooSmall", n, err)
+		}
+		break
+	}
+	if got := s.read(t, time.Second); got != "twelve bytes" {
+		t.Fatalf("after the short buffer: %q", got)
+	}
+}
