@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/stunwire"
@@ -297,8 +296,8 @@ func build(buf []byte, r Request, c Compatibility, method uint16) ([]byte, error
 	if r.Ports < PortNormal || r.Ports > PortEvenAndReserve {
 		return buf, ErrRequestPorts
 	}
-	prev := getMessage()
-	defer putMessage(prev)
+	var prevAttrs [parseAttrs]stunwire.Attr
+	prev := &stunwire.Message{Attrs: prevAttrs[:0]}
 	hasPrev := r.Previous != nil
 	if hasPrev && stunwire.Parse(r.Previous, c.aligned(), prev) != nil {
 		return buf, ErrPrevious
@@ -471,8 +470,8 @@ func (r Response) Err() error {
 // the caller's (libnice's StunAgent's, a stun.Session's). It does not
 // allocate, but for an error response's Reason.
 func ProcessAllocate(msg []byte, c Compatibility) Response {
-	m := getMessage()
-	defer putMessage(m)
+	var attrs [parseAttrs]stunwire.Attr
+	m := &stunwire.Message{Attrs: attrs[:0]}
 	if !c.valid() || stunwire.Parse(msg, c.aligned(), m) != nil || m.Method() != methodAllocate {
 		return Response{Return: Invalid}
 	}
@@ -537,8 +536,8 @@ func processError(m *stunwire.Message, c Compatibility) Response {
 // success is RelaySuccess with the LIFETIME granted, and no addresses (the
 // allocation keeps those it had). Lookups and checks as ProcessAllocate's.
 func ProcessRefresh(msg []byte, c Compatibility) Response {
-	m := getMessage()
-	defer putMessage(m)
+	var attrs [parseAttrs]stunwire.Attr
+	m := &stunwire.Message{Attrs: attrs[:0]}
 	method := uint16(methodAllocate)
 	if c.turnMethods() {
 		method = methodRefresh
@@ -561,21 +560,9 @@ func ProcessRefresh(msg []byte, c Compatibility) Response {
 	return Response{Return: Invalid}
 }
 
-// messages recycles parsed messages (and their attribute slices), so that
-// processing does not allocate.
-var messages = sync.Pool{New: func() any { return &stunwire.Message{Attrs: make([]stunwire.Attr, 0, 16)} }}
-
-func getMessage() *stunwire.Message { return messages.Get().(*stunwire.Message) }
-
-// putMessage returns m to the pool, forgetting the bytes it referred to.
-func putMessage(m *stunwire.Message) {
-	if cap(m.Attrs) > 256 {
-		return // a message with very many attributes: let it go
-	}
-	clear(m.Attrs)
-	m.Attrs, m.Raw = m.Attrs[:0], nil
-	messages.Put(m)
-}
+// parseAttrs is how many attributes a response parsed on the stack holds
+// without allocating: a TURN response carries fewer.
+const parseAttrs = 12
 
 // get returns the value of the first attribute of type t that counts:
 // after MESSAGE-INTEGRITY only FINGERPRINT does, after FINGERPRINT none

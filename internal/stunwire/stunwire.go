@@ -102,7 +102,9 @@ func (m *Message) Get(t uint16) ([]byte, bool) {
 
 // Parse decodes b into m, reusing m.Attrs. With aligned, attributes are
 // padded to 4 bytes (RFC 3489, RFC 5389); without, they follow each other
-// unpadded (OC2007). The whole of b must be the message.
+// unpadded (OC2007). The whole of b must be the message. m.Attrs's array
+// is reused while it holds the attributes, and never escapes through Parse:
+// a caller may give an array on its stack.
 func Parse(b []byte, aligned bool, m *Message) error {
 	if len(b) < HeaderSize {
 		return ErrShort
@@ -117,27 +119,48 @@ func Parse(b []byte, aligned bool, m *Message) error {
 	m.Type = binary.BigEndian.Uint16(b[0:2])
 	copy(m.ID[:], b[4:20])
 	m.Raw = b
-	m.Attrs = m.Attrs[:0]
-	for off := HeaderSize; off < len(b); {
+	// Fill m.Attrs's array in place; only when it is too small, walk
+	// again into a new one (growing it by appending would leak the array
+	// to the heap).
+	count, err := walk(b, aligned, m.Attrs[:cap(m.Attrs)])
+	if err != nil {
+		m.Attrs = m.Attrs[:0]
+		return err
+	}
+	if count > cap(m.Attrs) {
+		m.Attrs = make([]Attr, count)
+		walk(b, aligned, m.Attrs)
+	}
+	m.Attrs = m.Attrs[:count]
+	return nil
+}
+
+// walk visits the attributes of message b, storing as many as attrs holds,
+// and returns how many there are.
+func walk(b []byte, aligned bool, attrs []Attr) (int, error) {
+	i := 0
+	for off := HeaderSize; off < len(b); i++ {
 		if len(b)-off < 4 {
-			return ErrAttribute
+			return i, ErrAttribute
 		}
 		t := binary.BigEndian.Uint16(b[off:])
 		l := int(binary.BigEndian.Uint16(b[off+2:]))
 		if off+4+l > len(b) {
-			return ErrAttribute
+			return i, ErrAttribute
 		}
-		m.Attrs = append(m.Attrs, Attr{Type: t, Value: b[off+4 : off+4+l], Offset: off})
+		if i < len(attrs) {
+			attrs[i] = Attr{Type: t, Value: b[off+4 : off+4+l], Offset: off}
+		}
 		next := off + 4 + l
 		if aligned {
 			next = off + 4 + (l+3)&^3
 			if next > len(b) {
-				return ErrAttribute
+				return i, ErrAttribute
 			}
 		}
 		off = next
 	}
-	return nil
+	return i, nil
 }
 
 // AppendHeader appends a header with a zero length to b.

@@ -82,3 +82,43 @@ func FuzzParse(f *testing.F) {
 		CheckIntegrity(&m, []byte("k"), aligned)
 	})
 }
+
+// TestParseReusesAttrs: Parse fills the array m.Attrs already has while it
+// is big enough — the same array, nothing allocated — and otherwise gives
+// m.Attrs a new one holding every attribute, in order; a failed Parse
+// leaves no attributes behind.
+func TestParseReusesAttrs(t *testing.T) {
+	msg := func(n int) []byte {
+		b := AppendHeader(nil, 0x0101, [16]byte{})
+		for i := range n {
+			b = AppendAttr(b, uint16(0x8000+i), []byte{byte(i)}, true)
+		}
+		return b
+	}
+	var arr [4]Attr
+	m := Message{Attrs: arr[:0]}
+	if err := Parse(msg(3), true, &m); err != nil || len(m.Attrs) != 3 || &m.Attrs[0] != &arr[0] {
+		t.Fatalf("3 attributes in an array of 4: %v, %d attributes, same array %v", err, len(m.Attrs), len(m.Attrs) > 0 && &m.Attrs[0] == &arr[0])
+	}
+	if err := Parse(msg(20), true, &m); err != nil || len(m.Attrs) != 20 {
+		t.Fatalf("20 attributes: %v, %d", err, len(m.Attrs))
+	}
+	for i, a := range m.Attrs {
+		if a.Type != uint16(0x8000+i) || !bytes.Equal(a.Value, []byte{byte(i)}) || a.Offset != 20+8*i {
+			t.Fatalf("attribute %d: %+v", i, a)
+		}
+	}
+	four := msg(4)
+	if allocs := testing.AllocsPerRun(100, func() {
+		var onStack [4]Attr // stays there unless Parse lets it escape
+		m := Message{Attrs: onStack[:0]}
+		Parse(four, true, &m)
+	}); allocs != 0 {
+		t.Fatalf("Parse into a big enough array allocates %v times", allocs)
+	}
+	bad := msg(2)
+	bad[len(bad)-5] = 9 // the last attribute's length overruns the message
+	if err := Parse(bad, true, &m); err == nil || len(m.Attrs) != 0 {
+		t.Fatalf("bad attribute length: %v, %d attributes left", err, len(m.Attrs))
+	}
+}
