@@ -138,27 +138,29 @@ func Parse(b []byte, aligned bool, m *Message) error {
 // walk visits the attributes of message b, storing as many as attrs holds,
 // and returns how many there are.
 func walk(b []byte, aligned bool, attrs []Attr) (int, error) {
-	i := 0
-	for off := HeaderSize; off < len(b); i++ {
-		if len(b)-off < 4 {
+	i, off := 0, HeaderSize
+	for rest := b[HeaderSize:]; len(rest) > 0; i++ {
+		if len(rest) < 4 {
 			return i, ErrAttribute
 		}
-		t := binary.BigEndian.Uint16(b[off:])
-		l := int(binary.BigEndian.Uint16(b[off+2:]))
-		if off+4+l > len(b) {
+		t := binary.BigEndian.Uint16(rest)
+		l := int(binary.BigEndian.Uint16(rest[2:]))
+		if l > len(rest)-4 {
 			return i, ErrAttribute
 		}
 		if i < len(attrs) {
-			attrs[i] = Attr{Type: t, Value: b[off+4 : off+4+l], Offset: off}
+			// Field by field: a composite literal is built on the stack
+			// and copied, and that copy stalls on its own stores.
+			a := &attrs[i]
+			a.Type, a.Value, a.Offset = t, rest[4:4+l], off
 		}
-		next := off + 4 + l
+		next := 4 + l
 		if aligned {
-			next = off + 4 + (l+3)&^3
-			if next > len(b) {
+			if next = 4 + (l+3)&^3; next > len(rest) {
 				return i, ErrAttribute
 			}
 		}
-		off = next
+		rest, off = rest[next:], off+next
 	}
 	return i, nil
 }
