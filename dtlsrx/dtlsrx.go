@@ -277,8 +277,9 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 // pass-through mode, with its queue empty, it reads the feeding port as
 // GetPacket does; the datagrams for this DTLS[rx] that the port returns
 // first are read straight into bufs, up to one read of the port's batch
-// (Options.Batch) — without a queue or a second copy — provided each
-// buffer holds mediaport.MaxPacket bytes. A buffer shorter than the next
+// (mediaport.Options.Batch) — without a queue or a second copy — as long
+// as the buffers hold mediaport.Options.MaxPacket bytes (2048 by default;
+// the run stops at the first shorter one). A buffer shorter than the next
 // packet ends the batch there; that packet stays queued, and when it is
 // the first GetPackets returns 0, its length in sizes[0] and an error
 // matching ErrBufferTooSmall. With nothing to return it returns 0 and
