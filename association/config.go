@@ -88,7 +88,11 @@ type Config struct {
 	// Version must be 0 or DTLS12.
 	Version Version
 	// Tags are the credential tags the association may use, in order of
-	// preference (sock_dtls_create's tag, sock_dtls_add_credential).
+	// preference (sock_dtls_create's tag, sock_dtls_add_credential). A
+	// client whose tags hold both PSK and ECDSA credentials first offers
+	// the certificate suites and, if that attempt fails other than by its
+	// own check of the server (PeerFingerprints, VerifyPeerKey), the PSK
+	// suites; a server offers both at once.
 	Tags []mediaport.CredTag
 	// PSKHint is the PSK identity hint a server sends
 	// (sock_dtls_set_server_psk_id_hint); empty sends none.
