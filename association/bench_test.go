@@ -74,11 +74,7 @@ func pionHandshake(b testing.TB, ca, cb *net.UDPConn, cert tls.Certificate) (*dt
 func mediaportPair(b testing.TB, mod *mediaport.Module, a, s *side) {
 	s.bind(b, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
 	a.bind(b, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
-	for _, x := range []*side{a, s} {
-		if seen, err := x.waitRx(b, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
-			b.Fatalf("handshake: %v %v", seen, err)
-		}
-	}
+	waitEstablished(b, a, s)
 }
 
 // BenchmarkThroughput: 1200-byte application data records from one side to

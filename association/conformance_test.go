@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"errors"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/internal/udp"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -25,66 +25,30 @@ import (
 // asserts what a wrong implementation would get wrong; the comment says
 // which point.
 
-// sniffer is a loopback relay between a client and a server that keeps a
-// copy of every datagram, so a test can look at what went on the wire
-// (the plaintext epoch-0 records: handshake messages and alerts).
-type sniffer struct {
-	cliSide, srvSide *net.UDPConn // the client sends to cliSide, the server to srvSide
-	mu               sync.Mutex
-	fromCli, fromSrv [][]byte
-	wg               sync.WaitGroup
-}
+// sniffer is a relay (robust_test.go) between a client (side A) and a
+// server (side B) that records every datagram, so a test can look at what
+// went on the wire (the plaintext epoch-0 records: handshake messages and
+// alerts).
+type sniffer struct{ *relay }
 
 func newSniffer(t *testing.T, cli, srv netip.AddrPort) *sniffer {
-	t.Helper()
-	s := &sniffer{}
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	s.cliSide, s.srvSide = listen(), listen()
-	s.wg.Add(2)
-	go s.pump(s.cliSide, s.srvSide, srv, &s.fromCli)
-	go s.pump(s.srvSide, s.cliSide, cli, &s.fromSrv)
-	t.Cleanup(func() { s.cliSide.Close(); s.srvSide.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *sniffer) pump(in, out *net.UDPConn, dst netip.AddrPort, log *[][]byte) {
-	defer s.wg.Done()
-	buf := make([]byte, 65536)
-	for {
-		n, _, err := in.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
-		}
-		p := append([]byte(nil), buf[:n]...)
-		s.mu.Lock()
-		*log = append(*log, p)
-		s.mu.Unlock()
-		out.WriteToUDPAddrPort(p, dst)
-	}
-}
-
-func udpAddr(c *net.UDPConn) netip.AddrPort {
-	a := c.LocalAddr().(*net.UDPAddr).AddrPort()
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	r := newRelay(t)
+	r.toA, r.toB, r.record = cli, srv, true
+	r.start()
+	return &sniffer{r}
 }
 
 // forClient is where the client sends; forServer where the server sends.
-func (s *sniffer) forClient() netip.AddrPort { return udpAddr(s.cliSide) }
-func (s *sniffer) forServer() netip.AddrPort { return udpAddr(s.srvSide) }
+func (s *sniffer) forClient() netip.AddrPort { return s.a.LocalAddr() }
+func (s *sniffer) forServer() netip.AddrPort { return s.b.LocalAddr() }
 
 // records calls f with the content type and body of every epoch-0 record
 // of the datagrams seen in one direction.
 func (s *sniffer) records(fromClient bool, f func(ct byte, body []byte)) {
 	s.mu.Lock()
-	dgs := s.fromSrv
+	dgs := s.fromB
 	if fromClient {
-		dgs = s.fromCli
+		dgs = s.fromA
 	}
 	dgs = slices.Clone(dgs)
 	s.mu.Unlock()
@@ -167,16 +131,6 @@ func (s *side) waitFailed(t testing.TB, who string, limit time.Duration) error {
 		t.Fatalf("%s: association %v %v, want Failed with an error", who, st, aerr)
 	}
 	return aerr
-}
-
-// waitEstablished waits for both sides' handshakes.
-func waitEstablished(t testing.TB, sides ...*side) {
-	t.Helper()
-	for i, s := range sides {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
-			t.Fatalf("side %d: statuses %v, %v: want Handshake", i, seen, err)
-		}
-	}
 }
 
 // TestPSKIdentityExact (RIOT 5): the server looks the client's PSK
@@ -573,14 +527,14 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 			t.Parallel()
 			mod := certModule(t)
 			s := newSide(t, mod)
-			silent, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) // reads nothing
+			silent, err := udp.Listen(netip.AddrPortFrom(lo4, 0)) // reads nothing
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer silent.Close()
 			dst := netip.AddrPort{}
 			if tc.withPeer {
-				dst = udpAddr(silent)
+				dst = silent.LocalAddr()
 			}
 			if err := s.tx.Config(dtlstx.Config{Destination: dst, Source: s.port}); err != nil {
 				t.Fatal(err)
@@ -618,7 +572,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 				// application data, held for after the handshake) is the
 				// association's: no HasPacket.
 				rec := []byte{23, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4}
-				if _, err := silent.WriteToUDPAddrPort(rec, s.port); err != nil {
+				if _, err := silent.WriteTo(rec, s.port); err != nil {
 					t.Fatal(err)
 				}
 				deadline := time.Now().Add(time.Second)
@@ -755,18 +709,18 @@ func TestCloseNotifyKeepsSocket(t *testing.T) {
 			if st, _ := a.v.Status(); st == vmprx.Stopped {
 				t.Fatal("the VMP[rx] stopped with the association")
 			}
-			src, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			src, err := udp.Listen(netip.AddrPortFrom(lo4, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer src.Close()
 			want := rtpPacket(7)
-			if _, err := src.WriteToUDPAddrPort(want, a.port); err != nil {
+			if _, err := src.WriteTo(want, a.port); err != nil {
 				t.Fatal(err)
 			}
 			got, p := getRTP(t, a.v, 2*time.Second)
-			if !bytes.Equal(got, want) || p.Class != vmprx.ClassRTP || p.Src != udpAddr(src) {
-				t.Fatalf("VMP[rx] got % x (%v from %v), want % x from %v", got, p.Class, p.Src, want, udpAddr(src))
+			if !bytes.Equal(got, want) || p.Class != vmprx.ClassRTP || p.Src != src.LocalAddr() {
+				t.Fatalf("VMP[rx] got % x (%v from %v), want % x from %v", got, p.Class, p.Src, want, src.LocalAddr())
 			}
 		})
 	}

@@ -103,6 +103,16 @@ func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]
 	}
 }
 
+// waitEstablished waits (at most 10 s) for the handshake of every side.
+func waitEstablished(t testing.TB, sides ...*side) {
+	t.Helper()
+	for i, s := range sides {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+			t.Fatalf("side %d: statuses %v, %v: want Handshake", i, seen, err)
+		}
+	}
+}
+
 // sendTo sends msg as application data from s and fails the test unless
 // to reads exactly msg.
 func (s *side) sendTo(t testing.TB, to *side, msg string) {

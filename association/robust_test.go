@@ -86,15 +86,20 @@ func TestSpoofedClientHelloFlood(t *testing.T) {
 	}
 }
 
-// relay sits between two endpoints and mistreats their datagrams.
+// relay sits between two endpoints (A sends to a, B to b) and forwards
+// their datagrams: mistreated (drop, dup, reorder), or kept (record) so
+// that a test can look at what went on the wire.
 type relay struct {
-	a, b     *udp.Conn // a faces side A, b faces side B
-	toA, toB netip.AddrPort
-	drop     atomic.Int64 // per mille
-	dup      atomic.Int64 // per mille
-	mu       sync.Mutex
-	rng      *rand.Rand
-	wg       sync.WaitGroup
+	a, b         *udp.Conn // a faces side A, b faces side B
+	toA, toB     netip.AddrPort
+	drop         atomic.Int64 // per mille
+	dup          atomic.Int64 // per mille
+	reorder      bool         // hold back one datagram in four until the next one has gone
+	record       bool         // keep a copy of every datagram received (fromA, fromB)
+	mu           sync.Mutex
+	rng          *rand.Rand
+	fromA, fromB [][]byte
+	wg           sync.WaitGroup
 }
 
 func newRelay(t *testing.T) *relay {
@@ -112,13 +117,13 @@ func newRelay(t *testing.T) *relay {
 
 func (r *relay) start() {
 	r.wg.Add(2)
-	go r.pump(r.a, r.b, func() netip.AddrPort { return r.toB })
-	go r.pump(r.b, r.a, func() netip.AddrPort { return r.toA })
+	go r.pump(r.a, r.b, func() netip.AddrPort { return r.toB }, &r.fromA)
+	go r.pump(r.b, r.a, func() netip.AddrPort { return r.toA }, &r.fromB)
 }
 
-// pump forwards from in to out, dropping, duplicating and reordering
-// (holding a datagram back until the next one has gone).
-func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort) {
+// pump forwards from in to out, recording, dropping, duplicating and
+// reordering as the relay is set to.
+func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort, log *[][]byte) {
 	defer r.wg.Done()
 	buf := make([]byte, 4096)
 	var held []byte
@@ -137,9 +142,12 @@ func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort) {
 		}
 		p := append([]byte(nil), buf[:n]...)
 		r.mu.Lock()
+		if r.record {
+			*log = append(*log, p)
+		}
 		drop := r.rng.Int64N(1000) < r.drop.Load()
 		dup := r.rng.Int64N(1000) < r.dup.Load()
-		hold := r.rng.IntN(4) == 0
+		hold := r.reorder && r.rng.IntN(4) == 0
 		r.mu.Unlock()
 		if drop {
 			continue
@@ -172,6 +180,7 @@ func TestLossyRelay(t *testing.T) {
 	r.toA, r.toB = a.port, b.port
 	r.drop.Store(200)
 	r.dup.Store(150)
+	r.reorder = true
 	r.start()
 	cfg := association.Config{HandshakeTimeout: 30 * time.Second, FlightInterval: 100 * time.Millisecond,
 		SRTPProfiles: []association.SRTPProfile{association.SRTP_AES128_CM_HMAC_SHA1_80}}
