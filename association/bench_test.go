@@ -175,12 +175,12 @@ func BenchmarkThroughput(b *testing.B) {
 // alone, and the machine's drift over a run moves either side by more than
 // the difference between them.
 func BenchmarkHandshake(b *testing.B) {
-	benchpair.Interleave(b, func(b *testing.B) func() {
+	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
 		mod := openModule(b)
 		cert := newCert(b)
 		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
 		a, s := newSide(b, mod), newSide(b, mod)
-		return func() {
+		return benchpair.Side{Op: func() {
 			for _, x := range []*side{a, s} {
 				x.rx, _ = dtlsrx.Create(mod)
 				x.tx, _ = dtlstx.Create(mod)
@@ -191,17 +191,17 @@ func BenchmarkHandshake(b *testing.B) {
 				x.rx.Destroy()
 				x.tx.Destroy()
 			}
-		}
-	}, func(b *testing.B) func() {
+		}}
+	}, func(b *testing.B) benchpair.Side {
 		cert := newCert(b)
 		ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		b.Cleanup(func() { ca.Close(); cb.Close() })
-		return func() {
+		return benchpair.Side{Op: func() {
 			c, s := pionHandshake(b, ca, cb, cert.TLS)
 			c.Close()
 			s.Close()
-		}
+		}}
 	})
 }
 

@@ -44,19 +44,29 @@ func BenchmarkReceiveStream(b *testing.B) {
 	benchpair.Run(b, func(b *testing.B) { benchMediaport(b, 32) }, benchRaw)
 }
 
-// BenchmarkReceive: the receive path alone on a backlog. Each iteration
-// queues 64 DTLS records in the socket while the receiver is held (the
-// timer stopped), then times the receiver draining them: VMP[rx] (recvmmsg,
-// 32 per call) → DTLS[rx] → GetPacket, against ReadFromUDP one by one.
+// BenchmarkReceive: the receive path alone on a backlog. Each op of a side
+// queues 64 DTLS records in its socket while its receiver is held (untimed),
+// then times the receiver draining them: VMP[rx] (recvmmsg, 32 per call) →
+// DTLS[rx] → GetPacket, against ReadFromUDP one by one. The two sides run
+// backlog by backlog (benchpair.Interleave): a backlog takes some 40 µs,
+// and the drift of a shared machine over a run of one side and then the
+// other moved single runs' ratios by ±15 %. Figures are per datagram.
 func BenchmarkReceive(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false, 0) }, benchBacklogRaw)
+	benchBacklogPair(b, 32, false, 0)
+}
+
+// benchBacklogPair runs benchBacklog against benchBacklogRaw.
+func benchBacklogPair(b *testing.B, batch int, gro bool, getBatch int) {
+	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
+		return benchBacklog(b, batch, gro, getBatch)
+	}, benchBacklogRaw)
 }
 
 // BenchmarkReceiveBatch: BenchmarkReceive with the application reading in
 // batches too, GetPackets with 32 buffers: the port's recvmmsg reads the
 // records straight into them.
 func BenchmarkReceiveBatch(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, false, 32) }, benchBacklogRaw)
+	benchBacklogPair(b, 32, false, 32)
 }
 
 // BenchmarkReceiveGRO: BenchmarkReceive on a port with Config.GRO: the
@@ -64,25 +74,26 @@ func BenchmarkReceiveBatch(b *testing.B) {
 // reaches the VMP[rx] coalesced (up to GROSlots messages per recvmmsg) and
 // is split again; the baseline socket gets it one datagram at a time.
 func BenchmarkReceiveGRO(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 32, true, 0) }, benchBacklogRaw)
+	benchBacklogPair(b, 32, true, 0)
 }
 
 // BenchmarkReceiveSingle: BenchmarkReceive with one datagram per receive
 // system call on the mediaport side (Options.Batch = 1).
 func BenchmarkReceiveSingle(b *testing.B) {
-	benchpair.Run(b, func(b *testing.B) { benchBacklog(b, 1, false, 0) }, benchBacklogRaw)
+	benchBacklogPair(b, 1, false, 0)
 }
 
 const backlog = 64 // records queued per iteration: within the default receive buffer
 
-// benchBacklog reads with GetPacket, or with GetPackets into getBatch
-// buffers when getBatch > 0.
-func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) {
+// benchBacklog is the mediaport side of the backlog benchmarks: it reads
+// with GetPacket, or with GetPackets into getBatch buffers when
+// getBatch > 0.
+func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) benchpair.Side {
 	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer mod.Close()
+	b.Cleanup(func() { mod.Close() })
 	v, _ := vmprx.Create(mod)
 	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro}); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
@@ -110,35 +121,38 @@ func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) {
 		_, _, err := rx.GetPacket(buf)
 		return 1, err
 	}
-	b.SetBytes(recordLen)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += backlog {
-		b.StopTimer()
-		// Nobody reads the port while the backlog is queued; the receive
-		// goroutine wakes up for it and waits for the port.
-		release := vmprx.HoldPorts(v)
-		n := min(backlog, b.N-i)
-		if _, err := d.SendBatch(pkts[:n]); err != nil {
-			b.Fatal(err)
+	var release func()
+	sent := 0
+	b.Cleanup(func() {
+		if st, _ := rx.Stats(); st.Overrun != 0 || st.Packets != uint64(sent) {
+			b.Errorf("stats %+v for %d sent", st, sent)
 		}
-		b.StartTimer()
-		release()
-		for got := 0; got < n; {
-			k, err := get()
-			if err != nil {
-				if !errors.Is(err, dtlsrx.ErrNoPacket) {
-					b.Fatal(err)
-				}
-				<-evc
-				continue
+	})
+	return benchpair.Side{
+		Prepare: func() {
+			// Nobody reads the port while the backlog is queued; the
+			// receive goroutine wakes up for it and waits for the port.
+			release = vmprx.HoldPorts(v)
+			if _, err := d.SendBatch(pkts[:backlog]); err != nil {
+				b.Fatal(err)
 			}
-			got += k
-		}
-	}
-	b.StopTimer()
-	if st, _ := rx.Stats(); st.Overrun != 0 || st.Packets != uint64(b.N) {
-		b.Fatalf("stats %+v for %d sent", st, b.N)
+			sent += backlog
+		},
+		Op: func() {
+			release()
+			for got := 0; got < backlog; {
+				k, err := get()
+				if err != nil {
+					if !errors.Is(err, dtlsrx.ErrNoPacket) {
+						b.Fatal(err)
+					}
+					<-evc
+					continue
+				}
+				got += k
+			}
+		},
+		Ops: backlog,
 	}
 }
 
@@ -158,30 +172,30 @@ func backlogSender(b *testing.B, dst netip.AddrPort) *dispatcher.Dispatcher {
 	return d
 }
 
-func benchBacklogRaw(b *testing.B) {
+// benchBacklogRaw is the baseline side of the backlog benchmarks.
+func benchBacklogRaw(b *testing.B) benchpair.Side {
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(func() { c.Close() })
 	d := backlogSender(b, c.LocalAddr().(*net.UDPAddr).AddrPort())
 	pkts := append(burstPackets(), burstPackets()...)
 	buf := make([]byte, 2048)
-	b.SetBytes(recordLen)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += backlog {
-		b.StopTimer()
-		n := min(backlog, b.N-i)
-		if _, err := d.SendBatch(pkts[:n]); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		for got := 0; got < n; got++ {
-			if _, _, err := c.ReadFromUDP(buf); err != nil {
+	return benchpair.Side{
+		Prepare: func() {
+			if _, err := d.SendBatch(pkts[:backlog]); err != nil {
 				b.Fatal(err)
 			}
-		}
+		},
+		Op: func() {
+			for range backlog {
+				if _, _, err := c.ReadFromUDP(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		},
+		Ops: backlog,
 	}
 }
 

@@ -37,33 +37,55 @@ func Run(b *testing.B, ours, baseline func(*testing.B)) {
 	b.Run("baseline", baseline)
 }
 
+// Side is one side of a pair run by Interleave.
+type Side struct {
+	// Op runs one timed op, which counts as Ops ops of the pair's unit
+	// (one when Ops is 0): a handshake, or a backlog of Ops datagrams.
+	Op  func()
+	Ops int
+	// Prepare, when not nil, runs before each Op, untimed: it sets up
+	// what Op consumes (the backlog Op reads, say).
+	Prepare func()
+}
+
 // Interleave runs the two sides of a pair in one benchmark, an op of one
 // and then an op of the other, so that drift of a shared machine (other
 // load, frequency, the scheduler's placement) during the run falls on both
-// sides alike. It suits ops long enough to time one by one (a handshake);
-// Run suits the others.
+// sides alike. It suits ops long enough to time one by one (a handshake,
+// a backlog of datagrams); Run suits the others.
 //
 // ours and baseline are called once, before the timer starts, to set up
-// their side (cleanup goes to b.Cleanup) and return its op. Iteration i
-// runs both ops; which runs first alternates (the side OrderEnv names
-// starts), so each side's op follows the other side's op as often as its
-// own, and what one side leaves behind (goroutines still ending,
-// garbage) burdens both alike.
+// their side (cleanup goes to b.Cleanup) and return it. Iteration i runs
+// an op of both sides; which runs first alternates (the side OrderEnv
+// names starts), so each side's op follows the other side's op as often
+// as its own, and what one side leaves behind (goroutines still ending,
+// garbage) burdens both alike. A side's Prepare runs just before its Op,
+// outside the timing, which reads the clock and nothing else: unlike
+// testing.B's StopTimer it does not stop the world.
 //
-// Each side's time and allocations per op are reported as the metrics
-// "mediaport-ns/op", "baseline-ns/op", "mediaport-allocs/op" and
-// "baseline-allocs/op"; internal/benchreport reads them as a pair. The
+// Each side's time and allocations per unit op (Side.Ops) are reported as
+// the metrics "mediaport-ns/op", "baseline-ns/op", "mediaport-allocs/op"
+// and "baseline-allocs/op"; internal/benchreport reads them as a pair. The
 // time is that of the timed iterations; the allocations are counted after
-// them, over allocOps more ops of each side, so that counting (which stops
-// the world) does not disturb the timing. The benchmark's own ns/op is the
-// time of one op of each.
-func Interleave(b *testing.B, ours, baseline func(b *testing.B) (op func())) {
+// them, over allocOps more ops of each side (Prepare not counted), so that
+// counting (which stops the world) does not disturb the timing. The
+// benchmark's own ns/op is the time of one iteration: an op of each side
+// and their Prepare.
+func Interleave(b *testing.B, ours, baseline func(b *testing.B) Side) {
 	sides := [2]struct {
 		name string
-		op   func()
-		ns   time.Duration
+		Side
+		ns time.Duration
 	}{{name: "mediaport"}, {name: "baseline"}}
-	sides[0].op, sides[1].op = ours(b), baseline(b)
+	sides[0].Side, sides[1].Side = ours(b), baseline(b)
+	for i := range sides {
+		if sides[i].Ops <= 0 {
+			sides[i].Ops = 1
+		}
+		if sides[i].Prepare == nil {
+			sides[i].Prepare = func() {}
+		}
+	}
 	first := 0
 	if os.Getenv(OrderEnv) == BaselineFirst {
 		first = 1
@@ -72,21 +94,25 @@ func Interleave(b *testing.B, ours, baseline func(b *testing.B) (op func())) {
 	for i := 0; i < b.N; i++ {
 		for k := range 2 {
 			s := &sides[(first+i+k)%2]
+			s.Prepare()
 			t0 := time.Now()
-			s.op()
+			s.Op()
 			s.ns += time.Since(t0)
 		}
 	}
 	b.StopTimer()
 	for _, s := range sides {
-		b.ReportMetric(float64(s.ns.Nanoseconds())/float64(b.N), s.name+"-ns/op")
+		b.ReportMetric(float64(s.ns.Nanoseconds())/float64(b.N*s.Ops), s.name+"-ns/op")
+		var mallocs uint64
 		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
 		for range allocOps {
-			s.op()
+			s.Prepare()
+			runtime.ReadMemStats(&m0)
+			s.Op()
+			runtime.ReadMemStats(&m1)
+			mallocs += m1.Mallocs - m0.Mallocs
 		}
-		runtime.ReadMemStats(&m1)
-		b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/allocOps, s.name+"-allocs/op")
+		b.ReportMetric(float64(mallocs)/float64(allocOps*s.Ops), s.name+"-allocs/op")
 	}
 }
 
