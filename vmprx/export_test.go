@@ -9,10 +9,10 @@ import (
 // HoldPorts makes the goroutines that read v's ports wait until release
 // is called, so that a benchmark can queue a backlog in the socket that
 // nobody reads meanwhile. The receive goroutine, woken by the backlog
-// while the ports were held, steps back and leaves whoever holds a port the
-// duty to read it all (udp.Gate); release drops that duty, as if the hold —
-// which has no counterpart in a raw socket's reader — had not happened:
-// the backlog is then read by whoever reads next, as a raw socket's is.
+// while the ports were held, steps back and comes back after the lease
+// time (udp.Gate) unless a poller reads the port meanwhile; release leaves
+// the gate's lease as it was, as if the hold — which has no counterpart
+// in a raw socket's reader — had not happened.
 func HoldPorts(v *VMPRx) (release func()) {
 	var held []*port
 	for i := range v.ports {
@@ -25,21 +25,35 @@ func HoldPorts(v *VMPRx) (release func()) {
 	}
 	return func() {
 		for _, pt := range held {
-			pt.gate.Leave() // and drop what it reports
+			pt.gate.Release()
+		}
+	}
+}
+
+// SetLease sets the lease time of v's ports (udp.Gate.SetLease).
+func SetLease(v *VMPRx, d time.Duration) {
+	for i := range v.ports {
+		if pt := v.ports[i].Load(); pt != nil {
+			pt.gate.SetLease(d)
 		}
 	}
 }
 
 // StrandRTPPort runs send while holding the RTP port's gate, waits until
-// the receive goroutine has seen the datagrams and stepped back (it then
-// waits for the next one), and releases the gate. With keepDuty false the
-// duty to read what is queued is dropped: nothing reads those datagrams
-// until a GetPacket polls the port (or more traffic arrives). With
-// keepDuty true the next poller's Leave reports it.
-func StrandRTPPort(v *VMPRx, send func(), keepDuty bool) error {
+// the receive goroutine has seen the datagrams and stepped back, and
+// releases the gate. With leased false, the port's lease time becomes an
+// hour and the gate is left unleased: nothing reads those datagrams until
+// a GetPacket polls the port (or more traffic arrives). With leased true
+// the gate is left as a poller that read a full batch leaves it (leased
+// to the pollers): the receive goroutine reads the datagrams once the
+// lease time has passed without a poll.
+func StrandRTPPort(v *VMPRx, send func(), leased bool) error {
 	pt := v.ports[0].Load()
 	if pt == nil {
 		return errors.New("not configured")
+	}
+	if !leased {
+		pt.gate.SetLease(time.Hour)
 	}
 	for !pt.gate.TryEnter() {
 		runtime.Gosched()
@@ -51,20 +65,18 @@ func StrandRTPPort(v *VMPRx, send func(), keepDuty bool) error {
 			return errors.New("the receive goroutine did not wake up")
 		}
 	}
-	// Each datagram may wake it again: wait for a quiet 50 ms.
+	// Each datagram may wake it again, and a lease timer armed before
+	// may fire: wait for a quiet 50 ms.
 	for quiet := 0; quiet < 50; quiet++ {
 		time.Sleep(time.Millisecond)
 		if pt.gate.Skipped() {
-			pt.gate.Leave() // clear it, then hold again
+			pt.gate.Leave(true) // clear it, then hold again
 			for !pt.gate.TryEnter() {
 				runtime.Gosched()
 			}
 			quiet = 0
 		}
 	}
-	if keepDuty {
-		pt.gate.TryEnterOwing() // fails, as we hold the gate, and leaves the duty to us
-	}
-	pt.gate.Release()
+	pt.gate.Leave(!leased)
 	return nil
 }

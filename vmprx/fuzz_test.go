@@ -273,11 +273,11 @@ func FuzzGetPackets(f *testing.F) {
 		}
 		for _, d := range sent {
 			if _, err := s.WriteTo(d, port); err != nil {
-				pt.gate.Leave()
+				pt.gate.Release()
 				t.Fatal(err)
 			}
 		}
-		pt.gate.Leave() // and drop the duty: the reads below poll the port
+		pt.gate.Release() // the reads below poll the port
 		var gotDTLS, gotMedia [][]byte
 		read := func() (more bool) {
 			n, err := rx.GetPackets(bufs, sizes, srcs)
@@ -306,7 +306,7 @@ func FuzzGetPackets(f *testing.F) {
 		for !pt.gate.TryEnter() {
 			runtime.Gosched()
 		}
-		pt.gate.Leave()
+		pt.gate.Release()
 		for read() {
 		}
 		if !equalAll(gotDTLS, wantDTLS) || !equalAll(gotMedia, wantMedia) {

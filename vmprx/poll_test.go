@@ -120,16 +120,17 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 	}
 }
 
-// TestPollPaysTheDuty: a poller that held the port while datagrams
-// arrived (the receive goroutine stepped back and left it the duty to read
-// them) reads them all, or wakes the receive goroutine for the rest —
-// checked with an application that calls GetPacket once per wake-up, so
-// nothing is read unless the endpoint signals it. All arrive, in order,
-// none lost or repeated.
-func TestPollPaysTheDuty(t *testing.T) {
-	const n = 150
-	mod := openModule(t, mediaport.Options{Batch: 8})
+// TestLease: a poller that read a full batch leaves the port leased to the
+// pollers. While polls keep coming, the receive goroutine (which woke for
+// the backlog and stepped back) reads nothing: every poll reads exactly one
+// batch. When the polls stop, it reads the rest by itself once the lease
+// time has passed without a poll — not before — and signals it: all
+// arrive, in order, none lost or repeated, with no further GetPacket.
+func TestLease(t *testing.T) {
+	const n, batch, lease = 150, 8, 500 * time.Millisecond
+	mod := openModule(t, mediaport.Options{Batch: batch})
 	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, QueueLen: 2 * n})
+	vmprx.SetLease(v, lease)
 	s := sender(t, lo4)
 	err := vmprx.StrandRTPPort(v, func() {
 		for i := 0; i < n; i++ {
@@ -139,29 +140,45 @@ func TestPollPaysTheDuty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := v.Event()
 	buf := make([]byte, 2048)
-	deadline := time.After(10 * time.Second)
-	for want := 0; want < n; {
+	want := 0
+	get := func() {
 		pkt, err := v.GetPacket(buf)
-		switch {
-		case err == nil:
-			if pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(want) {
-				t.Fatalf("packet %d: %+v seq %d: order lost", want, pkt, binary.BigEndian.Uint16(buf[2:4]))
-			}
-			want++
-		case !errors.Is(err, vmprx.ErrNoPacket):
-			t.Fatal(err)
+		if err != nil || pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(want) {
+			t.Fatalf("packet %d: %+v seq %d, %v: order lost", want, pkt, binary.BigEndian.Uint16(buf[2:4]), err)
 		}
-		if want == n {
-			break
+		want++
+	}
+	// Three polls, 10 ms apart, each reading one batch: the first packet of
+	// a batch is returned and the rest queued, and read before the next poll.
+	var lastPoll time.Time
+	for polls := 1; polls <= 3; polls++ {
+		for range batch {
+			get()
 		}
+		lastPoll = time.Now()
+		if st, _ := v.Stats(); st.RTP != uint64(polls*batch) {
+			t.Fatalf("after %d polls of %d: %d packets read; the receive goroutine read the leased port", polls, batch, st.RTP)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ev, _ := v.Event()
+	deadline := time.After(10 * time.Second)
+	for st, _ := v.Stats(); st.RTP != n; st, _ = v.Stats() {
 		select {
 		case <-ev.C():
 		case <-deadline:
-			st, _ := v.Stats()
-			t.Fatalf("stuck after %d of %d packets: %+v", want, n, st)
+			t.Fatalf("the receive goroutine did not take the port over: %+v", st)
 		}
+	}
+	if since := time.Since(lastPoll); since < lease {
+		t.Fatalf("the receive goroutine read the port %v after the last poll, before the lease time (%v)", since, lease)
+	}
+	for want < n {
+		get()
+	}
+	if _, err := v.GetPacket(buf); !errors.Is(err, vmprx.ErrNoPacket) {
+		t.Fatalf("GetPacket after all %d = %v", n, err)
 	}
 	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
 		t.Fatalf("stats %+v", st)

@@ -25,10 +25,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
@@ -436,9 +434,6 @@ func (v *VMPRx) receive(pt *port) {
 			switch {
 			case errors.Is(err, net.ErrClosed):
 				return
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				// A poller handed the rest of a backlog over (poll).
-				pt.conn.UDPConn().SetReadDeadline(time.Time{})
 			default:
 				// ICMP errors and the like: nothing was read.
 				v.mod.Log.Debug("vmprx receive", "port", pt.conn.LocalAddr(), "err", err)
@@ -462,15 +457,16 @@ func (v *VMPRx) receive(pt *port) {
 	}
 }
 
-// poll reads and routes, without waiting, what the port has received,
-// unless another goroutine is reading it (that one signals what it
-// routes). It reads at most maxPoll datagrams; when more are waiting it
-// wakes the receive goroutine to read them. self, when not nil, is the
+// poll reads and routes, without waiting, what one recvmmsg of the port
+// returns, unless another goroutine is reading the port (that one signals
+// what it routes). When that read fills the reader, the port is leased to
+// the pollers: the receive goroutine leaves the rest to the next poll for
+// as long as polls keep coming (udp.Gate). self, when not nil, is the
 // DTLS[rx] sink that polls: it is not signalled (it looks at its queue
 // next). poll returns how many datagrams it read straight into d's
 // buffers for self (link.Source).
 func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
-	owe := false // the receive goroutine left us the socket to empty
+	owe := false // datagrams may have arrived after our read found none
 	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
 		// The first datagrams go straight into the caller's buffers when
 		// these can hold any datagram and the caller's queue is empty now
@@ -518,14 +514,10 @@ func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 			pt.b.flush = nil
 		}
 		v.endBatch(&pt.b)
-		skipped := pt.gate.Leave()
-		owe = skipped || (owe && err == nil && n == len(pt.rd.Msgs))
-		if !owe {
-			return got
-		}
-		if read >= maxPoll {
-			// Enough for one call: the receive goroutine reads the rest.
-			pt.conn.UDPConn().SetReadDeadline(aLongTimeAgo)
+		owe = pt.gate.Leave(n < len(pt.rd.Msgs))
+		if !owe || read >= maxPoll {
+			// Enough for one call: the receive goroutine, which stepped
+			// back, comes back for the rest within the lease time.
 			return got
 		}
 	}
@@ -591,10 +583,6 @@ func (v *VMPRx) forSelf(port int, d []byte, trunc bool, self link.Sink) bool {
 	return ref != nil && ref.s == self
 }
 
-// aLongTimeAgo is a read deadline that has passed: it wakes a receive
-// goroutine waiting for its socket.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // route hands on the n datagrams the port's reader returned; the gate is
 // held.
 func (v *VMPRx) route(pt *port, from, n int) {
@@ -656,8 +644,8 @@ func (v *VMPRx) routeCopy(pt *port, d []byte, src netip.AddrPort) {
 }
 
 // maxDrain bounds the datagrams one receive goroutine reads before it
-// signals; maxPoll those one poll reads before it hands the rest to the
-// receive goroutine (which costs that goroutine a wake-up).
+// signals; maxPoll those one poll reads when it polls again (udp.Gate's
+// Leave said so) before it leaves the rest to the receive goroutine.
 const (
 	maxDrain = 64
 	maxPoll  = 128

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Message is one datagram slot of a Reader. Buf is the buffer the datagram
@@ -88,59 +89,121 @@ func (r *Reader) TryRead() (n int, err error) { return r.sys.read(r, false) }
 // holds the gate reads and processes what it read before leaving, so
 // datagrams are processed in the order they arrived.
 //
-// The receive goroutine never waits for the gate: when the socket becomes
-// readable while a poller holds it, the receive goroutine goes back to
-// waiting for the next datagram and tells the poller, whose Leave then
-// reports that it must poll again. No datagram is left unread because of
-// that hand-over, and a poller that reads a backlog does not cost the
-// receive goroutine a wake-up per batch.
+// The receive goroutine never waits for the gate, and it does not compete
+// with pollers that keep reading. When the socket becomes readable while
+// a poller holds the gate, or while the gate is leased (the last poller
+// left datagrams queued: Leave(false)), it steps back: it waits for the
+// next datagram or for the lease time to pass, whichever comes first. When
+// the lease time has passed, it reads what is queued unless a poller has
+// left the gate leased again meanwhile (then it steps back again). So a
+// poller that reads a backlog neither costs the receive goroutine a
+// wake-up per batch nor loses datagrams to the receive goroutine's queue,
+// and a poller that stops reading leaves datagrams unread for at most
+// about two lease times. A poller that found the socket empty ends the
+// lease (Leave(true)); when the receive goroutine stepped back meanwhile,
+// that Leave reports that the poller must poll again, as datagrams may
+// have arrived after its read.
 type Gate struct {
 	mu     sync.Mutex
-	missed atomic.Bool // the receive goroutine found the gate held
+	missed atomic.Bool  // the receive goroutine stepped back since the last Leave
+	leased atomic.Bool  // a poller left datagrams queued since the receive goroutine last looked
+	lease  atomic.Int64 // nanoseconds; 0: DefaultLease
+}
+
+// DefaultLease is the lease time of a Gate by default: how long the
+// receive goroutine leaves a socket to the pollers after they stopped
+// reading it (see Gate).
+const DefaultLease = time.Millisecond
+
+// SetLease sets the lease time of g (zero: DefaultLease). It takes effect
+// the next time the receive goroutine steps back.
+func (g *Gate) SetLease(d time.Duration) { g.lease.Store(int64(d)) }
+
+func (g *Gate) leaseTime() time.Duration {
+	if d := time.Duration(g.lease.Load()); d > 0 {
+		return d
+	}
+	return DefaultLease
 }
 
 // TryEnter takes the gate if it is free.
 func (g *Gate) TryEnter() bool { return g.mu.TryLock() }
 
-// Leave releases the gate taken by TryEnter. When it reports true the
-// receive goroutine skipped a readable socket meanwhile: the caller owes
-// it a read of everything queued — it must poll again, with
-// TryEnterOwing, until a Poll returns less than a full Reader (the socket
-// was empty), or wake the receive goroutine some other way.
-func (g *Gate) Leave() (again bool) {
+// Leave releases the gate taken by TryEnter after a Poll. drained says
+// that the Poll found the socket empty: it returned fewer datagrams than
+// the Reader holds (or an error). Otherwise the gate is leased to the
+// pollers (see Gate).
+//
+// When Leave reports true the receive goroutine stepped back from a
+// readable socket while the caller held the gate, after the caller found
+// it empty: the caller must poll again (with TryEnterOwing, until Leave
+// reports false), or leave it to the receive goroutine, which comes back
+// within the lease time.
+func (g *Gate) Leave(drained bool) (again bool) {
+	if g.leased.Load() == drained { // store only when it changes
+		g.leased.Store(!drained)
+	}
 	g.mu.Unlock()
-	return g.missed.Load() && g.missed.Swap(false)
+	if !g.missed.Load() {
+		return false
+	}
+	return g.missed.Swap(false) && drained
 }
 
-// Skipped reports whether the receive goroutine has found the gate held
-// since the last Leave (for tests).
+// Release releases the gate held after ReadHolding, or taken by TryEnter
+// for something other than a Poll: the lease is left as it is.
+func (g *Gate) Release() { g.mu.Unlock() }
+
+// Skipped reports whether the receive goroutine has stepped back since
+// the last Leave (for tests).
 func (g *Gate) Skipped() bool { return g.missed.Load() }
 
 // TryEnterOwing is TryEnter for a poller whose Leave reported true: when
 // the gate is held it passes that duty to the holder, whose Leave then
-// reports true in turn.
-func (g *Gate) TryEnterOwing() bool { return g.enter() }
-
-// enter is the receive goroutine's attempt at the gate.
-func (g *Gate) enter() bool {
+// reports true in turn if it finds the socket empty.
+func (g *Gate) TryEnterOwing() bool {
 	if g.mu.TryLock() {
 		return true
 	}
 	g.missed.Store(true)
-	// The holder may have left before it could see missed: try again, so
-	// that one of us reads.
-	return g.mu.TryLock()
+	return g.mu.TryLock() // the holder may have left before it could see missed
+}
+
+// lessee is the receive goroutine's side of a Gate: whether its lease
+// timer (a read deadline) is running, and whether it has fired. It
+// belongs to the receive goroutine.
+type lessee struct {
+	armed, expired bool
+}
+
+// enter is the receive goroutine's attempt at the gate, when the socket
+// is readable or the lease timer fired. It returns false, and the receive
+// goroutine must step back (arm its lease timer and wait), when the gate
+// is held, or leased — since it last looked, when the lease timer fired.
+// It looks at the lease without taking the gate, so that a poller never
+// finds the gate held by a receive goroutine that is only stepping back.
+func (g *Gate) enter(l *lessee) bool {
+	expired := l.expired
+	l.expired = false
+	g.missed.Store(true) // for the holder's Leave, if we step back
+	if expired && g.leased.Swap(false) || !expired && g.leased.Load() {
+		return false
+	}
+	if !g.mu.TryLock() {
+		return false // missed was set while the holder held the gate
+	}
+	g.missed.Store(false)
+	return true
 }
 
 // ReadHolding is Read for the receive goroutine of a Reader shared through
 // g. Each read attempt enters g; ReadHolding returns holding g when it read
 // datagrams (n > 0), so that the caller can process Msgs[:n] before anyone
 // else reads, and not holding g otherwise (an error). The caller releases
-// g with Release. It never waits for g: see Gate.
+// g with Release. It never waits for g: see Gate. The socket's read
+// deadline is the lease timer: nothing else may set it while a goroutine
+// is in ReadHolding.
 func (r *Reader) ReadHolding(g *Gate) (n int, err error) { return r.sys.readHolding(r, g) }
-
-// Release releases the gate held after ReadHolding.
-func (g *Gate) Release() { g.mu.Unlock() }
 
 // Poll reads what is queued, without waiting, for a caller that holds the
 // Gate the receive goroutine gives to ReadHolding. Unlike TryRead it does

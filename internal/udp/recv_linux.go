@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,7 @@ type readerSys struct {
 	holdFn    func(fd uintptr) bool
 	pollFn    func(fd uintptr) // for RawConn.Control: never waits
 	gate      *Gate            // given to ReadHolding; used by holdFn only
+	lessee    lessee           // the receive goroutine's: used by holdFn and readHolding only
 	holdErrno syscall.Errno    // the error of holdFn's last attempt, read without the gate
 	namelen   uint32           // recvfrom's address length (a field: no escape per call)
 	oob       []byte           // GRO: groControlLen bytes per slot
@@ -49,8 +51,13 @@ func (s *readerSys) init(r *Reader) {
 }
 
 func (s *readerSys) holdRecvmmsg(fd uintptr) bool {
-	if !s.gate.enter() {
-		return false // the holder polls again; wait for the next datagram
+	if !s.gate.enter(&s.lessee) {
+		// Step back: wait for the next datagram or the lease timer.
+		if !s.lessee.armed {
+			s.lessee.armed = true
+			s.r.conn.c.SetReadDeadline(time.Now().Add(s.gate.leaseTime()))
+		}
+		return false
 	}
 	s.setup(s.r) // the slots may have changed while another goroutine read
 	if !s.recvmmsg(fd) {
@@ -155,8 +162,19 @@ func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
 	// Only s.gate and s.holdErrno are touched without the gate: the other
 	// fields may be in use by a goroutine in Poll.
 	s.gate, s.holdErrno = g, 0
-	if err := s.rc.Read(s.holdFn); err != nil {
-		return 0, err // holdFn returned false (gate not held), or never ran
+	for {
+		err := s.rc.Read(s.holdFn)
+		if err == nil {
+			break
+		}
+		if !s.lessee.armed || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err // holdFn returned false (gate not held), or never ran
+		}
+		// The lease timer fired: look at the gate again.
+		s.lessee.armed, s.lessee.expired = false, true
+		if err := s.r.conn.c.SetReadDeadline(time.Time{}); err != nil {
+			return 0, err
+		}
 	}
 	if s.holdErrno != 0 {
 		return 0, os.NewSyscallError("recvmmsg", s.holdErrno) // gate not held
