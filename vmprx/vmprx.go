@@ -368,10 +368,15 @@ func (v *VMPRx) release() {
 	socks := v.socks
 	q := v.q
 	v.mu.Unlock()
-	for _, c := range socks {
-		if c != nil {
-			v.mod.UnregisterSocket(c)
-			c.Close()
+	for i, c := range socks {
+		if c == nil {
+			continue
+		}
+		v.mod.UnregisterSocket(c)
+		if pt := v.ports[i].Load(); pt != nil && pt.conn == c {
+			pt.rd.Close(&pt.gate) // once no poller reads it
+		} else {
+			c.Close() // never polled: Config stopped before it published the port
 		}
 	}
 	v.wg.Wait()
@@ -937,7 +942,12 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		}
 		return Packet{}, ErrNoPacket
 	}
-	pp, ok, err := q.Pop(buf)
+	var pp pktq.Popped
+	var ok bool
+	var err error
+	if q.Pending() { // as in dtlsrx.GetPacket
+		pp, ok, err = q.Pop(buf)
+	}
 	if !ok {
 		// Read the ports ourselves rather than wait for a receive
 		// goroutine to queue the packets and wake us.

@@ -1,6 +1,8 @@
 package udp
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -198,4 +200,39 @@ func TestGateLeaseExpires(t *testing.T) {
 	p.send(6, 8)
 	p.waitFor(8)
 	p.end(8)
+}
+
+// TestCloseWaitsForPoller: Poll uses the socket's descriptor without a
+// reference, so Close waits until the poller holding the gate leaves: the
+// descriptor stays open (and cannot be reused) until then. Later Polls
+// report net.ErrClosed, and the receive goroutine ends.
+func TestCloseWaitsForPoller(t *testing.T) {
+	p := newGatePair(t, time.Hour)
+	for !p.g.TryEnter() {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.rd.Close(&p.g) }()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a poller held the gate", err)
+	default:
+	}
+	p.send(0, 1)
+	if n, err := p.rd.Poll(); err != nil || n != 1 || p.rd.Msgs[0].Buf[0] != 0 {
+		t.Fatalf("Poll while Close waits = %d, %v; want the datagram", n, err)
+	}
+	p.g.Leave(true)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for !p.g.TryEnter() {
+		time.Sleep(time.Millisecond)
+	}
+	if n, err := p.rd.Poll(); n != 0 || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Poll after Close = %d, %v; want net.ErrClosed", n, err)
+	}
+	p.g.Leave(true)
+	<-p.done
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"syscall"
@@ -27,7 +28,9 @@ type readerSys struct {
 	// holdFn waits, and enters the gate for each attempt: it returns
 	// holding it when it read datagrams.
 	holdFn    func(fd uintptr) bool
-	pollFn    func(fd uintptr) // for RawConn.Control: never waits
+	// pollFD is the socket's descriptor for Poll, which holds the Gate
+	// instead of a reference (see Reader.Close); -1 once closed.
+	pollFD int
 	gate      *Gate            // given to ReadHolding; used by holdFn only
 	lessee    lessee           // the receive goroutine's: used by holdFn and readHolding only
 	holdErrno syscall.Errno    // the error of holdFn's last attempt, read without the gate
@@ -47,7 +50,10 @@ func (s *readerSys) init(r *Reader) {
 	s.fn = s.recvmmsg
 	s.tryFn = s.tryRecvmmsg
 	s.holdFn = s.holdRecvmmsg
-	s.pollFn = func(fd uintptr) { s.tryRecvmmsg(fd) }
+	s.pollFD = -1
+	if s.rc != nil {
+		s.rc.Control(func(fd uintptr) { s.pollFD = int(fd) })
+	}
 }
 
 func (s *readerSys) holdRecvmmsg(fd uintptr) bool {
@@ -186,10 +192,11 @@ func (s *readerSys) poll(r *Reader) (int, error) {
 	if s.rc == nil {
 		return 0, os.ErrInvalid
 	}
-	s.setup(r)
-	if err := s.rc.Control(s.pollFn); err != nil {
-		return 0, err
+	if s.pollFD < 0 {
+		return 0, net.ErrClosed
 	}
+	s.setup(r)
+	s.tryRecvmmsg(uintptr(s.pollFD))
 	return s.finish(r)
 }
 
@@ -247,4 +254,12 @@ func (s *readerSys) enableGRO(r *Reader) error {
 	}
 	s.oob = make([]byte, len(r.Msgs)*groControlLen)
 	return nil
+}
+
+// close closes the socket with g held, so that no Poll is using pollFD.
+func (s *readerSys) close(r *Reader, g *Gate) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s.pollFD = -1
+	return r.conn.Close()
 }

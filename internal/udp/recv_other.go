@@ -34,3 +34,9 @@ func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
 func (s *readerSys) poll(*Reader) (int, error) { return 0, nil }
 
 func (s *readerSys) enableGRO(*Reader) error { return errors.ErrUnsupported }
+
+func (s *readerSys) close(r *Reader, g *Gate) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return r.conn.Close()
+}
