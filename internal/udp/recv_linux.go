@@ -27,15 +27,15 @@ type readerSys struct {
 	tryFn func(fd uintptr) bool // never waits
 	// holdFn waits, and enters the gate for each attempt: it returns
 	// holding it when it read datagrams.
-	holdFn    func(fd uintptr) bool
+	holdFn func(fd uintptr) bool
 	// pollFD is the socket's descriptor for Poll, which holds the Gate
 	// instead of a reference (see Reader.Close); -1 once closed.
-	pollFD int
-	gate      *Gate            // given to ReadHolding; used by holdFn only
-	lessee    lessee           // the receive goroutine's: used by holdFn and readHolding only
-	holdErrno syscall.Errno    // the error of holdFn's last attempt, read without the gate
-	namelen   uint32           // recvfrom's address length (a field: no escape per call)
-	oob       []byte           // GRO: groControlLen bytes per slot
+	pollFD    int
+	gate      *Gate         // given to ReadHolding; used by holdFn only
+	lessee    lessee        // the receive goroutine's: used by holdFn and readHolding only
+	holdErrno syscall.Errno // the error of holdFn's last attempt, read without the gate
+	namelen   uint32        // recvfrom's address length (a field: no escape per call)
+	oob       []byte        // GRO: groControlLen bytes per slot
 	n         int
 	errno     syscall.Errno
 }
