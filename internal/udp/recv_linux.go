@@ -86,14 +86,14 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 }
 
 // recvmmsg reads into the slots with one system call. The receive system
-// calls never block — the socket is
-// non-blocking, and waiting for it is the netpoller's job (RawConn.Read) —
-// so they go through RawSyscall, which leaves out the scheduler's
-// bookkeeping around a system call (entersyscall and exitsyscall: some 7 %
-// of a one-datagram read). What that bookkeeping buys, handing the P to
-// another thread while the call lasts, is not worth it for a call that
-// copies what is queued, at most a batch of slots, and returns: except
-// with GRO, whose slots hold up to 64 KiB each.
+// calls never block — the socket is non-blocking, and waiting for it is
+// the netpoller's job (RawConn.Read) — so they go through RawSyscall,
+// which leaves out the scheduler's bookkeeping around a system call
+// (entersyscall and exitsyscall: some 7 % of a one-datagram read). What
+// that bookkeeping buys, handing the P to another thread while the call
+// lasts, is not worth it for a call that copies what is queued, at most a
+// batch of slots, and returns; except with GRO, whose slots hold up to
+// 64 KiB each.
 func (s *readerSys) recvmmsg(fd uintptr) bool {
 	if len(s.hdrs) == 1 && s.oob == nil { // recvfrom reports no GRO
 		return s.recvfrom(fd)
