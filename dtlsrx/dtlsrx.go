@@ -226,8 +226,11 @@ var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 // VMP[rx]'s port has received but not yet handed over — on the caller's
 // goroutine, routing every datagram read as the receive goroutine would —
 // so a busy reader does not wait for a wake-up; with still nothing queued
-// it returns 0 and ErrNoPacket. After Stop, packets queued before the stop can
-// still be read; then it returns ErrStopped.
+// it returns 0 and ErrNoPacket. As with the VMP[rx]'s GetPacket, a read
+// that leaves datagrams in the socket leaves them to the next call for
+// about a millisecond before the receive goroutine reads them. After
+// Stop, packets queued before the stop can still be read; then it
+// returns ErrStopped.
 func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, netip.AddrPort{}, err

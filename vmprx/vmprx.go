@@ -927,8 +927,11 @@ var ErrNoPacket = errors.New("vmprx: no packet queued")
 // queued it first reads what the ports have received but not yet routed —
 // on the caller's goroutine, routing every datagram as the receive
 // goroutines would (DTLS to its DTLS[rx], STUN to the handler) — and with
-// still nothing queued it returns ErrNoPacket. After Stop, packets queued before the stop
-// can still be read; then it returns ErrStopped.
+// still nothing queued it returns ErrNoPacket. A read that found more
+// queued than one batch leaves the rest to the next GetPacket: the port's
+// receive goroutine takes over when about a millisecond passes without
+// one (see ARCHITECTURE.md, "The receive path"). After Stop, packets
+// queued before the stop can still be read; then it returns ErrStopped.
 func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 	if err := v.endpoint().CheckAlive(); err != nil {
 		return Packet{}, err
