@@ -39,20 +39,34 @@ func SetLease(v *VMPRx, d time.Duration) {
 	}
 }
 
+// How StrandRTPPort leaves the RTP port.
+type Strand int
+
+const (
+	// Stranded: the port's lease time becomes an hour and the gate is left
+	// unleased, the receive goroutine's step back forgotten: nothing reads
+	// the datagrams until a GetPacket polls the port (or more traffic
+	// arrives).
+	Stranded Strand = iota
+	// Leased: the gate is left as a poller that read a full batch leaves
+	// it (leased to the pollers): the receive goroutine reads the
+	// datagrams once the lease time has passed without a poll.
+	Leased
+	// SteppedBack: as Stranded, but the receive goroutine's step back is
+	// not forgotten: the next poll that does not lease the port is told to
+	// poll again.
+	SteppedBack
+)
+
 // StrandRTPPort runs send while holding the RTP port's gate, waits until
 // the receive goroutine has seen the datagrams and stepped back, and
-// releases the gate. With leased false, the port's lease time becomes an
-// hour and the gate is left unleased: nothing reads those datagrams until
-// a GetPacket polls the port (or more traffic arrives). With leased true
-// the gate is left as a poller that read a full batch leaves it (leased
-// to the pollers): the receive goroutine reads the datagrams once the
-// lease time has passed without a poll.
-func StrandRTPPort(v *VMPRx, send func(), leased bool) error {
+// releases the gate as how says.
+func StrandRTPPort(v *VMPRx, send func(), how Strand) error {
 	pt := v.ports[0].Load()
 	if pt == nil {
 		return errors.New("not configured")
 	}
-	if !leased {
+	if how != Leased {
 		pt.gate.SetLease(time.Hour)
 	}
 	for !pt.gate.TryEnter() {
@@ -70,13 +84,25 @@ func StrandRTPPort(v *VMPRx, send func(), leased bool) error {
 	for quiet := 0; quiet < 50; quiet++ {
 		time.Sleep(time.Millisecond)
 		if pt.gate.Skipped() {
-			pt.gate.Leave(true) // clear it, then hold again
+			pt.gate.Leave(false) // clear it, then hold again
 			for !pt.gate.TryEnter() {
 				runtime.Gosched()
 			}
 			quiet = 0
 		}
 	}
-	pt.gate.Leave(!leased)
+	switch how {
+	case Leased:
+		pt.gate.Leave(true)
+	case Stranded:
+		pt.gate.Leave(false)
+	case SteppedBack:
+		pt.gate.Leave(false)
+		for !pt.gate.TryEnter() {
+			runtime.Gosched()
+		}
+		pt.gate.TryEnterOwing() // fails, as we hold the gate, and marks the step back again
+		pt.gate.Release()
+	}
 	return nil
 }

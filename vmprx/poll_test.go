@@ -35,7 +35,7 @@ func TestGetPacketReadsTheSocket(t *testing.T) {
 		s.WriteTo(dtlsRecord("hello"), rtp)
 		s.WriteTo(stunBinding(), rtp)
 		s.WriteTo(rtpPacket(7, 2, "two"), rtp)
-	}, false)
+	}, vmprx.Stranded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 	rx, _ := dtlsrx.Create(mod)
 	v.ConfigDTLS(rx, true) // "the RTCP port" under rtcp-mux: the one port
 	s := sender(t, lo4)
-	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("x"), rtp) }, false); err != nil {
+	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("x"), rtp) }, vmprx.Stranded); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 2048)
@@ -87,7 +87,7 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 		s.WriteTo(rtpPacket(3, 1, "media"), rtp)
 		s.WriteTo(dtlsRecord("y"), rtp)
 		s.WriteTo(dtlsRecord("zz"), rtp)
-	}, false)
+	}, vmprx.Stranded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestDTLSRxGetPacketReadsTheSocket(t *testing.T) {
 	}
 	// Detached: the DTLS[rx] no longer reads the port.
 	v.ConfigDTLS(nil, true)
-	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("y"), rtp) }, false); err != nil {
+	if err := vmprx.StrandRTPPort(v, func() { s.WriteTo(dtlsRecord("y"), rtp) }, vmprx.Stranded); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
@@ -136,7 +136,7 @@ func TestLease(t *testing.T) {
 		for i := 0; i < n; i++ {
 			s.WriteTo(rtpPacket(9, uint16(i), "x"), rtp)
 		}
-	}, true)
+	}, vmprx.Leased)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +182,41 @@ func TestLease(t *testing.T) {
 	}
 	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestPollForOthersReadsOn: a DTLS[rx]'s poll that reads a full batch with
+// nothing for it (RTP only) does not lease the port, since its caller
+// gets ErrNoPacket and waits for its event; when the receive goroutine
+// stepped back meanwhile, the poll reads on, so the records behind the
+// RTP come back at once rather than after the lease time (an hour here).
+// The RTP goes to the VMP[rx]'s queue, in order.
+func TestPollForOthersReadsOn(t *testing.T) {
+	mod := openModule(t, mediaport.Options{Batch: 4})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s := sender(t, lo4)
+	err := vmprx.StrandRTPPort(v, func() {
+		for i := range 8 {
+			s.WriteTo(rtpPacket(4, uint16(i), "m"), rtp)
+		}
+		s.WriteTo(dtlsRecord("d1"), rtp)
+		s.WriteTo(dtlsRecord("d2"), rtp)
+	}, vmprx.SteppedBack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for _, want := range []string{"d1", "d2"} {
+		if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != want {
+			t.Fatalf("DTLS[rx] GetPacket = %q, %v; want %s", buf[:n], err, want)
+		}
+	}
+	for i := range 8 {
+		if pkt, err := v.GetPacket(buf); err != nil || pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(i) {
+			t.Fatalf("VMP[rx] GetPacket %d = %+v, %v", i, pkt, err)
+		}
 	}
 }
 
@@ -285,7 +320,7 @@ func TestDirectReadTooLong(t *testing.T) {
 	err := vmprx.StrandRTPPort(v, func() {
 		s.WriteTo(dtlsRecord(string(bytes.Repeat([]byte{'x'}, 200))+string(make([]byte, 2000))), rtp)
 		s.WriteTo(dtlsRecord("ok"), rtp)
-	}, false)
+	}, vmprx.Stranded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +450,7 @@ func TestDTLSRxGetPackets(t *testing.T) {
 		for _, p := range []string{"d3", "d4", "d5"} {
 			s.WriteTo(dtlsRecord(p), rtp)
 		}
-	}, false)
+	}, vmprx.Stranded)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +494,7 @@ func TestDTLSRxGetPackets(t *testing.T) {
 	err = vmprx.StrandRTPPort(v, func() {
 		s.WriteTo(dtlsRecord(string(make([]byte, 200))), rtp)
 		s.WriteTo(dtlsRecord("x"), rtp)
-	}, false)
+	}, vmprx.Stranded)
 	if err != nil {
 		t.Fatal(err)
 	}

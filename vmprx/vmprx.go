@@ -464,14 +464,16 @@ func (v *VMPRx) receive(pt *port) {
 
 // poll reads and routes, without waiting, what one recvmmsg of the port
 // returns, unless another goroutine is reading the port (that one signals
-// what it routes). When that read fills the reader, the port is leased to
-// the pollers: the receive goroutine leaves the rest to the next poll for
-// as long as polls keep coming (udp.Gate). self, when not nil, is the
+// what it routes). When that read fills the reader and the caller got
+// something from it, the port is leased to the caller: the receive
+// goroutine leaves the rest to the next poll for as long as polls keep
+// coming (udp.Gate). When the caller got nothing and the receive
+// goroutine stepped back meanwhile, poll reads on. self, when not nil, is the
 // DTLS[rx] sink that polls: it is not signalled (it looks at its queue
 // next). poll returns how many datagrams it read straight into d's
 // buffers for self (link.Source).
 func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
-	owe := false // datagrams may have arrived after our read found none
+	owe := false // the receive goroutine stepped back and we did not lease
 	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
 		// The first datagrams go straight into the caller's buffers when
 		// these can hold any datagram and the caller's queue is empty now
@@ -519,7 +521,14 @@ func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 			pt.b.flush = nil
 		}
 		v.endBatch(&pt.b)
-		owe = pt.gate.Leave(n < len(pt.rd.Msgs))
+		// Lease the port to the caller when this read may have left
+		// datagrams and the caller got some, so that it will be back.
+		// Once the receive goroutine has stepped back, a caller that got
+		// nothing reads on until the socket is empty.
+		full := err == nil && n == len(pt.rd.Msgs)
+		mine := got > 0 || (self != nil && !emptySink(self)) || (d.q != nil && d.q.Pending())
+		lease := full && mine
+		owe = pt.gate.Leave(lease) || (owe && full && !lease)
 		if !owe || read >= maxPoll {
 			// Enough for one call: the receive goroutine, which stepped
 			// back, comes back for the rest within the lease time.
@@ -534,6 +543,7 @@ func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 // buffer (GetPacket, with n and src set for it) or several (GetPackets,
 // with their sizes and sources).
 type direct struct {
+	q     *pktq.Queue // the VMP[rx]'s, when it polls (self nil)
 	one   []byte
 	n     int
 	src   netip.AddrPort
@@ -956,7 +966,7 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		// goroutine to queue the packets and wake us.
 		for i := range v.ports {
 			if pt := v.ports[i].Load(); pt != nil {
-				pt.poll(v, nil, &direct{})
+				pt.poll(v, nil, &direct{q: q})
 			}
 		}
 		pp, ok, err = q.Pop(buf)

@@ -20,7 +20,7 @@ type gatePair struct {
 	mu     sync.Mutex
 	got    []byte
 	done   chan struct{}
-	leftAt time.Time // the last Leave(false)
+	leftAt time.Time // the last Leave(true): the last lease
 }
 
 func newGatePair(t *testing.T, lease time.Duration) *gatePair {
@@ -100,7 +100,7 @@ func (p *gatePair) poll(want int) (again bool) {
 	if !drained {
 		p.leftAt = time.Now()
 	}
-	return p.g.Leave(drained)
+	return p.g.Leave(!drained)
 }
 
 // end closes the socket and checks that every datagram [0, n) was read
@@ -169,7 +169,7 @@ func TestGateHandOver(t *testing.T) {
 		}
 		p.send(14, 15)
 	})
-	if !p.g.Leave(true) {
+	if !p.g.Leave(false) {
 		t.Fatal("Leave did not report the datagram that arrived after an empty poll")
 	}
 	if !p.g.TryEnterOwing() {
@@ -223,7 +223,7 @@ func TestCloseWaitsForPoller(t *testing.T) {
 	if n, err := p.rd.Poll(); err != nil || n != 1 || p.rd.Msgs[0].Buf[0] != 0 {
 		t.Fatalf("Poll while Close waits = %d, %v; want the datagram", n, err)
 	}
-	p.g.Leave(true)
+	p.g.Leave(false)
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +233,6 @@ func TestCloseWaitsForPoller(t *testing.T) {
 	if n, err := p.rd.Poll(); n != 0 || !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Poll after Close = %d, %v; want net.ErrClosed", n, err)
 	}
-	p.g.Leave(true)
+	p.g.Leave(false)
 	<-p.done
 }

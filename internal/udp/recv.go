@@ -92,17 +92,17 @@ func (r *Reader) TryRead() (n int, err error) { return r.sys.read(r, false) }
 // The receive goroutine never waits for the gate, and it does not compete
 // with pollers that keep reading. When the socket becomes readable while
 // a poller holds the gate, or while the gate is leased (the last poller
-// left datagrams queued: Leave(false)), it steps back: it waits for the
-// next datagram or for the lease time to pass, whichever comes first. When
-// the lease time has passed, it reads what is queued unless a poller has
-// left the gate leased again meanwhile (then it steps back again). So a
-// poller that reads a backlog neither costs the receive goroutine a
-// wake-up per batch nor loses datagrams to the receive goroutine's queue,
-// and a poller that stops reading leaves datagrams unread for at most
-// about two lease times. A poller that found the socket empty ends the
-// lease (Leave(true)); when the receive goroutine stepped back meanwhile,
-// that Leave reports that the poller must poll again, as datagrams may
-// have arrived after its read.
+// read a full batch and will be back: Leave(true)), it steps back: it
+// waits for the next datagram or for the lease time to pass, whichever
+// comes first. When the lease time has passed, it reads what is queued
+// unless a poller has leased the gate again meanwhile (then it steps back
+// again). So a poller that reads a backlog neither costs the receive
+// goroutine a wake-up per batch nor loses datagrams to the receive
+// goroutine's queue, and a poller that stops reading leaves datagrams
+// unread for at most about two lease times. A poller that does not lease
+// ends the lease; when the receive goroutine stepped back meanwhile, that
+// Leave reports that the poller must poll again, as datagrams it did not
+// read may be queued.
 type Gate struct {
 	mu     sync.Mutex
 	missed atomic.Bool  // the receive goroutine stepped back since the last Leave
@@ -129,25 +129,26 @@ func (g *Gate) leaseTime() time.Duration {
 // TryEnter takes the gate if it is free.
 func (g *Gate) TryEnter() bool { return g.mu.TryLock() }
 
-// Leave releases the gate taken by TryEnter after a Poll. drained says
-// that the Poll found the socket empty: it returned fewer datagrams than
-// the Reader holds (or an error). Otherwise the gate is leased to the
-// pollers (see Gate).
+// Leave releases the gate taken by TryEnter after a Poll. lease says that
+// the caller will poll again soon and that the Poll may have left
+// datagrams queued (it returned as many as the Reader holds): the gate is
+// then leased to the pollers (see Gate). A caller that got nothing it
+// wanted from the Poll, or found the socket empty, does not lease.
 //
 // When Leave reports true the receive goroutine stepped back from a
-// readable socket while the caller held the gate, after the caller found
-// it empty: the caller must poll again (with TryEnterOwing, until Leave
-// reports false), or leave it to the receive goroutine, which comes back
-// within the lease time.
-func (g *Gate) Leave(drained bool) (again bool) {
-	if g.leased.Load() == drained { // store only when it changes
-		g.leased.Store(!drained)
+// readable socket while the caller held the gate, and the caller did not
+// lease: the caller must poll again (with TryEnterOwing, until Leave
+// reports false), or leave the datagrams to the receive goroutine, which
+// comes back for them within the lease time.
+func (g *Gate) Leave(lease bool) (again bool) {
+	if g.leased.Load() != lease { // store only when it changes
+		g.leased.Store(lease)
 	}
 	g.mu.Unlock()
 	if !g.missed.Load() {
 		return false
 	}
-	return g.missed.Swap(false) && drained
+	return g.missed.Swap(false) && !lease
 }
 
 // Release releases the gate held after ReadHolding, or taken by TryEnter
