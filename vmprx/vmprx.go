@@ -535,7 +535,7 @@ func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 			return got
 		}
 	}
-	// The gate is held by another reader, which now owes what we owed.
+	// The gate is held by another reader, whose Leave now says to read on.
 	return got
 }
 

@@ -160,8 +160,8 @@ func (g *Gate) Release() { g.mu.Unlock() }
 func (g *Gate) Skipped() bool { return g.missed.Load() }
 
 // TryEnterOwing is TryEnter for a poller whose Leave reported true: when
-// the gate is held it passes that duty to the holder, whose Leave then
-// reports true in turn if it finds the socket empty.
+// the gate is held it passes that on to the holder, whose Leave then
+// reports true in turn unless it leases.
 func (g *Gate) TryEnterOwing() bool {
 	if g.mu.TryLock() {
 		return true
