@@ -153,10 +153,10 @@ func TestLease(t *testing.T) {
 	// a batch is returned and the rest queued, and read before the next poll.
 	var lastPoll time.Time
 	for polls := 1; polls <= 3; polls++ {
+		lastPoll = time.Now() // no later than the lease the next get sets
 		for range batch {
 			get()
 		}
-		lastPoll = time.Now()
 		if st, _ := v.Stats(); st.RTP != uint64(polls*batch) {
 			t.Fatalf("after %d polls of %d: %d packets read; the receive goroutine read the leased port", polls, batch, st.RTP)
 		}
@@ -182,6 +182,60 @@ func TestLease(t *testing.T) {
 	}
 	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestLeaseBoundsOthersWait: a DTLS[rx] that polls a full batch and then
+// stops reading leases the port, so the RTP behind its records waits for
+// the receive goroutine — for the lease time after the last poll, and no
+// longer than a few: the VMP[rx]'s application, which only waits for its
+// event, gets every RTP packet, in order, without polling.
+func TestLeaseBoundsOthersWait(t *testing.T) {
+	const lease = 100 * time.Millisecond
+	mod := openModule(t, mediaport.Options{Batch: 4})
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	vmprx.SetLease(v, lease)
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s := sender(t, lo4)
+	err := vmprx.StrandRTPPort(v, func() {
+		for i := range 6 {
+			s.WriteTo(dtlsRecord(fmt.Sprint(i)), rtp)
+		}
+		for i := range 3 {
+			s.WriteTo(rtpPacket(5, uint16(i), "m"), rtp)
+		}
+	}, vmprx.Leased)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	polled := time.Now() // no later than the lease the poll sets
+	if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != "0" {
+		t.Fatalf("DTLS[rx] GetPacket = %q, %v", buf[:n], err)
+	}
+	// A full batch of records: leased; the DTLS[rx] reads no more.
+	ev, _ := v.Event()
+	deadline := time.After(5 * time.Second)
+	for st, _ := v.Stats(); st.RTP != 3; st, _ = v.Stats() {
+		select {
+		case <-ev.C():
+		case <-deadline:
+			t.Fatalf("the RTP behind the leased batch never arrived: %+v", st)
+		}
+	}
+	if since := time.Since(polled); since < lease {
+		t.Fatalf("the receive goroutine read the leased port %v after the poll (lease %v)", since, lease)
+	}
+	for i := range 3 {
+		if pkt, err := v.GetPacket(buf); err != nil || pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(i) {
+			t.Fatalf("VMP[rx] GetPacket %d = %+v, %v", i, pkt, err)
+		}
+	}
+	for i := 1; i < 6; i++ { // and the records, queued for the DTLS[rx]
+		if n, _, err := rx.GetPacket(buf); err != nil || string(buf[13:n]) != fmt.Sprint(i) {
+			t.Fatalf("DTLS[rx] GetPacket %d = %q, %v", i, buf[:n], err)
+		}
 	}
 }
 
