@@ -468,9 +468,9 @@ func (v *VMPRx) receive(pt *port) {
 // something from it, the port is leased to the caller: the receive
 // goroutine leaves the rest to the next poll for as long as polls keep
 // coming (udp.Gate). When the caller got nothing and the receive
-// goroutine stepped back meanwhile, poll reads on. self, when not nil, is the
-// DTLS[rx] sink that polls: it is not signalled (it looks at its queue
-// next). poll returns how many datagrams it read straight into d's
+// goroutine stepped back meanwhile, poll reads on. self, when not nil, is
+// the DTLS[rx] sink that polls: it is not signalled (it looks at its
+// queue next). poll returns how many datagrams it read straight into d's
 // buffers for self (link.Source).
 func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 	owe := false // the receive goroutine stepped back and we did not lease
@@ -530,8 +530,9 @@ func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
 		lease := full && mine
 		owe = pt.gate.Leave(lease) || (owe && full && !lease)
 		if !owe || read >= maxPoll {
-			// Enough for one call: the receive goroutine, which stepped
-			// back, comes back for the rest within the lease time.
+			// Done; or, after maxPoll datagrams, enough for one call: the
+			// receive goroutine, which stepped back, comes back for the
+			// rest within the lease time.
 			return got
 		}
 	}
