@@ -162,18 +162,7 @@ func TestLease(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	ev, _ := v.Event()
-	deadline := time.After(10 * time.Second)
-	for st, _ := v.Stats(); st.RTP != n; st, _ = v.Stats() {
-		select {
-		case <-ev.C():
-		case <-deadline:
-			t.Fatalf("the receive goroutine did not take the port over: %+v", st)
-		}
-	}
-	if since := time.Since(lastPoll); since < lease {
-		t.Fatalf("the receive goroutine read the port %v after the last poll, before the lease time (%v)", since, lease)
-	}
+	waitTakeOver(t, v, n, lastPoll, lease)
 	for want < n {
 		get()
 	}
@@ -182,6 +171,25 @@ func TestLease(t *testing.T) {
 	}
 	if st, _ := v.Stats(); st.RTP != n || st.Overrun != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// waitTakeOver waits, on v's event alone, until v has routed rtp RTP
+// packets — the receive goroutine read what the pollers left — and checks
+// that this came no sooner than the lease time after lastPoll.
+func waitTakeOver(t *testing.T, v *vmprx.VMPRx, rtp uint64, lastPoll time.Time, lease time.Duration) {
+	t.Helper()
+	ev, _ := v.Event()
+	deadline := time.After(10 * time.Second)
+	for st, _ := v.Stats(); st.RTP != rtp; st, _ = v.Stats() {
+		select {
+		case <-ev.C():
+		case <-deadline:
+			t.Fatalf("the receive goroutine did not take the port over: %+v", st)
+		}
+	}
+	if since := time.Since(lastPoll); since < lease {
+		t.Fatalf("the receive goroutine read the leased port %v after the last poll, before the lease time (%v)", since, lease)
 	}
 }
 
@@ -215,18 +223,7 @@ func TestLeaseBoundsOthersWait(t *testing.T) {
 		t.Fatalf("DTLS[rx] GetPacket = %q, %v", buf[:n], err)
 	}
 	// A full batch of records: leased; the DTLS[rx] reads no more.
-	ev, _ := v.Event()
-	deadline := time.After(5 * time.Second)
-	for st, _ := v.Stats(); st.RTP != 3; st, _ = v.Stats() {
-		select {
-		case <-ev.C():
-		case <-deadline:
-			t.Fatalf("the RTP behind the leased batch never arrived: %+v", st)
-		}
-	}
-	if since := time.Since(polled); since < lease {
-		t.Fatalf("the receive goroutine read the leased port %v after the poll (lease %v)", since, lease)
-	}
+	waitTakeOver(t, v, 3, polled, lease)
 	for i := range 3 {
 		if pkt, err := v.GetPacket(buf); err != nil || pkt.Class != vmprx.ClassRTP || binary.BigEndian.Uint16(buf[2:4]) != uint16(i) {
 			t.Fatalf("VMP[rx] GetPacket %d = %+v, %v", i, pkt, err)
