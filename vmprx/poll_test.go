@@ -23,10 +23,7 @@ import (
 // its DTLS[rx], STUN to the handler — with no further traffic to wake
 // anything.
 func TestGetPacketReadsTheSocket(t *testing.T) {
-	mod := openModule(t, mediaport.Options{})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
+	v, rtp, rx := newPassThrough(t, mediaport.Options{})
 	var stun atomic.Int32
 	v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) { stun.Add(1) })
 	s := sender(t, lo4)
@@ -200,11 +197,8 @@ func waitTakeOver(t *testing.T, v *vmprx.VMPRx, rtp uint64, lastPoll time.Time, 
 // event, gets every RTP packet, in order, without polling.
 func TestLeaseBoundsOthersWait(t *testing.T) {
 	const lease = 100 * time.Millisecond
-	mod := openModule(t, mediaport.Options{Batch: 4})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	v, rtp, rx := newPassThrough(t, mediaport.Options{Batch: 4})
 	vmprx.SetLease(v, lease)
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
 	s := sender(t, lo4)
 	err := vmprx.StrandRTPPort(v, func() {
 		for i := range 6 {
@@ -243,10 +237,7 @@ func TestLeaseBoundsOthersWait(t *testing.T) {
 // RTP come back at once rather than after the lease time (an hour here).
 // The RTP goes to the VMP[rx]'s queue, in order.
 func TestPollForOthersReadsOn(t *testing.T) {
-	mod := openModule(t, mediaport.Options{Batch: 4})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
+	v, rtp, rx := newPassThrough(t, mediaport.Options{Batch: 4})
 	s := sender(t, lo4)
 	err := vmprx.StrandRTPPort(v, func() {
 		for i := range 8 {
@@ -363,10 +354,7 @@ func TestGRO(t *testing.T) {
 // fits the buffer a DTLS[rx]'s GetPacket reads into is dropped and counted
 // as truncated, as the receive goroutine would — not returned, no panic.
 func TestDirectReadTooLong(t *testing.T) {
-	mod := openModule(t, mediaport.Options{MaxPacket: 1500})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
+	v, rtp, rx := newPassThrough(t, mediaport.Options{MaxPacket: 1500})
 	s := sender(t, lo4)
 	err := vmprx.StrandRTPPort(v, func() {
 		s.WriteTo(dtlsRecord(string(bytes.Repeat([]byte{'x'}, 200))+string(make([]byte, 2000))), rtp)
@@ -486,10 +474,7 @@ func readInOrder(what string, n int, ready <-chan struct{}, deadline time.Time, 
 // it come through the queue — all in order, none lost. A buffer too short
 // ends the batch and keeps the packet; bad arguments are refused.
 func TestDTLSRxGetPackets(t *testing.T) {
-	mod := openModule(t, mediaport.Options{Batch: 8})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
+	v, rtp, rx := newPassThrough(t, mediaport.Options{Batch: 8})
 	s := sender(t, lo4)
 	s.WriteTo(dtlsRecord("q1"), rtp) // nobody polls: the receive goroutine queues them
 	s.WriteTo(dtlsRecord("q2"), rtp)

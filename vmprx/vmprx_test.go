@@ -49,6 +49,23 @@ func newVMP(t testing.TB, mod *mediaport.Module, cfg vmprx.Config) (*vmprx.VMPRx
 	return v, rtp, rtcp
 }
 
+// newPassThrough returns a VMP[rx] on an IPv4 loopback port with rtcp-mux,
+// on a module of its own with opts, passing DTLS to a new DTLS[rx]; and
+// the port.
+func newPassThrough(t *testing.T, opts mediaport.Options) (*vmprx.VMPRx, netip.AddrPort, *dtlsrx.DTLSRx) {
+	t.Helper()
+	mod := openModule(t, opts)
+	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+	rx, err := dtlsrx.Create(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ConfigDTLS(rx, false); err != nil {
+		t.Fatal(err)
+	}
+	return v, rtp, rx
+}
+
 func sender(t testing.TB, addr netip.Addr) *udp.Conn {
 	t.Helper()
 	c, err := udp.Listen(netip.AddrPortFrom(addr, 0))
@@ -552,10 +569,7 @@ func TestConfigDTLSErrors(t *testing.T) {
 // thing per wake-up misses nothing. Checked on the VMP[rx] and on its
 // DTLS[rx], after every signal of the arrivals has been consumed.
 func TestLevelTriggered(t *testing.T) {
-	mod := openModule(t, mediaport.Options{})
-	v, rtp, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
+	v, rtp, rx := newPassThrough(t, mediaport.Options{})
 	s := sender(t, lo4)
 	for i := uint16(1); i <= 3; i++ {
 		s.WriteTo(rtpPacket(7, i, "media"), rtp)
