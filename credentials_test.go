@@ -12,7 +12,7 @@ import (
 	"github.com/mediaport/mediaport/internal/testutil"
 )
 
-// TestCredentialPool covers CONFORMANCE RIOT 2: add fails when full, a
+// TestCredentialPool covers RIOT 2 of docs/conformance.md: add fails when full, a
 // duplicate (tag, type) is refused, removing an absent tag fails, and the
 // invalid credentials are refused.
 func TestCredentialPool(t *testing.T) {

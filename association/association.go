@@ -806,7 +806,7 @@ func (a *Association) certificate() *core.Credential {
 	return &creds[0]
 }
 
-// ChoosePSK applies RIOT's client PSK choice (CONFORMANCE RIOT 4) to the
+// ChoosePSK applies RIOT's client PSK choice (docs/conformance.md, RIOT 4) to the
 // PSK credentials creds (in tag order): the callback's tag if it names one
 // of them; else, without a hint, the first; with a hint, the first whose
 // hint matches, else the first. It returns false when creds is empty.

@@ -111,7 +111,7 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 }
 
 // TestPSKHint: PSK with a server hint; the client chooses by hint
-// (CONFORMANCE RIOT 4) and the server looks the identity up exactly (5).
+// (docs/conformance.md, RIOT 4) and the server looks the identity up exactly (5).
 func TestPSKHint(t *testing.T) {
 	mod := openModule(t)
 	addPSK(t, mod, 10, "server-known", "0123456789abcdef", "")
@@ -398,7 +398,7 @@ func TestGetPacketsTerminated(t *testing.T) {
 	}
 }
 
-// TestShortBufferTerminated (CONFORMANCE RIOT 7, with the rule): in
+// TestShortBufferTerminated (docs/conformance.md, RIOT 7, with the rule): in
 // terminated mode a buffer too short for the decrypted record is reported —
 // ErrBufferTooSmall with the record's length, as RIOT's recv reports
 // ENOBUFS — but, unlike RIOT, the record is kept for the next call rather

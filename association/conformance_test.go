@@ -20,10 +20,9 @@ import (
 	"github.com/mediaport/mediaport/vmprx"
 )
 
-// Tests of the points of CONFORMANCE.md ("RIOT sock_dtls + credman", and
-// "Prosody endpoints" 8) that the other tests cover only in part. Each
-// asserts what a wrong implementation would get wrong; the comment says
-// which point.
+// Tests of the points of docs/conformance.md (RIOT, and Prosody 8) that
+// the other tests cover only in part. Each asserts what a wrong
+// implementation would get wrong; the comment says which point.
 
 // sniffer is a relay (robust_test.go) between a client (side A) and a
 // server (side B) that records every datagram, so a test can look at what

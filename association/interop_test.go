@@ -20,7 +20,7 @@ import (
 	"github.com/mediaport/mediaport/vmprx"
 )
 
-// The interop matrix (PEERS.md): OpenSSL 3.0 and GnuTLS 3.7, both roles,
+// The interop matrix: OpenSSL 3.0 and GnuTLS 3.7, both roles,
 // certificates with fingerprint pinning, PSK with a hint, DTLS-SRTP with the
 // exported keying material compared byte for byte. Each case checks the
 // negotiated suite and profile and that data crosses both ways.
@@ -233,7 +233,8 @@ func TestInteropOpenSSL(t *testing.T) {
 	})
 }
 
-// gnutlsPriority is PEERS.md's server priority string.
+// gnutlsPriority is the priority string gnutls-serv needs for every suite
+// the matrix tries (CCM, CBC and PSK suites are not in NORMAL).
 const gnutlsPriority = "NORMAL:+PSK:+ECDHE-PSK:+AES-128-CCM-8:+AES-256-CCM-8:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256"
 
 func TestInteropGnuTLS(t *testing.T) {
@@ -302,7 +303,7 @@ func TestInteropGnuTLS(t *testing.T) {
 			args := []string{"--udp", "-p", fmt.Sprint(s.port.Port()), "--insecure", "--srtp-profiles", "SRTP_AES128_CM_HMAC_SHA1_80",
 				"--keymatexport", "EXTRACTOR-dtls_srtp", "--keymatexportsize", "60"}
 			if tc.name == "psk" {
-				// ECDHE-PSK crashes gnutls-cli (PEERS.md): plain PSK only.
+				// ECDHE-PSK crashes gnutls-cli 3.7: plain PSK only.
 				args = append(args, "--priority", "NORMAL:-KX-ALL:+PSK", "--pskusername", "alice", "--pskkey", pskHex)
 			}
 			p := testutil.StartProc(t, "gnutls-cli", append(args, "127.0.0.1")...)

@@ -116,7 +116,7 @@ type authResult struct {
 }
 
 // authenticate checks an incoming request against the credential
-// (CONFORMANCE pjnath 15): no MESSAGE-INTEGRITY → 401 (long-term, with
+// (docs/conformance.md, pjnath 15): no MESSAGE-INTEGRITY → 401 (long-term, with
 // REALM and NONCE) or 400; integrity without USERNAME → 400; long-term
 // without REALM or NONCE → 400; unknown user, wrong realm or HMAC → 401;
 // stale nonce → 438.

@@ -1,6 +1,6 @@
 package stun
 
-// Tests for the pjnath points of /work/shared/CONFORMANCE.md that the
+// Tests for the pjnath points of docs/conformance.md that the
 // tests in session_test.go cover only in part. Each one names its point.
 
 import (
@@ -31,7 +31,7 @@ func withMagic(pkt []byte, magic uint32) []byte {
 	return p
 }
 
-// CONFORMANCE pjnath 4: a response is matched by magic cookie AND
+// docs/conformance.md, pjnath 4: a response is matched by magic cookie AND
 // transaction ID. A response with the request's transaction ID but another
 // magic cookie (an RFC 3489 header for an RFC 5389 request, or the
 // reverse) is dropped as unmatched: no callback, the request keeps
@@ -119,7 +119,7 @@ func TestConformanceMatchByMagicCookie(t *testing.T) {
 	})
 }
 
-// CONFORMANCE pjnath 5: after a timeout the transaction is freed at once —
+// docs/conformance.md, pjnath 5: after a timeout the transaction is freed at once —
 // at the timeout instant itself (inside OnRequestComplete already), with no
 // linger timer left on the clock; a late response produces no callback.
 func TestConformanceTimeoutFreesAtOnce(t *testing.T) {
@@ -190,7 +190,7 @@ func errorResponse(id [12]byte, code int, extra ...stun.Setter) *stun.Message {
 	return stun.MustBuild(append(setters, extra...)...)
 }
 
-// CONFORMANCE pjnath 16: 400 and 420 (like 401 and 438) complete a request
+// docs/conformance.md, pjnath 16: 400 and 420 (like 401 and 438) complete a request
 // sent with a key without valid MESSAGE-INTEGRITY; any other error code
 // (500) without valid integrity is dropped and the request keeps
 // retransmitting, and is accepted once it is signed.
@@ -290,7 +290,7 @@ func longTermPair(t *testing.T) *harness {
 	return h
 }
 
-// CONFORMANCE pjnath 14: the request resent after a 401 keeps the
+// docs/conformance.md, pjnath 14: the request resent after a 401 keeps the
 // retransmit flag of the original — a retransmitted (UDP) request's retry
 // is retransmitted on the RTO schedule counted from the retry; a reliable
 // one's retry is sent once and times out after 16×RTO.
@@ -432,7 +432,7 @@ func logScenario(t *testing.T, h *harness, rec *logRecorder) (LogFlags, []string
 	return kinds, other
 }
 
-// CONFORMANCE pjnath 21: the flag values, the default (log all), and each
+// docs/conformance.md, pjnath 21: the flag values, the default (log all), and each
 // flag gating its own kind of message log and nothing else.
 func TestConformanceLogFlags(t *testing.T) {
 	for _, c := range []struct {
@@ -479,7 +479,7 @@ func TestConformanceLogFlags(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 3: after a failed first send the TxData is freed — it
+// docs/conformance.md, pjnath 3: after a failed first send the TxData is freed — it
 // cannot be sent again, cancelled or retransmitted, and no callback ever
 // comes for it.
 func TestConformanceFailedSendFreesTData(t *testing.T) {
@@ -522,7 +522,7 @@ func TestConformanceFailedSendFreesTData(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 9: a non-default ResCacheTime given to Create is
+// docs/conformance.md, pjnath 9: a non-default ResCacheTime given to Create is
 // honoured.
 func TestConformanceResponseCacheTime(t *testing.T) {
 	h := newHarness(t, false)
@@ -557,7 +557,7 @@ func TestConformanceResponseCacheTime(t *testing.T) {
 	srv.Destroy()
 }
 
-// CONFORMANCE pjnath 11: after Destroy every call returns an error
+// docs/conformance.md, pjnath 11: after Destroy every call returns an error
 // matching mediaport.ErrDestroyed, and nothing more happens.
 func TestConformanceCallsAfterDestroy(t *testing.T) {
 	h := newHarness(t, false)
@@ -606,7 +606,7 @@ func TestConformanceCallsAfterDestroy(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 19: an unknown comprehension-optional attribute is
+// docs/conformance.md, pjnath 19: an unknown comprehension-optional attribute is
 // kept — it reaches OnRxRequest in the decoded message and the raw packet,
 // with its value, and the request is answered normally.
 func TestConformanceOptionalAttributeKept(t *testing.T) {

@@ -35,7 +35,7 @@ func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.A
 	m.Raw = append(m.Raw[:0], pkt[:n]...)
 	// An RFC 3489 header carries no magic cookie, which pion's decoder
 	// refuses: decode with the cookie, then put the real field back, so
-	// that it takes part in matching (CONFORMANCE pjnath 4) and the HMAC.
+	// that it takes part in matching (docs/conformance.md, pjnath 4) and the HMAC.
 	magic := binary.BigEndian.Uint32(m.Raw[4:8])
 	if magic != MagicCookie {
 		binary.BigEndian.PutUint32(m.Raw[4:8], MagicCookie)
@@ -123,7 +123,7 @@ func (s *Session) rxRequestLocked(rb *rxBuf, opts DecodeOptions, token any, src 
 	m := rb.msg
 	s.logMsg(LogRxReq, "rx request", m, src)
 	if c := s.cache[tsxKey{magic, m.TransactionID}]; c != nil {
-		// A retransmission: answer from the cache (CONFORMANCE pjnath 10).
+		// A retransmission: answer from the cache (docs/conformance.md, pjnath 10).
 		raw := c.raw
 		var err error
 		if s.call(func() { err = s.cb.OnSendMsg(s, c.token, raw, src) }) {
@@ -203,7 +203,7 @@ func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src neti
 			status = &StatusError{Code: code, Reason: string(ec.Reason)}
 		}
 	}
-	// Integrity (CONFORMANCE pjnath 16): a request sent with a key needs an
+	// Integrity (docs/conformance.md, pjnath 16): a request sent with a key needs an
 	// authentic response, except the errors that cannot carry one.
 	if t.key != nil && code != 400 && code != 401 && code != 420 && code != 438 {
 		if !checkIntegrity(m.Raw, t.key) {
@@ -223,7 +223,7 @@ func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src neti
 	return nil
 }
 
-// retryAuthLocked applies the client retry rules (CONFORMANCE pjnath 14)
+// retryAuthLocked applies the client retry rules (docs/conformance.md, pjnath 14)
 // to a 401 or 438: without NONCE, or with the nonce already sent, or after
 // three retries, the user is told (false); else the realm and nonce are
 // saved and the request resent with a new transaction ID, the same

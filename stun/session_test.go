@@ -168,7 +168,7 @@ func errorCode(t *testing.T, m *stun.Message) int {
 	return int(ec.Code)
 }
 
-// CONFORMANCE pjnath 1: sends at 0, 100, 300, 700, 1500, 3100, 6300 ms,
+// docs/conformance.md, pjnath 1: sends at 0, 100, 300, 700, 1500, 3100, 6300 ms,
 // timeout at 7900 ms, freed at once.
 func TestRetransmitSchedule(t *testing.T) {
 	h := newHarness(t, false)
@@ -198,7 +198,7 @@ func TestRetransmitSchedule(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 1 with another RTO, and 2: reliable transport, one
+// docs/conformance.md, pjnath 1 with another RTO, and 2: reliable transport, one
 // send and a timeout at 16×RTO.
 func TestRTOAndReliable(t *testing.T) {
 	h := newHarness(t, false)
@@ -223,7 +223,7 @@ func TestRTOAndReliable(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 3.
+// docs/conformance.md, pjnath 3.
 func TestSendErrors(t *testing.T) {
 	h := newHarness(t, false)
 	h.cw.err = func(int) error { return ErrSendPending }
@@ -257,7 +257,7 @@ func TestSendErrors(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 4, 5, 6: matching by transaction ID (not source),
+// docs/conformance.md, pjnath 4, 5, 6: matching by transaction ID (not source),
 // unmatched dropped, linger 300 ms without a second callback, error codes
 // reachable with errors.As.
 func TestResponsesAndLinger(t *testing.T) {
@@ -308,7 +308,7 @@ func TestResponsesAndLinger(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 7.
+// docs/conformance.md, pjnath 7.
 func TestRetransmitReq(t *testing.T) {
 	h := newHarness(t, false)
 	td := h.request(t, true, nil)
@@ -344,7 +344,7 @@ func TestRetransmitReq(t *testing.T) {
 
 func (h *harness) lastReq(t *testing.T, td *TxData) []byte { return td.Msg.Raw }
 
-// CONFORMANCE pjnath 8.
+// docs/conformance.md, pjnath 8.
 func TestCancelReq(t *testing.T) {
 	h := newHarness(t, false)
 	td := h.request(t, true, "tok")
@@ -375,7 +375,7 @@ func TestCancelReq(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 9, 10: a cached response answers the retransmitted
+// docs/conformance.md, pjnath 9, 10: a cached response answers the retransmitted
 // request without OnRxRequest, for ResCacheTime.
 func TestResponseCache(t *testing.T) {
 	h := newHarness(t, false)
@@ -411,7 +411,7 @@ func TestResponseCache(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 11.
+// docs/conformance.md, pjnath 11.
 func TestDestroyInCallback(t *testing.T) {
 	h := newHarness(t, false)
 	var inner error
@@ -458,7 +458,7 @@ func TestDestroyInCallback(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 12, 17, 18: short-term credentials, SOFTWARE, the
+// docs/conformance.md, pjnath 12, 17, 18: short-term credentials, SOFTWARE, the
 // order of the attributes.
 func TestShortTermAndAttributes(t *testing.T) {
 	h := newHarness(t, true)
@@ -535,7 +535,7 @@ func equalTypes(a, b []stun.AttrType) bool {
 	return true
 }
 
-// CONFORMANCE pjnath 15: the server's answers to bad credentials.
+// docs/conformance.md, pjnath 15: the server's answers to bad credentials.
 func TestServerAuthentication(t *testing.T) {
 	type tc struct {
 		name     string
@@ -618,7 +618,7 @@ func TestServerAuthentication(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 13, 14: the long-term client authenticates after the
+// docs/conformance.md, pjnath 13, 14: the long-term client authenticates after the
 // first 401, retries on 438 with the new nonce, gives up on the same nonce
 // or after three retries.
 func TestLongTermClientRetry(t *testing.T) {
@@ -694,7 +694,7 @@ func TestLongTermClientRetry(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 16: an unauthentic response is dropped and the
+// docs/conformance.md, pjnath 16: an unauthentic response is dropped and the
 // request keeps retransmitting.
 func TestResponseIntegrity(t *testing.T) {
 	h := newHarness(t, false)
@@ -723,7 +723,7 @@ func TestResponseIntegrity(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 19, 20.
+// docs/conformance.md, pjnath 19, 20.
 func TestReceiveErrors(t *testing.T) {
 	h := newHarness(t, false)
 	reqWith := func(extra func(m *stun.Message)) []byte {
@@ -801,7 +801,7 @@ func TestStreamParsedLength(t *testing.T) {
 	}
 }
 
-// CONFORMANCE pjnath 21: the flags gate message logging.
+// docs/conformance.md, pjnath 21: the flags gate message logging.
 func TestLogFlags(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex

@@ -221,7 +221,7 @@ func (s *Session) freeLocked(t *TxData) {
 }
 
 // encodeLocked appends SOFTWARE, the credential, MESSAGE-INTEGRITY and
-// FINGERPRINT (CONFORMANCE pjnath 17, 18) to the user part of t.Msg.
+// FINGERPRINT (docs/conformance.md, pjnath 17, 18) to the user part of t.Msg.
 func (s *Session) encodeLocked(t *TxData) error {
 	m := t.Msg
 	// Back to the user's attributes (a retry re-encodes).
@@ -352,7 +352,7 @@ func (s *Session) transmitLocked(t *TxData) (destroyed bool, err error) {
 	return destroyed, err
 }
 
-// interval returns the wait after the count-th transmission (CONFORMANCE
+// interval returns the wait after the count-th transmission (docs/conformance.md,
 // pjnath 1, 2): RTO doubling while fewer than 7 transmissions, then 16×RTO
 // after the last; 16×RTO after the single one of a reliable transport.
 func (s *Session) interval(t *TxData) (wait time.Duration, final bool) {

@@ -87,7 +87,7 @@ func runHarness(t *testing.T, path string, cmds [][]string) []string {
 // and RFC5766 only padding bytes differ (libnice pads with spaces,
 // mediaport with zeros). The one difference, asserted as such: RFC5766's
 // EVEN-PORT is the RFC's one byte where libnice sends the draft's four
-// (CONFORMANCE libnice 2).
+// (docs/conformance.md, libnice 2).
 func TestRequestsAgainstLibnice(t *testing.T) {
 	path := niceHarness(t)
 	type job struct {

@@ -226,7 +226,7 @@ const (
 // MD5(username:realm:password) and sent only when the request has both
 // USERNAME and REALM (else the server's 401 supplies the realm). In
 // RFC5766 mode the port request is RFC 5766's one-byte EVEN-PORT, where
-// libnice sends the draft's four-byte form (CONFORMANCE libnice 2).
+// libnice sends the draft's four-byte form (docs/conformance.md, libnice 2).
 //
 // Errors (buf is then returned unchanged): ErrCompatibility,
 // ErrRequestPorts, ErrPrevious, ErrTooLarge, or the random source's.

@@ -109,7 +109,7 @@ func challenge(c Compatibility, realm string) []byte {
 }
 
 // TestAllocateAttributes: the attributes each dialect emits, their order
-// and the values of the dialect-specific ones (CONFORMANCE libnice 1–5),
+// and the values of the dialect-specific ones (docs/conformance.md, libnice 1–5),
 // for the first Allocate, the Allocate after a 401, and the Refresh.
 func TestAllocateAttributes(t *testing.T) {
 	// OC2007's REALM is 0x0015 and NONCE 0x0014 ([MS-TURN]).
@@ -254,7 +254,7 @@ func TestPortRequest(t *testing.T) {
 }
 
 // TestCredentials: when USERNAME and MESSAGE-INTEGRITY are sent
-// (CONFORMANCE libnice 3 and 5), what the previous response gives, and
+// (docs/conformance.md, libnice 3 and 5), what the previous response gives, and
 // the key.
 func TestCredentials(t *testing.T) {
 	nonceOnly := func(c Compatibility) []byte { // a 438 without REALM
@@ -402,7 +402,7 @@ func TestAppend(t *testing.T) {
 }
 
 // processCase is a crafted response and what each dialect makes of it
-// (CONFORMANCE libnice 6–8; TestProcessAgainstLibnice checks the same
+// (docs/conformance.md, libnice 6–8; TestProcessAgainstLibnice checks the same
 // against libnice 0.1.21). The response is framed for the dialect it is
 // processed in (c.aligned()).
 type processCase struct {

@@ -563,7 +563,7 @@ func TestConfigDTLSErrors(t *testing.T) {
 	}
 }
 
-// TestLevelTriggered (CONFORMANCE Prosody 2): the event stays signalled
+// TestLevelTriggered (docs/conformance.md, Prosody 2): the event stays signalled
 // while the cause remains — Status and GetPacket signal it again at once
 // while packets are still queued — so an application that handles one
 // thing per wake-up misses nothing. Checked on the VMP[rx] and on its

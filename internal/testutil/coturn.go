@@ -37,8 +37,8 @@ type CoturnOptions struct {
 }
 
 // StartCoturn starts turnserver on 127.0.0.1 with long-term credentials,
-// loopback peers allowed, and no TLS/DTLS/CLI (see ../shared/PEERS.md). It
-// returns once the server answers a STUN Binding request, and stops it
+// loopback peers allowed, and no TLS/DTLS/CLI (with its CLI, a second
+// instance would clash on the CLI's port). It returns once the server answers a STUN Binding request, and stops it
 // (SIGTERM, then SIGKILL) when the test ends. It skips, or fails under
 // MEDIAPORT_REQUIRE_PEERS=1, when turnserver is not installed.
 func StartCoturn(t testing.TB, o CoturnOptions) *Coturn {
@@ -183,7 +183,7 @@ func FreeUDPPort(t testing.TB) uint16 {
 // StartPionTURN starts an in-process pion/turn server on 127.0.0.1 (user
 // alice, password secret, realm example.org) and closes it when the test
 // ends. Unlike coturn it answers a wrong password with 400 and keeps nonces
-// for an hour (see ../shared/PEERS.md).
+// for an hour.
 func StartPionTURN(t testing.TB) *turnserver.Server {
 	t.Helper()
 	s, err := turnserver.Start(netip.MustParseAddrPort("127.0.0.1:0"), "example.org", "alice", "secret")

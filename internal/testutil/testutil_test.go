@@ -10,7 +10,7 @@ import (
 )
 
 // TestCoturnAnswers checks the launcher against the real server: an
-// unauthenticated Allocate gets 401 with REALM and NONCE (PEERS.md).
+// unauthenticated Allocate gets 401 with REALM and NONCE.
 func TestCoturnAnswers(t *testing.T) {
 	c := StartCoturn(t, CoturnOptions{})
 	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(c.Addr))
