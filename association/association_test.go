@@ -398,7 +398,7 @@ func TestGetPacketsTerminated(t *testing.T) {
 	}
 }
 
-// TestShortBufferTerminated (docs/conformance.md, RIOT 7, with the rule): in
+// TestShortBufferTerminated (docs/conformance.md, RIOT 7): in
 // terminated mode a buffer too short for the decrypted record is reported —
 // ErrBufferTooSmall with the record's length, as RIOT's recv reports
 // ENOBUFS — but, unlike RIOT, the record is kept for the next call rather
