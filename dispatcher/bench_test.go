@@ -1,6 +1,7 @@
 package dispatcher_test
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -11,24 +12,30 @@ import (
 	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
-// Paired benchmarks: each has a "mediaport" and a "baseline" sub-benchmark
-// run in the same process; go run ./internal/benchreport prints their
-// ratio. One op is one 1200-byte datagram, and what counts is its
-// delivery: the sender sends to a loopback receiver that keeps up, and the
-// time runs until the receiver has read every datagram. The receiver's
-// socket has a large receive buffer and reads with UDP GRO where the
-// kernel has it (a batch sent with segmentation offload arrives as one
-// read); the sender keeps at most a window of datagrams in flight that the
-// buffer holds, waiting for the receiver when it is full, so the kernel
-// drops nothing. The metric "ns/delivered" (the one benchreport compares)
-// is the time per datagram the receiver got; "delivered/op" is the share
-// that arrived, 1 unless something was lost all the same (a datagram not
-// delivered within stallTimeout is written off and the time spent waiting
-// for it counts); "wait" is the share of the time the sender waited for
-// the window, which stays small when the receiver keeps up.
+// Paired benchmarks, run burst by burst (benchpair.Interleave): a burst of
+// mediaport's side, then one of the baseline, and so on, so that the drift
+// of a shared machine falls on both alike; go run ./internal/benchreport
+// prints their ratio. What counts is delivery: each side sends to a
+// loopback receiver of its own that keeps up, and a burst's time runs
+// until its receiver has read every datagram of it. The receiving socket
+// has a large receive buffer and reads with UDP GRO where the kernel has
+// it (a batch sent with segmentation offload arrives as one read); the
+// sender keeps at most a window of datagrams in flight that the buffer
+// holds, waiting for the receiver when it is full, so the kernel drops
+// nothing.
+//
+// Per side ("mediaport-" or "baseline-" before the name): "ns/delivered"
+// (the metric benchreport compares) is the time per datagram the receiver
+// got; "delivered/op" the share that arrived, 1 unless something was lost
+// all the same (a datagram not delivered within stallTimeout is written
+// off and the time spent waiting for it counts); "wait" the share of the
+// time the sender waited for the receiver (a full window, the end of a
+// burst), small when the receiver keeps up; "ns/op" and "allocs/op" per
+// datagram sent, from Interleave.
 
 const (
 	benchPacket  = 1200
+	burst        = 1024 // datagrams per op of a side
 	stallTimeout = 200 * time.Millisecond
 )
 
@@ -45,10 +52,16 @@ type benchRecv struct {
 	done     chan struct{}
 
 	// Sender side.
-	sent    int64         // datagrams sent
-	written int64         // datagrams written off as lost
-	waited  time.Duration // time spent waiting for the window
-	timer   *time.Timer   // stall timeout
+	sent    int64       // datagrams sent
+	written int64       // datagrams written off as lost
+	timer   *time.Timer // stall timeout
+
+	// Of the timed bursts.
+	bursts      int
+	timedBursts func() int // b.N
+	elapsed     time.Duration
+	waited      time.Duration // waiting for the window
+	delivered   int64
 }
 
 func benchReceiver(b *testing.B) *benchRecv {
@@ -105,7 +118,9 @@ func (r *benchRecv) await(k int) {
 	}
 	t := time.Now()
 	r.waitFor(r.sent - r.window/2)
-	r.waited += time.Since(t)
+	if r.timed() {
+		r.waited += time.Since(t)
+	}
 }
 
 // waitFor waits until target datagrams are delivered or written off. A
@@ -133,75 +148,87 @@ func (r *benchRecv) waitFor(target int64) {
 	}
 }
 
-// finish waits for every datagram sent, stops the timer and reports the
-// time per datagram delivered, the share delivered and the share of the
-// time the sender waited for the receiver ("wait", near 0 when the
-// receiver keeps up with the sender).
-func (r *benchRecv) finish(b *testing.B) {
-	r.waitFor(r.sent)
-	b.StopTimer()
-	n := r.n.Load()
-	b.ReportMetric(float64(n)/float64(b.N), "delivered/op")
-	b.ReportMetric(r.waited.Seconds()/b.Elapsed().Seconds(), "wait")
-	if n > 0 {
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/delivered")
+// side is one side of a pair: an op sends a burst, chunk datagrams per
+// call to send, and waits until the receiver has them all. The first
+// timed bursts (b.N of them: Interleave's timed iterations) are counted
+// for report.
+func (r *benchRecv) side(b *testing.B, chunk int, send func(k int) error) benchpair.Side {
+	r.timedBursts = func() int { return b.N }
+	return benchpair.Side{Ops: burst, Op: func() {
+		t0 := time.Now()
+		n0 := r.n.Load()
+		for i := 0; i < burst; i += chunk {
+			k := min(chunk, burst-i)
+			r.await(k)
+			if err := send(k); err != nil {
+				b.Fatal(err)
+			}
+			r.sent += int64(k)
+		}
+		t1 := time.Now()
+		r.waitFor(r.sent)
+		if r.timed() {
+			r.waited += time.Since(t1)
+			r.elapsed += time.Since(t0)
+			r.delivered += r.n.Load() - n0
+		}
+		r.bursts++
+	}}
+}
+
+// timed reports whether the burst under way is one Interleave times.
+func (r *benchRecv) timed() bool { return r.bursts < r.timedBursts() }
+
+// report reports the metrics of the timed bursts of side name.
+func (r *benchRecv) report(b *testing.B, name string) {
+	b.ReportMetric(float64(r.delivered)/float64(min(r.bursts, r.timedBursts())*burst), name+"-delivered/op")
+	b.ReportMetric(r.waited.Seconds()/r.elapsed.Seconds(), name+"-wait")
+	if r.delivered > 0 {
+		b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(r.delivered), name+"-ns/delivered")
 	}
 }
 
-// benchDispatcher is a dispatcher sending to r.
-func benchDispatcher(b *testing.B, r *benchRecv) *dispatcher.Dispatcher {
-	d, err := dispatcher.Create(openModule(b), dispatcher.Config{
-		Destination: r.addr,
-		Source:      netip.MustParseAddrPort("127.0.0.1:0"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
-}
-
-// writeOneByOne is the baseline of both pairs: the datagrams of pkts in
-// turn, each with its own net.UDPConn.WriteToUDP.
-func writeOneByOne(b *testing.B, pkts [][]byte) {
-	r := benchReceiver(b)
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	dst := net.UDPAddrFromAddrPort(r.addr)
-	b.SetBytes(benchPacket)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		r.await(1)
-		if _, err := c.WriteToUDP(pkts[i%len(pkts)], dst); err != nil {
+// benchDelivery runs the pair: ours sends with send, chunk datagrams at a
+// time, from a dispatcher made by newSend; the baseline sends pkts in turn
+// one by one with net.UDPConn.WriteToUDP.
+func benchDelivery(b *testing.B, pkts [][]byte, chunk int, ours func(*dispatcher.Dispatcher) func(k int) error) {
+	var rOurs, rBase *benchRecv
+	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
+		rOurs = benchReceiver(b)
+		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
+			Destination: rOurs.addr,
+			Source:      netip.MustParseAddrPort("127.0.0.1:0"),
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
-		r.sent++
-	}
-	r.finish(b)
+		return rOurs.side(b, chunk, ours(d))
+	}, func(b *testing.B) benchpair.Side {
+		rBase = benchReceiver(b)
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		dst := net.UDPAddrFromAddrPort(rBase.addr)
+		i := 0
+		return rBase.side(b, 1, func(int) error {
+			_, err := c.WriteToUDP(pkts[i%len(pkts)], dst)
+			i++
+			return err
+		})
+	})
+	rOurs.report(b, "mediaport")
+	rBase.report(b, "baseline")
 }
 
 // BenchmarkSend: Dispatcher.Send against net.UDPConn.WriteToUDP, by
 // datagrams delivered.
 func BenchmarkSend(b *testing.B) {
 	pkts := [][]byte{make([]byte, benchPacket)}
-	benchpair.Run(b, func(b *testing.B) {
-		r := benchReceiver(b)
-		d := benchDispatcher(b, r)
-		b.SetBytes(benchPacket)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			r.await(1)
-			if err := d.Send(pkts[0]); err != nil {
-				b.Fatal(err)
-			}
-			r.sent++
-		}
-		r.finish(b)
-	}, func(b *testing.B) { writeOneByOne(b, pkts) })
+	benchDelivery(b, pkts, 1, func(d *dispatcher.Dispatcher) func(int) error {
+		return func(int) error { return d.Send(pkts[0]) }
+	})
 }
 
 // BenchmarkSendBatch: Dispatcher.SendBatch of 32 datagrams per call against
@@ -215,20 +242,13 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range pkts {
 		pkts[i] = make([]byte, benchPacket)
 	}
-	benchpair.Run(b, func(b *testing.B) {
-		r := benchReceiver(b)
-		d := benchDispatcher(b, r)
-		b.SetBytes(benchPacket)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i += batch {
-			n := min(batch, b.N-i)
-			r.await(n)
-			if k, err := d.SendBatch(pkts[:n]); err != nil || k != n {
-				b.Fatalf("SendBatch sent %d of %d: %v", k, n, err)
+	benchDelivery(b, pkts, batch, func(d *dispatcher.Dispatcher) func(int) error {
+		return func(k int) error {
+			n, err := d.SendBatch(pkts[:k])
+			if err == nil && n != k {
+				err = fmt.Errorf("SendBatch sent %d of %d", n, k)
 			}
-			r.sent += int64(n)
+			return err
 		}
-		r.finish(b)
-	}, func(b *testing.B) { writeOneByOne(b, pkts) })
+	})
 }
