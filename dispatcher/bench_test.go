@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 //
 // Per side ("mediaport-" or "baseline-" before the name): "ns/delivered"
 // (the metric benchreport compares) is the time per datagram the receiver
-// got; "delivered/op" the share that arrived, 1 unless something was lost
+// got, the median over the bursts (a burst that another process on the
+// machine interrupted does not skew it); "delivered/op" the share that arrived, 1 unless something was lost
 // all the same (a datagram not delivered within stallTimeout is written
 // off and the time spent waiting for it counts); "wait" the share of the
 // time the sender waited for the receiver (a full window, the end of a
@@ -60,8 +62,9 @@ type benchRecv struct {
 	bursts      int
 	timedBursts func() int // b.N
 	elapsed     time.Duration
-	waited      time.Duration // waiting for the window
+	waited      time.Duration // waiting for the receiver
 	delivered   int64
+	perBurst    []float64 // ns per datagram delivered, by burst
 }
 
 func benchReceiver(b *testing.B) *benchRecv {
@@ -168,9 +171,13 @@ func (r *benchRecv) side(b *testing.B, chunk int, send func(k int) error) benchp
 		t1 := time.Now()
 		r.waitFor(r.sent)
 		if r.timed() {
+			t, n := time.Since(t0), r.n.Load()-n0
 			r.waited += time.Since(t1)
-			r.elapsed += time.Since(t0)
-			r.delivered += r.n.Load() - n0
+			r.elapsed += t
+			r.delivered += n
+			if n > 0 {
+				r.perBurst = append(r.perBurst, float64(t.Nanoseconds())/float64(n))
+			}
 		}
 		r.bursts++
 	}}
@@ -183,14 +190,15 @@ func (r *benchRecv) timed() bool { return r.bursts < r.timedBursts() }
 func (r *benchRecv) report(b *testing.B, name string) {
 	b.ReportMetric(float64(r.delivered)/float64(min(r.bursts, r.timedBursts())*burst), name+"-delivered/op")
 	b.ReportMetric(r.waited.Seconds()/r.elapsed.Seconds(), name+"-wait")
-	if r.delivered > 0 {
-		b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(r.delivered), name+"-ns/delivered")
+	if len(r.perBurst) > 0 {
+		slices.Sort(r.perBurst)
+		b.ReportMetric(r.perBurst[len(r.perBurst)/2], name+"-ns/delivered")
 	}
 }
 
-// benchDelivery runs the pair: ours sends with send, chunk datagrams at a
-// time, from a dispatcher made by newSend; the baseline sends pkts in turn
-// one by one with net.UDPConn.WriteToUDP.
+// benchDelivery runs the pair: ours sends chunk datagrams per call with
+// the function it returns for a dispatcher; the baseline sends pkts in
+// turn, one by one with net.UDPConn.WriteToUDP.
 func benchDelivery(b *testing.B, pkts [][]byte, chunk int, ours func(*dispatcher.Dispatcher) func(k int) error) {
 	var rOurs, rBase *benchRecv
 	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
