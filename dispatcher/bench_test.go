@@ -31,9 +31,10 @@ import (
 // machine interrupted does not skew it); "delivered/op" the share that arrived, 1 unless something was lost
 // all the same (a datagram not delivered within stallTimeout is written
 // off and the time spent waiting for it counts); "wait" the share of the
-// time the sender waited for the receiver (a full window, the end of a
-// burst), small when the receiver keeps up; "ns/op" and "allocs/op" per
-// datagram sent, from Interleave.
+// time the sender waited for the receiver to free the window, near 0 when
+// the receiver keeps up; "drain" the share from the last send of a burst
+// to its last delivery; "ns/op" and "allocs/op" per datagram sent, from
+// Interleave.
 
 const (
 	benchPacket  = 1200
@@ -62,7 +63,8 @@ type benchRecv struct {
 	bursts      int
 	timedBursts func() int // b.N
 	elapsed     time.Duration
-	waited      time.Duration // waiting for the receiver
+	waited      time.Duration // waiting for the window
+	drained     time.Duration // waiting for the end of the burst
 	delivered   int64
 	perBurst    []float64 // ns per datagram delivered, by burst
 }
@@ -172,7 +174,7 @@ func (r *benchRecv) side(b *testing.B, chunk int, send func(k int) error) benchp
 		r.waitFor(r.sent)
 		if r.timed() {
 			t, n := time.Since(t0), r.n.Load()-n0
-			r.waited += time.Since(t1)
+			r.drained += time.Since(t1)
 			r.elapsed += t
 			r.delivered += n
 			if n > 0 {
@@ -190,6 +192,7 @@ func (r *benchRecv) timed() bool { return r.bursts < r.timedBursts() }
 func (r *benchRecv) report(b *testing.B, name string) {
 	b.ReportMetric(float64(r.delivered)/float64(min(r.bursts, r.timedBursts())*burst), name+"-delivered/op")
 	b.ReportMetric(r.waited.Seconds()/r.elapsed.Seconds(), name+"-wait")
+	b.ReportMetric(r.drained.Seconds()/r.elapsed.Seconds(), name+"-drain")
 	if len(r.perBurst) > 0 {
 		slices.Sort(r.perBurst)
 		b.ReportMetric(r.perBurst[len(r.perBurst)/2], name+"-ns/delivered")
