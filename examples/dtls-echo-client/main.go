@@ -22,8 +22,8 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
-	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
 const tag mediaport.CredTag = 20 // SOCK_DTLS_CLIENT_TAG
@@ -75,7 +75,7 @@ func Run(log *slog.Logger, o Options) ([]string, error) {
 	cred := mediaport.Credential{Tag: tag, Type: mediaport.CredPSK,
 		PSK: mediaport.PSK{Identity: []byte(o.PSKID), Key: []byte(o.PSKKey)}}
 	if o.Cert {
-		cert, err := selfsigned.ECDSA("dtls-echo-client")
+		cert, err := selfsign.GenerateSelfSignedWithDNS("dtls-echo-client")
 		if err != nil {
 			return nil, err
 		}

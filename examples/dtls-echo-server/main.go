@@ -24,8 +24,8 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
-	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
 const tag mediaport.CredTag = 10 // SOCK_DTLS_SERVER_TAG
@@ -79,7 +79,7 @@ func Serve(ctx context.Context, log *slog.Logger, o Options, ready chan<- netip.
 	cred := mediaport.Credential{Tag: tag, Type: mediaport.CredPSK,
 		PSK: mediaport.PSK{Identity: []byte(o.PSKID), Key: []byte(o.PSKKey)}}
 	if o.Cert {
-		cert, err := selfsigned.ECDSA("dtls-echo-server")
+		cert, err := selfsign.GenerateSelfSignedWithDNS("dtls-echo-server")
 		if err != nil {
 			return err
 		}

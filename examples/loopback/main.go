@@ -13,13 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dispatcher"
-	"github.com/mediaport/mediaport/internal/udp"
 )
 
 func main() {
@@ -45,14 +45,15 @@ func run(log *slog.Logger, n, tos int, v6 bool) error {
 		loop = netip.IPv6Loopback()
 	}
 	// The receiver: a plain socket that reports the TOS of each datagram.
-	rx, err := udp.Listen(netip.AddrPortFrom(loop, 0))
+	rx, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loop, 0)))
 	if err != nil {
 		return err
 	}
 	defer rx.Close()
-	if err := rx.EnableRecvTOS(); err != nil {
+	if err := enableRecvTOS(rx, v6); err != nil {
 		return err
 	}
+	rxAddr := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 
 	mod, err := mediaport.OpenModule(mediaport.Options{Logger: log})
 	if err != nil {
@@ -61,7 +62,7 @@ func run(log *slog.Logger, n, tos int, v6 bool) error {
 	defer mod.Close()
 
 	d, err := dispatcher.Create(mod, dispatcher.Config{
-		Destination: rx.LocalAddr(),
+		Destination: rxAddr,
 		Source:      netip.AddrPortFrom(loop, 0), // port 0: the system picks one
 		TOS:         tos,
 	})
@@ -69,7 +70,7 @@ func run(log *slog.Logger, n, tos int, v6 bool) error {
 		return err
 	}
 	local, _ := d.LocalAddr()
-	fmt.Printf("dispatcher %v -> %v, TOS %#02x\n", local, rx.LocalAddr(), tos)
+	fmt.Printf("dispatcher %v -> %v, TOS %#02x\n", local, rxAddr, tos)
 
 	var sent [][]byte
 	for i := 0; i < n; i++ {
@@ -90,8 +91,8 @@ func run(log *slog.Logger, n, tos int, v6 bool) error {
 
 	buf := make([]byte, 2048)
 	for i, want := range sent {
-		rx.UDPConn().SetReadDeadline(time.Now().Add(2 * time.Second))
-		k, src, gotTOS, err := rx.ReadTOS(buf)
+		rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+		k, src, gotTOS, err := readTOS(rx, buf)
 		if err != nil {
 			return fmt.Errorf("datagram %d of %d: %w", i+1, len(sent), err)
 		}

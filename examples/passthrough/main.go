@@ -25,8 +25,8 @@ import (
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
-	"github.com/mediaport/mediaport/internal/selfsigned"
 	"github.com/mediaport/mediaport/vmprx"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
 func main() {
@@ -98,7 +98,7 @@ func run(log *slog.Logger, nRTP int) error {
 		return err
 	}
 	fmt.Printf("A: VMP[rx] %v   B: VMP[rx] %v (rtcp-mux, DTLS[tx] shares the port)\n", a.port, b.port)
-	cert, err := selfsigned.ECDSA("mediaport passthrough example")
+	cert, err := selfsign.GenerateSelfSignedWithDNS("mediaport passthrough example")
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"time"
@@ -45,11 +46,11 @@ import (
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
-	"github.com/mediaport/mediaport/internal/selfsigned"
-	"github.com/mediaport/mediaport/internal/turnserver"
 	"github.com/mediaport/mediaport/stun"
 	"github.com/mediaport/mediaport/turn"
 	"github.com/mediaport/mediaport/vmprx"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	pionturn "github.com/pion/turn/v4"
 )
 
 func main() {
@@ -269,7 +270,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 
 	// A's RTP goes out through its dispatcher, or through the relay.
 	sendA := func(p []byte) error { return a.d.Send(p) }
-	var srv *turnserver.Server
+	var srv *pionturn.Server
 	var al *turn.Allocation
 	defer func() {
 		if srv != nil {
@@ -279,10 +280,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 	if o.TURN {
 		if err := r.stage(log, "turn", func() (string, error) {
 			var err error
-			if srv, err = turnserver.Start(netip.AddrPortFrom(loopback, 0), "mediaport.example", "alice", "alice-secret"); err != nil {
+			var server netip.AddrPort
+			if srv, server, err = startTURN(netip.AddrPortFrom(loopback, 0), turnRealm, turnUser, turnPassword); err != nil {
 				return "", err
 			}
-			if al, err = allocate(ctx, mod, srv); err != nil {
+			if al, err = allocate(ctx, mod, server); err != nil {
 				return "", err
 			}
 			r.Relayed, _ = al.RelayedAddr()
@@ -291,7 +293,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 				return "", fmt.Errorf("ChannelBind: %w", err)
 			}
 			sendA = func(p []byte) error { return al.SendTo(b.port, p) }
-			return fmt.Sprintf("server %v, relayed %v, channel %#04x to B %v", srv.Addr, r.Relayed, ch, b.port), nil
+			return fmt.Sprintf("server %v, relayed %v, channel %#04x to B %v", server, r.Relayed, ch, b.port), nil
 		}); err != nil {
 			return r, err
 		}
@@ -443,7 +445,7 @@ func (s *side) startICE(mod *mediaport.Module, peer *side) error {
 // newCert makes a self-signed ECDSA P-256 certificate, adds it to the
 // module's credentials under tag, and computes its fingerprint.
 func (s *side) newCert(mod *mediaport.Module, tag mediaport.CredTag) error {
-	cert, err := selfsigned.ECDSA("mediaport pipeline " + s.name)
+	cert, err := selfsign.GenerateSelfSignedWithDNS("mediaport pipeline " + s.name)
 	if err != nil {
 		return err
 	}
@@ -504,12 +506,19 @@ func waitDTLS(ctx context.Context, rx *dtlsrx.DTLSRx, want dtlsrx.Status) (dtlsr
 	}
 }
 
-func allocate(ctx context.Context, mod *mediaport.Module, srv *turnserver.Server) (*turn.Allocation, error) {
+// The embedded TURN server's one long-term user.
+const (
+	turnRealm    = "mediaport.example"
+	turnUser     = "alice"
+	turnPassword = "alice-secret"
+)
+
+func allocate(ctx context.Context, mod *mediaport.Module, server netip.AddrPort) (*turn.Allocation, error) {
 	al, err := turn.Create(mod)
 	if err != nil {
 		return nil, err
 	}
-	if err := al.Config(turn.Config{Server: srv.Addr, Username: srv.User, Password: srv.Password,
+	if err := al.Config(turn.Config{Server: server, Username: turnUser, Password: turnPassword,
 		Local: netip.AddrPortFrom(loopback, 0)}); err != nil {
 		return nil, err
 	}
@@ -647,4 +656,33 @@ func (s *side) close(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startTURN runs an in-process pion/turn server on addr (port 0: the system
+// picks one) with one long-term user, relaying on addr's IP, and returns it
+// with the address clients talk to. Close stops it.
+func startTURN(addr netip.AddrPort, realm, user, password string) (*pionturn.Server, netip.AddrPort, error) {
+	pc, err := net.ListenPacket("udp4", addr.String())
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	key := pionturn.GenerateAuthKey(user, realm, password)
+	srv, err := pionturn.NewServer(pionturn.ServerConfig{
+		Realm: realm,
+		AuthHandler: func(u, r string, _ net.Addr) ([]byte, bool) {
+			return key, u == user && r == realm
+		},
+		PacketConnConfigs: []pionturn.PacketConnConfig{{
+			PacketConn: pc,
+			RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{
+				RelayAddress: net.IP(addr.Addr().AsSlice()),
+				Address:      addr.Addr().String(),
+			},
+		}},
+	})
+	if err != nil {
+		pc.Close()
+		return nil, netip.AddrPort{}, err
+	}
+	return srv, pc.LocalAddr().(*net.UDPAddr).AddrPort(), nil
 }

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/mediaport/mediaport"
-	"github.com/mediaport/mediaport/internal/turnserver"
 	"github.com/mediaport/mediaport/turn"
+	pionturn "github.com/pion/turn/v4"
 )
 
 // Options are the flags.
@@ -55,12 +55,12 @@ func main() {
 func Run(log *slog.Logger, o Options) error {
 	var server netip.AddrPort
 	if o.Server == "" {
-		s, err := turnserver.Start(netip.MustParseAddrPort("127.0.0.1:0"), "example.org", o.User, o.Pass)
+		s, addr, err := startTURN(netip.MustParseAddrPort("127.0.0.1:0"), "example.org", o.User, o.Pass)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		server = s.Addr
+		server = addr
 		fmt.Println("in-process pion/turn server on", server)
 	} else {
 		var err error
@@ -155,4 +155,33 @@ func Run(log *slog.Logger, o Options) error {
 		}
 	}
 	return a.Stop() // Refresh with LIFETIME 0
+}
+
+// startTURN runs an in-process pion/turn server on addr (port 0: the system
+// picks one) with one long-term user, relaying on addr's IP, and returns it
+// with the address clients talk to. Close stops it.
+func startTURN(addr netip.AddrPort, realm, user, password string) (*pionturn.Server, netip.AddrPort, error) {
+	pc, err := net.ListenPacket("udp4", addr.String())
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	key := pionturn.GenerateAuthKey(user, realm, password)
+	srv, err := pionturn.NewServer(pionturn.ServerConfig{
+		Realm: realm,
+		AuthHandler: func(u, r string, _ net.Addr) ([]byte, bool) {
+			return key, u == user && r == realm
+		},
+		PacketConnConfigs: []pionturn.PacketConnConfig{{
+			PacketConn: pc,
+			RelayAddressGenerator: &pionturn.RelayAddressGeneratorStatic{
+				RelayAddress: net.IP(addr.Addr().AsSlice()),
+				Address:      addr.Addr().String(),
+			},
+		}},
+	})
+	if err != nil {
+		pc.Close()
+		return nil, netip.AddrPort{}, err
+	}
+	return srv, pc.LocalAddr().(*net.UDPAddr).AddrPort(), nil
 }

@@ -2,26 +2,31 @@
 // for each pair, mediaport's time per op, the baseline's (raw socket, raw
 // pion) measured in the same run, their ratio and mediaport's allocations.
 //
-//	go run ./internal/benchreport                 # every package, 6 rounds
-//	go run ./internal/benchreport -bench Send ./dispatcher
+//	go run ./internal/benchreport                 # every package, 4 rounds of 300ms
+//	go run ./internal/benchreport -count 10 -benchtime 1s   # closer figures
+//	go run ./internal/benchreport -v -bench Send ./dispatcher
 //	go test -run '^$' -bench . -benchmem ./... | go run ./internal/benchreport -in -
+//
+// Standard output gets the table only; standard error a progress line, or
+// with -v go test's own output.
 //
 // A pair is two sub-benchmarks of one benchmark named "mediaport" and
 // "baseline", or the per-side metrics of a benchmark that runs them op by
 // op (benchpair.Interleave); a few pairs of other names are listed in
-// extraPairs. The
-// ratio is baseline time ÷ mediaport time, so above 1 mediaport is faster
-// and 0.9 means mediaport runs at 90% of the baseline's speed; pairs listed
-// in units compare another metric the same way (baseline ÷ mediaport, lower
-// is better). Each value is the median of the runs (-count), to resist a
-// noisy shared machine; the runs are rounds of one go test process each,
-// so both sides of a pair are measured close together, the side that runs
-// first alternates between rounds (internal/benchpair), and the table also
-// shows the range of the per-round ratios.
+// extraPairs. The ratio is baseline time ÷ mediaport time, so above 1
+// mediaport is faster and 0.9 means mediaport runs at 90% of the
+// baseline's speed; pairs listed in units compare another metric the same
+// way (baseline ÷ mediaport, lower is better). Each value is the median of
+// the runs (-count), to resist a noisy shared machine; the runs are rounds
+// of one go test process each, so both sides of a pair are measured close
+// together, the side that runs first alternates between rounds
+// (internal/benchpair), and the table also shows the range of the
+// per-round ratios.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -56,6 +61,8 @@ var goals = map[string]float64{
 // units names, for pairs compared on something other than time, the
 // metric to compare (lower is better, as for time).
 var units = map[string]string{
+	"dispatcher/Send":        "ns/delivered",
+	"dispatcher/SendBatch":   "ns/delivered",
 	"association/IdleMemory": "B/assoc",
 }
 
@@ -101,63 +108,115 @@ func roundRatios(ours, base []float64) (lo, hi float64, ok bool) {
 	return lo, hi, ok
 }
 
+// options are the flags of a run.
+type options struct {
+	bench, benchtime string
+	count            int
+	verbose          bool
+	pkgs             []string
+}
+
 func main() {
+	var o options
 	in := flag.String("in", "", "read `go test -bench` output from this file (- for stdin) instead of running it")
-	bench := flag.String("bench", ".", "benchmarks to run (go test -bench)")
-	count := flag.Int("count", 6, "rounds: go test runs, each running every benchmark once; the side of a pair that runs first alternates")
-	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
+	flag.StringVar(&o.bench, "bench", ".", "benchmarks to run (go test -bench)")
+	flag.IntVar(&o.count, "count", 4, "rounds: go test runs, each running every benchmark once; the side of a pair that runs first alternates")
+	flag.StringVar(&o.benchtime, "benchtime", "300ms", "go test -benchtime")
+	flag.BoolVar(&o.verbose, "v", false, "print go test's output (to standard error) as it runs")
 	flag.Parse()
-	pkgs := flag.Args()
-	if len(pkgs) == 0 {
-		pkgs = []string{"./..."}
+	o.pkgs = flag.Args()
+	if len(o.pkgs) == 0 {
+		o.pkgs = []string{"./..."}
 	}
-	var r io.Reader
 	switch *in {
 	case "":
-		// One go test run per round, each with -count 1, so that drift of
-		// a shared machine (other load, frequency) affects both sides of a
-		// pair alike instead of whichever ran its repetitions later; and
-		// the side that runs first alternates between rounds
-		// (benchpair.OrderEnv).
-		results := map[string]*result{}
-		for round := 1; round <= *count; round++ {
-			args := append([]string{"test", "-run", "^$", "-bench", *bench, "-benchmem",
-				"-count", "1", "-benchtime", *benchtime}, pkgs...)
-			cmd := exec.Command("go", args...)
-			cmd.Stderr = os.Stderr
-			order := "mediaport first"
-			cmd.Env = append(os.Environ(), benchpair.OrderEnv+"=")
-			if round%2 == 0 {
-				order = "baseline first"
-				cmd.Env = append(os.Environ(), benchpair.OrderEnv+"="+benchpair.BaselineFirst)
-			}
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				fatal(err)
-			}
-			fmt.Fprintf(os.Stderr, "round %d of %d (%s): go %s\n", round, *count, order, strings.Join(args, " "))
-			parse(io.TeeReader(out, os.Stderr), results)
-			if err := cmd.Wait(); err != nil {
-				fatal(fmt.Errorf("go test: %w", err))
-			}
-		}
-		os.Exit(report(os.Stdout, results))
+		os.Exit(rounds(o, execGo, os.Stdout, os.Stderr, isTerminal(os.Stderr)))
 	case "-":
-		r = os.Stdin
+		results := map[string]*result{}
+		parse(os.Stdin, results)
+		os.Exit(report(os.Stdout, results))
 	default:
 		f, err := os.Open(*in)
 		if err != nil {
 			fatal(err)
 		}
-		defer f.Close()
-		r = f
+		results := map[string]*result{}
+		parse(f, results)
+		f.Close()
+		os.Exit(report(os.Stdout, results))
 	}
+}
+
+// goRunner runs the go command with args and env, its standard output to
+// stdout and its standard error to stderr.
+type goRunner func(args, env []string, stdout, stderr io.Writer) error
+
+func execGo(args, env []string, stdout, stderr io.Writer) error {
+	cmd := exec.Command("go", args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
+}
+
+// isTerminal reports whether f is a terminal (a character device), where
+// the progress line may redraw itself.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// rounds runs the benchmarks o.count times with goTest and prints the
+// table to stdout; it returns the exit code (report's, or 2 if go test
+// failed). One go test run per round, each with -count 1, so that drift of
+// a shared machine (other load, frequency) affects both sides of a pair
+// alike instead of whichever ran its repetitions later; and the side that
+// runs first alternates between rounds (benchpair.OrderEnv).
+//
+// stderr gets a progress line (redrawn in place when tty is set, a line
+// per round otherwise) or, with o.verbose, go test's output as it comes.
+// When go test fails without o.verbose, the output of that round goes to
+// stderr.
+func rounds(o options, goTest goRunner, stdout, stderr io.Writer, tty bool) int {
 	results := map[string]*result{}
-	parse(r, results)
-	os.Exit(report(os.Stdout, results))
+	for round := 1; round <= o.count; round++ {
+		args := append([]string{"test", "-run", "^$", "-bench", o.bench, "-benchmem",
+			"-count", "1", "-benchtime", o.benchtime}, o.pkgs...)
+		order := "mediaport first"
+		env := append(os.Environ(), benchpair.OrderEnv+"=")
+		if round%2 == 0 {
+			order = "baseline first"
+			env = append(os.Environ(), benchpair.OrderEnv+"="+benchpair.BaselineFirst)
+		}
+		status := fmt.Sprintf("benchreport: round %d of %d (%s)", round, o.count, order)
+		p := &lineParser{results: results}
+		var raw bytes.Buffer // the round's output, shown if it fails
+		var goErr io.Writer = &raw
+		if o.verbose {
+			fmt.Fprintf(stderr, "%s: go %s\n", status, strings.Join(args, " "))
+			p.echo, goErr = stderr, stderr
+		} else {
+			p.raw = &raw
+			if tty {
+				p.progress = func(pkg string) { fmt.Fprintf(stderr, "\r\033[K%s: %s", status, pkg) }
+				p.progress("")
+			} else {
+				fmt.Fprintln(stderr, status)
+			}
+		}
+		err := goTest(args, env, p, goErr)
+		p.flush()
+		if tty && !o.verbose {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		if err != nil {
+			if !o.verbose {
+				stderr.Write(raw.Bytes())
+			}
+			fmt.Fprintln(stderr, "benchreport: go test:", err)
+			return 2
+		}
+	}
+	return report(stdout, results)
 }
 
 func fatal(err error) {
@@ -176,41 +235,83 @@ var (
 // "pkg/Name/mediaport" and "pkg/Name/baseline", as if the sides had been
 // sub-benchmarks.
 func parse(r io.Reader, results map[string]*result) {
-	get := func(key string) *result {
-		res := results[key]
-		if res == nil {
-			res = &result{}
-			results[key] = res
-		}
-		return res
-	}
-	pkg := ""
+	p := &lineParser{results: results}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		line := sc.Text()
-		if m := pkgLine.FindStringSubmatch(line); m != nil {
-			pkg = m[1][strings.LastIndex(m[1], "/")+1:]
+		p.line(sc.Text())
+	}
+}
+
+// lineParser parses go test -bench output a line at a time into results;
+// as an io.Writer it takes the output as it comes.
+type lineParser struct {
+	results  map[string]*result
+	pkg      string
+	echo     io.Writer        // when not nil, gets every line
+	raw      io.Writer        // when not nil, gets every line too
+	progress func(pkg string) // when not nil, called at each package
+	partial  []byte           // the start of a line not yet ended
+}
+
+// Write parses the complete lines of b and keeps the rest for the next.
+func (p *lineParser) Write(b []byte) (int, error) {
+	n := len(b)
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.partial = append(p.partial, b...)
+			return n, nil
+		}
+		p.partial = append(p.partial, b[:i]...)
+		p.line(string(p.partial))
+		p.partial, b = p.partial[:0], b[i+1:]
+	}
+}
+
+// flush parses a last line that has no newline.
+func (p *lineParser) flush() {
+	if len(p.partial) > 0 {
+		p.line(string(p.partial))
+		p.partial = p.partial[:0]
+	}
+}
+
+func (p *lineParser) line(line string) {
+	for _, w := range []io.Writer{p.echo, p.raw} {
+		if w != nil {
+			fmt.Fprintln(w, line)
+		}
+	}
+	if m := pkgLine.FindStringSubmatch(line); m != nil {
+		p.pkg = m[1][strings.LastIndex(m[1], "/")+1:]
+		if p.progress != nil {
+			p.progress(p.pkg)
+		}
+		return
+	}
+	m := benchLine.FindStringSubmatch(line)
+	if m == nil {
+		return
+	}
+	key := p.pkg + "/" + m[1]
+	f := strings.Fields(m[2])
+	for i := 1; i < len(f); i++ {
+		v, err := strconv.ParseFloat(f[i-1], 64)
+		if err != nil {
 			continue
 		}
-		m := benchLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		key := pkg + "/" + m[1]
-		f := strings.Fields(m[2])
-		for i := 1; i < len(f); i++ {
-			v, err := strconv.ParseFloat(f[i-1], 64)
-			if err != nil {
-				continue
+		k, unit := key, f[i]
+		for _, side := range []string{"mediaport", "baseline"} {
+			if u, ok := strings.CutPrefix(unit, side+"-"); ok {
+				k, unit = key+"/"+side, u
 			}
-			k, unit := key, f[i]
-			for _, side := range []string{"mediaport", "baseline"} {
-				if u, ok := strings.CutPrefix(unit, side+"-"); ok {
-					k, unit = key+"/"+side, u
-				}
-			}
-			get(k).add(unit, v)
 		}
+		res := p.results[k]
+		if res == nil {
+			res = &result{}
+			p.results[k] = res
+		}
+		res.add(unit, v)
 	}
 }
 
@@ -267,6 +368,14 @@ func report(w io.Writer, results map[string]*result) int {
 	for _, r := range rows {
 		o, b := results[r.ours], results[r.base]
 		unit := units[r.name]
+		if len(o.values(unit)) == 0 || len(b.values(unit)) == 0 {
+			if unit == "" {
+				unit = "ns/op"
+			}
+			fmt.Fprintf(w, "%-36s %14s %14s %8s %12s %10s  no %s: MISSED\n", r.name, "-", "-", "-", "-", "-", unit)
+			missed++
+			continue
+		}
 		on, bn := o.value(unit), b.value(unit)
 		ratio := bn / on
 		spread := "-"

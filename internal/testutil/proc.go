@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediaport/mediaport/internal/selfsigned"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
 // Proc is a peer program started for one test, with its output collected.
@@ -120,7 +120,7 @@ type Cert struct {
 // given common name and writes it as PEM files into a temporary directory.
 func SelfSignedCert(t testing.TB, cn string) Cert {
 	t.Helper()
-	tc, err := selfsigned.ECDSA(cn)
+	tc, err := selfsign.GenerateSelfSignedWithDNS(cn)
 	if err != nil {
 		t.Fatal(err)
 	}
