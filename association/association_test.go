@@ -57,7 +57,7 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 		PeerFingerprints: []string{"a=fingerprint:" + fpB}, VerifyPeerKey: true, SRTPProfiles: profiles})
 
 	for _, s := range []*side{a, b} {
-		seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+		seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
 		if err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("statuses %v, %v", seen, err)
 		}
@@ -101,7 +101,7 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	seen, err := b.waitRx(t, dtlsrx.Stopped, 5*time.Second)
+	seen, err := b.waitRx(t, dtlsrx.Stopped, testutil.Patience)
 	if err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
 		t.Fatalf("B after close_notify: %v %v", seen, err)
 	}
@@ -121,7 +121,7 @@ func TestPSKHint(t *testing.T) {
 	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, PSKHint: "serverhint"})
 	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{20, 21}})
 	for _, s := range []*side{a, b} {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("statuses %v %v", seen, err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestPSKHint(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	a.tx.SendPacket([]byte("psk data"))
-	if got := b.read(t, 5*time.Second); got != "psk data" {
+	if got := b.read(t, testutil.Patience); got != "psk data" {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -145,7 +145,7 @@ func TestPeerKeyRejected(t *testing.T) {
 	a, b := newSide(t, mod), newSide(t, mod)
 	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{2}, HandshakeTimeout: 5 * time.Second})
 	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, VerifyPeerKey: true, HandshakeTimeout: 5 * time.Second})
-	seen, err := a.waitRx(t, dtlsrx.Stopped, 10*time.Second)
+	seen, err := a.waitRx(t, dtlsrx.Stopped, testutil.Patience)
 	if seen[len(seen)-1] != dtlsrx.Stopped || !errors.Is(err, dtlsrx.ErrAssociation) {
 		t.Fatalf("client statuses %v, err %v: want Stopped with the association error", seen, err)
 	}
@@ -263,7 +263,7 @@ func TestDataAfterIdle(t *testing.T) {
 			}
 		}
 		for i := 0; i < burst; i++ {
-			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", round, i); got != want {
+			if got, want := s.read(t, testutil.Patience), fmt.Sprintf("%d/%d", round, i); got != want {
 				t.Fatalf("burst after idle: %q, want %q", got, want)
 			}
 		}
@@ -274,7 +274,7 @@ func TestDataAfterIdle(t *testing.T) {
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := s.waitRx(t, dtlsrx.Stopped, 5*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+	if seen, err := s.waitRx(t, dtlsrx.Stopped, testutil.Patience); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
 		t.Fatalf("idle side after close_notify: %v %v", seen, err)
 	}
 	if st, _ := s.a.State(); st != association.Closed {
@@ -295,7 +295,7 @@ func TestDataRightAfterHandshake(t *testing.T) {
 		c, s := newSide(t, mod), newSide(t, mod)
 		s.bind(t, c.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
 		c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
-		if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := c.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("client handshake: %v %v", seen, err)
 		}
 		for i := 0; i < burst; i++ {
@@ -304,7 +304,7 @@ func TestDataRightAfterHandshake(t *testing.T) {
 			}
 		}
 		for i := 0; i < burst; i++ {
-			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", r, i); got != want {
+			if got, want := s.read(t, testutil.Patience), fmt.Sprintf("%d/%d", r, i); got != want {
 				t.Fatalf("round %d: %q, want %q", r, got, want)
 			}
 		}
@@ -325,7 +325,7 @@ func TestRecordsBeforeBind(t *testing.T) {
 	mod := certModule(t)
 	c, s := newSide(t, mod), newSide(t, mod)
 	c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
-	if seen, err := s.waitRx(t, dtlsrx.HasPacket, 5*time.Second); seen[len(seen)-1] != dtlsrx.HasPacket {
+	if seen, err := s.waitRx(t, dtlsrx.HasPacket, testutil.Patience); seen[len(seen)-1] != dtlsrx.HasPacket {
 		t.Fatalf("the ClientHello did not reach the unbound DTLS[rx]: %v %v", seen, err)
 	}
 	// No destination: the server learns it from the queued ClientHello.
@@ -343,11 +343,11 @@ func TestRecordsBeforeBind(t *testing.T) {
 	if st, err := s.rx.Status(); st != dtlsrx.Running {
 		t.Fatalf("DTLS[rx] after Bind: %v %v, want Running (nothing for GetPacket)", st, err)
 	}
-	seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+	seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
 	if err != nil || seen[len(seen)-1] != dtlsrx.Handshake || slices.Contains(seen, dtlsrx.HasPacket) {
 		t.Fatalf("server statuses %v %v", seen, err)
 	}
-	if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+	if seen, err := c.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 		t.Fatalf("client statuses %v %v", seen, err)
 	}
 	if n, _, err := s.rx.GetPacket(make([]byte, 2048)); !errors.Is(err, dtlsrx.ErrNoPacket) {
@@ -427,7 +427,7 @@ func TestShortBufferTerminated(t *testing.T) {
 		}
 		break
 	}
-	if got := s.read(t, time.Second); got != "twelve bytes" {
+	if got := s.read(t, testutil.Patience); got != "twelve bytes" {
 		t.Fatalf("after the short buffer: %q", got)
 	}
 }

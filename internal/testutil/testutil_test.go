@@ -68,3 +68,13 @@ func TestPionTURNAnswers(t *testing.T) {
 		t.Fatalf("pion/turn did not answer a Binding request: %v", err)
 	}
 }
+
+func TestPoll(t *testing.T) {
+	n := 0
+	if !Poll(Patience, func() bool { n++; return n == 5 }) || n != 5 {
+		t.Fatalf("Poll stopped after %d calls, want 5", n)
+	}
+	if Poll(10*time.Millisecond, func() bool { return false }) {
+		t.Fatal("Poll of a condition that never holds returned true")
+	}
+}
