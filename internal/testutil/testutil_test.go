@@ -78,3 +78,18 @@ func TestPoll(t *testing.T) {
 		t.Fatal("Poll of a condition that never holds returned true")
 	}
 }
+
+func TestWaitBlocked(t *testing.T) {
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() { blockHere(ch); close(done) }()
+	WaitBlocked(t, "testutil.blockHere")
+	close(ch)
+	<-done
+	if blockedIn("testutil.blockHere") {
+		t.Fatal("blockedIn reports a goroutine that has returned")
+	}
+}
+
+//go:noinline
+func blockHere(ch chan struct{}) { <-ch }

@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,4 +36,38 @@ func Poll(timeout time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// WaitBlocked waits (at most Patience) until some goroutine is blocked — in
+// a channel operation, select, lock, condition or I/O wait, not running —
+// with a function whose name contains fn on its stack, such as
+// "(*Queue).Wait". It is how a test makes sure a call is waiting before it
+// does what must wake it, instead of sleeping and hoping.
+func WaitBlocked(t testing.TB, fn string) {
+	t.Helper()
+	Eventually(t, Patience, func() bool { return blockedIn(fn) }, "no goroutine blocked in %s", fn)
+}
+
+// blockedIn reports whether a goroutine is blocked with fn on its stack.
+func blockedIn(fn string) bool {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, stack, _ := strings.Cut(g, "\n")
+		// "goroutine 7 [chan receive, 2 minutes]:"
+		_, state, _ := strings.Cut(header, "[")
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",")
+		if state != "running" && state != "runnable" && state != "" && strings.Contains(stack, fn) {
+			return true
+		}
+	}
+	return false
 }
