@@ -250,13 +250,14 @@ func TestDataAfterIdle(t *testing.T) {
 	mod := certModule(t)
 	a, s := newSide(t, mod), newSide(t, mod)
 	mediaportPair(t, mod, a, s)
+	idle := func() { testutil.WaitNotIn(t, "association.(*Association).readSession") } // readLinger passed without data
 	for round := 0; round < 3; round++ {
-		time.Sleep(120 * time.Millisecond) // > readLinger: both read loops idle
+		idle()
 		for _, dir := range [][2]*side{{a, s}, {s, a}} {
 			dir[0].sendTo(t, dir[1], fmt.Sprintf("round %d", round)) // after idle
 		}
-		time.Sleep(120 * time.Millisecond)
-		const burst = 100
+		idle()
+		const burst = 100 // within the queues (256) and the socket buffer
 		for i := 0; i < burst; i++ {
 			if err := a.tx.SendPacket([]byte(fmt.Sprintf("%d/%d", round, i))); err != nil {
 				t.Fatal(err)
@@ -270,7 +271,7 @@ func TestDataAfterIdle(t *testing.T) {
 	}
 	// A close_notify reaching an idle association still stops its
 	// DTLS[rx] cleanly.
-	time.Sleep(120 * time.Millisecond)
+	idle()
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func TestGetPacketsTerminated(t *testing.T) {
 	bufs := [][]byte{make([]byte, 64), make([]byte, 64), make([]byte, 64)}
 	sizes, srcs := make([]int, 3), make([]netip.AddrPort, 3)
 	ev, _ := s.rx.Event()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	var got []string
 	for len(got) < len(want) {
@@ -411,7 +412,7 @@ func TestShortBufferTerminated(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := s.rx.Event()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	small := make([]byte, 5)
 	for {

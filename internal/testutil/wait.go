@@ -48,18 +48,29 @@ func WaitBlocked(t testing.TB, fn string) {
 	Eventually(t, Patience, func() bool { return blockedIn(fn) }, "no goroutine blocked in %s", fn)
 }
 
-// blockedIn reports whether a goroutine is blocked with fn on its stack.
-func blockedIn(fn string) bool {
+// WaitNotIn waits (at most Patience) until no goroutine has a function
+// whose name contains fn on its stack: until a loop has left a phase (a
+// read session, say) that it leaves on its own.
+func WaitNotIn(t testing.TB, fn string) {
+	t.Helper()
+	Eventually(t, Patience, func() bool { return !strings.Contains(stacks(), fn) }, "a goroutine is still in %s", fn)
+}
+
+// stacks returns the stacks of all goroutines.
+func stacks() string {
 	buf := make([]byte, 1<<16)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			buf = buf[:n]
-			break
+			return string(buf[:n])
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
+}
+
+// blockedIn reports whether a goroutine is blocked with fn on its stack.
+func blockedIn(fn string) bool {
+	for _, g := range strings.Split(stacks(), "\n\n") {
 		header, stack, _ := strings.Cut(g, "\n")
 		// "goroutine 7 [chan receive, 2 minutes]:"
 		_, state, _ := strings.Cut(header, "[")
