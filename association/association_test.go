@@ -57,7 +57,7 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 		PeerFingerprints: []string{"a=fingerprint:" + fpB}, VerifyPeerKey: true, SRTPProfiles: profiles})
 
 	for _, s := range []*side{a, b} {
-		seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+		seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
 		if err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("statuses %v, %v", seen, err)
 		}
@@ -101,7 +101,7 @@ func TestECDSAFingerprintSRTP(t *testing.T) {
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	seen, err := b.waitRx(t, dtlsrx.Stopped, 5*time.Second)
+	seen, err := b.waitRx(t, dtlsrx.Stopped, testutil.Patience)
 	if err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
 		t.Fatalf("B after close_notify: %v %v", seen, err)
 	}
@@ -121,7 +121,7 @@ func TestPSKHint(t *testing.T) {
 	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{10}, PSKHint: "serverhint"})
 	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{20, 21}})
 	for _, s := range []*side{a, b} {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("statuses %v %v", seen, err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestPSKHint(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	a.tx.SendPacket([]byte("psk data"))
-	if got := b.read(t, 5*time.Second); got != "psk data" {
+	if got := b.read(t, testutil.Patience); got != "psk data" {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -145,7 +145,7 @@ func TestPeerKeyRejected(t *testing.T) {
 	a, b := newSide(t, mod), newSide(t, mod)
 	b.bind(t, a.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{2}, HandshakeTimeout: 5 * time.Second})
 	a.bind(t, b.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, VerifyPeerKey: true, HandshakeTimeout: 5 * time.Second})
-	seen, err := a.waitRx(t, dtlsrx.Stopped, 10*time.Second)
+	seen, err := a.waitRx(t, dtlsrx.Stopped, testutil.Patience)
 	if seen[len(seen)-1] != dtlsrx.Stopped || !errors.Is(err, dtlsrx.ErrAssociation) {
 		t.Fatalf("client statuses %v, err %v: want Stopped with the association error", seen, err)
 	}
@@ -250,31 +250,32 @@ func TestDataAfterIdle(t *testing.T) {
 	mod := certModule(t)
 	a, s := newSide(t, mod), newSide(t, mod)
 	mediaportPair(t, mod, a, s)
+	idle := func() { testutil.WaitNotIn(t, "association.(*Association).readSession") } // readLinger passed without data
 	for round := 0; round < 3; round++ {
-		time.Sleep(120 * time.Millisecond) // > readLinger: both read loops idle
+		idle()
 		for _, dir := range [][2]*side{{a, s}, {s, a}} {
 			dir[0].sendTo(t, dir[1], fmt.Sprintf("round %d", round)) // after idle
 		}
-		time.Sleep(120 * time.Millisecond)
-		const burst = 100
+		idle()
+		const burst = 100 // within the queues (256) and the socket buffer
 		for i := 0; i < burst; i++ {
 			if err := a.tx.SendPacket([]byte(fmt.Sprintf("%d/%d", round, i))); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for i := 0; i < burst; i++ {
-			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", round, i); got != want {
+			if got, want := s.read(t, testutil.Patience), fmt.Sprintf("%d/%d", round, i); got != want {
 				t.Fatalf("burst after idle: %q, want %q", got, want)
 			}
 		}
 	}
 	// A close_notify reaching an idle association still stops its
 	// DTLS[rx] cleanly.
-	time.Sleep(120 * time.Millisecond)
+	idle()
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := s.waitRx(t, dtlsrx.Stopped, 5*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+	if seen, err := s.waitRx(t, dtlsrx.Stopped, testutil.Patience); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
 		t.Fatalf("idle side after close_notify: %v %v", seen, err)
 	}
 	if st, _ := s.a.State(); st != association.Closed {
@@ -295,7 +296,7 @@ func TestDataRightAfterHandshake(t *testing.T) {
 		c, s := newSide(t, mod), newSide(t, mod)
 		s.bind(t, c.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
 		c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
-		if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := c.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("client handshake: %v %v", seen, err)
 		}
 		for i := 0; i < burst; i++ {
@@ -304,7 +305,7 @@ func TestDataRightAfterHandshake(t *testing.T) {
 			}
 		}
 		for i := 0; i < burst; i++ {
-			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", r, i); got != want {
+			if got, want := s.read(t, testutil.Patience), fmt.Sprintf("%d/%d", r, i); got != want {
 				t.Fatalf("round %d: %q, want %q", r, got, want)
 			}
 		}
@@ -325,7 +326,7 @@ func TestRecordsBeforeBind(t *testing.T) {
 	mod := certModule(t)
 	c, s := newSide(t, mod), newSide(t, mod)
 	c.bind(t, s.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
-	if seen, err := s.waitRx(t, dtlsrx.HasPacket, 5*time.Second); seen[len(seen)-1] != dtlsrx.HasPacket {
+	if seen, err := s.waitRx(t, dtlsrx.HasPacket, testutil.Patience); seen[len(seen)-1] != dtlsrx.HasPacket {
 		t.Fatalf("the ClientHello did not reach the unbound DTLS[rx]: %v %v", seen, err)
 	}
 	// No destination: the server learns it from the queued ClientHello.
@@ -343,11 +344,11 @@ func TestRecordsBeforeBind(t *testing.T) {
 	if st, err := s.rx.Status(); st != dtlsrx.Running {
 		t.Fatalf("DTLS[rx] after Bind: %v %v, want Running (nothing for GetPacket)", st, err)
 	}
-	seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second)
+	seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
 	if err != nil || seen[len(seen)-1] != dtlsrx.Handshake || slices.Contains(seen, dtlsrx.HasPacket) {
 		t.Fatalf("server statuses %v %v", seen, err)
 	}
-	if seen, err := c.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+	if seen, err := c.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 		t.Fatalf("client statuses %v %v", seen, err)
 	}
 	if n, _, err := s.rx.GetPacket(make([]byte, 2048)); !errors.Is(err, dtlsrx.ErrNoPacket) {
@@ -372,7 +373,7 @@ func TestGetPacketsTerminated(t *testing.T) {
 	bufs := [][]byte{make([]byte, 64), make([]byte, 64), make([]byte, 64)}
 	sizes, srcs := make([]int, 3), make([]netip.AddrPort, 3)
 	ev, _ := s.rx.Event()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	var got []string
 	for len(got) < len(want) {
@@ -411,7 +412,7 @@ func TestShortBufferTerminated(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := s.rx.Event()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	small := make([]byte, 5)
 	for {
@@ -427,7 +428,7 @@ func TestShortBufferTerminated(t *testing.T) {
 		}
 		break
 	}
-	if got := s.read(t, time.Second); got != "twelve bytes" {
+	if got := s.read(t, testutil.Patience); got != "twelve bytes" {
 		t.Fatalf("after the short buffer: %q", got)
 	}
 }

@@ -103,11 +103,12 @@ func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]
 	}
 }
 
-// waitEstablished waits (at most 10 s) for the handshake of every side.
+// waitEstablished waits (at most testutil.Patience) for the handshake of
+// every side.
 func waitEstablished(t testing.TB, sides ...*side) {
 	t.Helper()
 	for i, s := range sides {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience); err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("side %d: statuses %v, %v: want Handshake", i, seen, err)
 		}
 	}
@@ -120,7 +121,7 @@ func (s *side) sendTo(t testing.TB, to *side, msg string) {
 	if err := s.tx.SendPacket([]byte(msg)); err != nil {
 		t.Fatalf("SendPacket %q: %v", msg, err)
 	}
-	if got := to.read(t, 5*time.Second); got != msg {
+	if got := to.read(t, testutil.Patience); got != msg {
 		t.Fatalf("read %q, want %q", got, msg)
 	}
 }

@@ -77,7 +77,7 @@ func pskCreds(t *testing.T, mod *mediaport.Module) {
 // profile and the keying material against what the peer printed.
 func checkEstablished(t *testing.T, s *side, p *testutil.Proc, tc interopCase, gnutls, peerIsServer bool) association.ConnectionInfo {
 	t.Helper()
-	seen, err := s.waitRx(t, dtlsrx.Handshake, 15*time.Second)
+	seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
 	if err != nil || seen[len(seen)-1] != dtlsrx.Handshake {
 		t.Fatalf("statuses %v, %v\npeer output:\n%s", seen, err, p.Output())
 	}
@@ -92,7 +92,7 @@ func checkEstablished(t *testing.T, s *side, p *testutil.Proc, tc interopCase, g
 		// gnutls-serv --echo prints nothing of the session: the suite is
 		// checked where gnutls-cli prints its description.
 		if !peerIsServer {
-			m := p.WaitMatch(reGnuDesc, 5*time.Second)
+			m := p.WaitMatch(reGnuDesc, testutil.Patience)
 			if m == nil {
 				t.Fatalf("gnutls-cli printed no description:\n%s", p.Output())
 			}
@@ -103,7 +103,7 @@ func checkEstablished(t *testing.T, s *side, p *testutil.Proc, tc interopCase, g
 			}
 		}
 	} else {
-		m := p.WaitMatch(reOSSLCipher, 5*time.Second)
+		m := p.WaitMatch(reOSSLCipher, testutil.Patience)
 		if m == nil || opensslSuites[m[1]] != info.CipherSuiteName {
 			t.Fatalf("suite %s, openssl says %v:\n%s", info.CipherSuiteName, m, p.Output())
 		}
@@ -120,7 +120,7 @@ func checkEstablished(t *testing.T, s *side, p *testutil.Proc, tc interopCase, g
 		if gnutls && peerIsServer {
 			return info // gnutls-serv prints no keying material
 		}
-		m := p.WaitMatch(re, 5*time.Second)
+		m := p.WaitMatch(re, testutil.Patience)
 		if m == nil || m[1] != want {
 			t.Fatalf("keying material\n ours %s\npeer's %v", want, m)
 		}
@@ -136,16 +136,16 @@ func exchange(t *testing.T, s *side, p *testutil.Proc, echo bool) {
 		t.Fatal(err)
 	}
 	if echo {
-		if got := s.read(t, 10*time.Second); got != "hello from mediaport\n" {
+		if got := s.read(t, testutil.Patience); got != "hello from mediaport\n" {
 			t.Fatalf("echo: %q", got)
 		}
 		return
 	}
-	if !p.WaitOutput("hello from mediaport", 10*time.Second) {
+	if !p.WaitOutput("hello from mediaport", testutil.Patience) {
 		t.Fatalf("peer did not print our data:\n%s", p.Output())
 	}
 	io.WriteString(p.Stdin, "hello from the peer\n")
-	if got := s.read(t, 10*time.Second); !strings.Contains(got, "hello from the peer") {
+	if got := s.read(t, testutil.Patience); !strings.Contains(got, "hello from the peer") {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -179,7 +179,7 @@ func TestInteropOpenSSL(t *testing.T) {
 				args = append(args, "-nocert", "-psk_hint", "serverhint")
 			}
 			p := testutil.StartProc(t, "openssl", append(args, tc.peer...)...)
-			if !p.WaitOutput("ACCEPT", 5*time.Second) {
+			if !p.WaitOutput("ACCEPT", testutil.Patience) {
 				t.Fatalf("s_server: %s", p.Output())
 			}
 			cfg := tc.cfg
@@ -221,12 +221,12 @@ func TestInteropOpenSSL(t *testing.T) {
 		s := newSide(t, mod)
 		addr := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
 		p := testutil.StartProc(t, "openssl", "s_server", "-dtls1_2", "-accept", addr.String(), "-cipher", "ALL", "-cert", theirs.CertPath, "-key", theirs.KeyPath)
-		if !p.WaitOutput("ACCEPT", 5*time.Second) {
+		if !p.WaitOutput("ACCEPT", testutil.Patience) {
 			t.Fatal(p.Output())
 		}
 		s.bind(t, addr, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1},
 			PeerFingerprints: []string{association.Fingerprint(ours.TLS.Certificate[0])}, HandshakeTimeout: 10 * time.Second})
-		seen, err := s.waitRx(t, dtlsrx.Stopped, 15*time.Second)
+		seen, err := s.waitRx(t, dtlsrx.Stopped, testutil.Patience)
 		if seen[len(seen)-1] != dtlsrx.Stopped || err == nil {
 			t.Fatalf("wrong pin: %v %v", seen, err)
 		}
@@ -258,7 +258,7 @@ func TestInteropGnuTLS(t *testing.T) {
 				args = append(args, "--pskpasswd", pskFile, "--pskhint", "serverhint")
 			}
 			p := testutil.StartInNetns(t, "gnutls-serv", args...)
-			if !p.WaitOutput("listening", 5*time.Second) {
+			if !p.WaitOutput("listening", testutil.Patience) {
 				t.Fatalf("gnutls-serv: %s", p.Output())
 			}
 			mod := openModule(t)

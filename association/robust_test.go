@@ -13,6 +13,7 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
+	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/internal/udp"
 )
 
@@ -35,39 +36,56 @@ func TestSpoofedClientHelloFlood(t *testing.T) {
 	mod := certModule(t)
 	srv, cli := newSide(t, mod), newSide(t, mod)
 	srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})
-	time.Sleep(20 * time.Millisecond) // let the server's goroutines start
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	goroutines := runtime.NumGoroutine()
-
 	const senders, each = 40, 250
-	var wg sync.WaitGroup
-	for i := 0; i < senders; i++ {
+	conns := make([]*udp.Conn, senders)
+	for i := range conns {
 		c, err := udp.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}), 0))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		conns[i] = c
+	}
+	// One foreign ClientHello dropped proves the server's receive path runs
+	// (its goroutines started) before the baseline is taken.
+	conns[0].WriteTo(clientHello(0), srv.port)
+	testutil.Eventually(t, testutil.Patience, func() bool { return srv.a.Stats().Foreign == 1 },
+		"the first spoofed ClientHello was not dropped as foreign: %+v", srv.a.Stats())
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+
+	// The senders keep at most window datagrams in flight beyond what the
+	// port has received, well within its socket buffer, so the kernel drops
+	// none (even when the receiver is starved of CPU) and every ClientHello
+	// can be counted.
+	const window = 32
+	var sent atomic.Uint64
+	sent.Store(1)
+	received := func() uint64 { vs, _ := srv.v.Stats(); return vs.DTLS }
+	var wg sync.WaitGroup
+	for _, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
-				c.WriteTo(clientHello(j), srv.port)
-				if j%10 == 9 {
-					time.Sleep(time.Millisecond) // keep within the socket buffer
+				for sent.Load() > received()+window {
+					time.Sleep(100 * time.Microsecond)
 				}
+				sent.Add(1)
+				c.WriteTo(clientHello(j), srv.port)
 			}
 		}()
 	}
 	wg.Wait()
-	// Every ClientHello that reached the port (the kernel may drop some
-	// when the socket buffer overflows) was dropped as foreign.
-	time.Sleep(50 * time.Millisecond)
-	vs, _ := srv.v.Stats()
-	st := srv.a.Stats()
-	if vs.DTLS < senders*each/10 || st.Foreign != vs.DTLS || st.Records != 0 {
-		t.Fatalf("VMP[rx] received %d DTLS datagrams; association %+v: want all dropped as foreign, none handed to the DTLS stack", vs.DTLS, st)
+	// Every ClientHello reached the port and was dropped as foreign; none
+	// reached the DTLS stack.
+	const total = 1 + senders*each
+	testutil.Eventually(t, testutil.Patience, func() bool { return received() == total && srv.a.Stats().Foreign == total },
+		"VMP[rx] received %d of %d DTLS datagrams; association %+v: want all dropped as foreign", received(), total, srv.a.Stats())
+	if st := srv.a.Stats(); st.Records != 0 {
+		t.Fatalf("association %+v: spoofed ClientHellos handed to the DTLS stack", st)
 	}
 	runtime.GC()
 	var after runtime.MemStats
@@ -80,7 +98,7 @@ func TestSpoofedClientHelloFlood(t *testing.T) {
 	}
 	cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
 	for _, s := range []*side{srv, cli} {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("handshake after the flood: %v %v", seen, err)
 		}
 	}
@@ -99,7 +117,9 @@ type relay struct {
 	mu           sync.Mutex
 	rng          *rand.Rand
 	fromA, fromB [][]byte
-	wg           sync.WaitGroup
+	// Datagrams read from A and from B, and written towards A and B.
+	inA, inB, outA, outB atomic.Uint64
+	wg                   sync.WaitGroup
 }
 
 func newRelay(t *testing.T) *relay {
@@ -117,22 +137,27 @@ func newRelay(t *testing.T) *relay {
 
 func (r *relay) start() {
 	r.wg.Add(2)
-	go r.pump(r.a, r.b, func() netip.AddrPort { return r.toB }, &r.fromA)
-	go r.pump(r.b, r.a, func() netip.AddrPort { return r.toA }, &r.fromB)
+	go r.pump(r.a, r.b, func() netip.AddrPort { return r.toB }, &r.fromA, &r.inA, &r.outB)
+	go r.pump(r.b, r.a, func() netip.AddrPort { return r.toA }, &r.fromB, &r.inB, &r.outA)
 }
 
 // pump forwards from in to out, recording, dropping, duplicating and
-// reordering as the relay is set to.
-func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort, log *[][]byte) {
+// reordering as the relay is set to, and counting what it reads (nin) and
+// writes (nout).
+func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort, log *[][]byte, nin, nout *atomic.Uint64) {
 	defer r.wg.Done()
 	buf := make([]byte, 4096)
 	var held []byte
+	write := func(p []byte) {
+		nout.Add(1)
+		out.WriteTo(p, dst())
+	}
 	for {
 		in.UDPConn().SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, _, err := in.UDPConn().ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if held != nil { // nothing followed: release it
-				out.WriteTo(held, dst())
+				write(held)
 				held = nil
 			}
 			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
@@ -140,6 +165,7 @@ func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort, log *[][]byte
 			}
 			return
 		}
+		nin.Add(1)
 		p := append([]byte(nil), buf[:n]...)
 		r.mu.Lock()
 		if r.record {
@@ -156,12 +182,12 @@ func (r *relay) pump(in, out *udp.Conn, dst func() netip.AddrPort, log *[][]byte
 			held = p
 			continue
 		}
-		out.WriteTo(p, dst())
+		write(p)
 		if dup {
-			out.WriteTo(p, dst())
+			write(p)
 		}
 		if held != nil {
-			out.WriteTo(held, dst())
+			write(held)
 			held = nil
 		}
 	}
@@ -191,7 +217,7 @@ func TestLossyRelay(t *testing.T) {
 	ca.Role, ca.Tags = association.Client, []mediaport.CredTag{1}
 	a.bind(t, r.a.LocalAddr(), ca)
 	for _, s := range []*side{a, b} {
-		if seen, err := s.waitRx(t, dtlsrx.Handshake, 35*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
+		if seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 			t.Fatalf("handshake through the lossy relay: %v %v", seen, err)
 		}
 	}
@@ -202,60 +228,82 @@ func TestLossyRelay(t *testing.T) {
 	}
 
 	// Duplicated and reordered, not dropped: each message exactly once.
+	// The sender keeps at most window messages beyond those read, so no
+	// socket on the way overflows and every message must arrive.
 	r.drop.Store(0)
-	const n = 200
-	send := func(from *side, tag string) {
-		for i := 0; i < n; i++ {
-			if err := from.tx.SendPacket([]byte(fmt.Sprintf("%s-%03d", tag, i))); err != nil {
-				t.Error(err)
-				return
-			}
+	const n, window = 200, 16
+	send := func(from *side, msg string) {
+		t.Helper()
+		if err := from.tx.SendPacket([]byte(msg)); err != nil {
+			t.Fatalf("SendPacket %q: %v", msg, err)
 		}
 	}
-	go send(a, "ab")
-	go send(b, "ba")
 	for _, tc := range []struct {
-		s   *side
-		tag string
-	}{{b, "ab"}, {a, "ba"}} {
+		from, to *side
+		tag      string
+	}{{a, b, "ab"}, {b, a, "ba"}} {
 		got := map[string]int{}
-		for len(got) < n {
-			m := tc.s.read(t, 10*time.Second)
+		recv := func() {
+			t.Helper()
+			m := tc.to.read(t, testutil.Patience)
 			got[m]++
 			if got[m] > 1 {
 				t.Fatalf("%q delivered twice", m)
 			}
-			if m[:2] != tc.tag {
+			if m[:2] != tc.tag || m == tc.tag+"-end" {
 				t.Fatalf("unexpected message %q", m)
 			}
 		}
-		time.Sleep(50 * time.Millisecond) // duplicates still in flight must not surface
-		buf := make([]byte, 64)
-		if n2, _, err := tc.s.rx.GetPacket(buf); err == nil {
-			t.Fatalf("extra delivery %q", buf[:n2])
+		for i := 0; i < n; i++ {
+			send(tc.from, fmt.Sprintf("%s-%03d", tc.tag, i))
+			for i+1-len(got) > window {
+				recv()
+			}
+		}
+		for len(got) < n {
+			recv()
+		}
+		// Every message has come out of the relay, and with it every
+		// duplicate (the relay writes it right after the original): they
+		// are all ahead of a marker sent now, so the marker is the next
+		// delivery unless a duplicate surfaces.
+		send(tc.from, tc.tag+"-end")
+		if m := tc.to.read(t, testutil.Patience); m != tc.tag+"-end" {
+			t.Fatalf("extra delivery %q before the marker", m)
 		}
 	}
 
-	// With drops: some messages are lost, none arrives twice.
+	// With drops: some messages are lost, none arrives twice. Paced as
+	// above, by what the relay has read from A and what B has received
+	// of what the relay wrote to it, so that only the relay loses any.
 	r.drop.Store(200)
+	inA0, outB0 := r.inA.Load(), r.outB.Load()
+	rxB := func() uint64 { vs, _ := b.v.Stats(); return vs.DTLS }
+	rxB0 := rxB()
 	for i := 0; i < n; i++ {
-		a.tx.SendPacket([]byte(fmt.Sprintf("lossy-%03d", i)))
+		testutil.Eventually(t, testutil.Patience, func() bool {
+			return uint64(i) <= r.inA.Load()-inA0+window && r.outB.Load()-outB0 <= rxB()-rxB0+window
+		}, "relay read %d of %d lossy messages, B received %d of %d it wrote", r.inA.Load()-inA0, i, rxB()-rxB0, r.outB.Load()-outB0)
+		send(a, fmt.Sprintf("lossy-%03d", i))
 	}
-	time.Sleep(300 * time.Millisecond)
+	testutil.Eventually(t, testutil.Patience, func() bool { return r.inA.Load()-inA0 >= n },
+		"relay read %d of %d lossy messages", r.inA.Load()-inA0, n)
+	// The relay has decided the fate of every lossy message. Two markers,
+	// not dropped: whatever the relay holds back to reorder goes out
+	// before the second, so once both are read every lossy message that
+	// got through has been delivered.
+	r.drop.Store(0)
+	send(a, "lossy-end-1")
+	send(a, "lossy-end-2")
 	seen := map[string]bool{}
-	buf := make([]byte, 64)
-	for {
-		k, _, err := b.rx.GetPacket(buf)
-		if err != nil {
-			break
-		}
-		m := string(buf[:k])
+	for !seen["lossy-end-1"] || !seen["lossy-end-2"] {
+		m := b.read(t, testutil.Patience)
 		if seen[m] {
 			t.Fatalf("%q delivered twice under loss", m)
 		}
 		seen[m] = true
 	}
-	if len(seen) < n/2 || len(seen) == n {
-		t.Fatalf("%d of %d lossy messages arrived: the relay should have lost about 20%%", len(seen), n)
+	if lost := n + 2 - len(seen); lost < 1 || lost > n/2 {
+		t.Fatalf("%d of %d lossy messages arrived: the relay should have lost about 20%%", len(seen)-2, n)
 	}
 }

@@ -54,7 +54,7 @@ type received struct {
 
 func recv(t testing.TB, r *udp.Conn) received {
 	t.Helper()
-	r.UDPConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	r.UDPConn().SetReadDeadline(time.Now().Add(testutil.Patience))
 	buf := make([]byte, 2048)
 	n, src, tos, err := r.ReadTOS(buf)
 	if err != nil {
@@ -98,7 +98,8 @@ func TestSendIPv4AndIPv6WithTOS(t *testing.T) {
 			}
 
 			// A batch larger than the module's batch size (32) goes out in
-			// several sendmmsg calls, in order.
+			// several sendmmsg calls, in order. (70 short datagrams fit the
+			// receiver's socket buffer: none is dropped.)
 			var pkts [][]byte
 			for i := 0; i < 70; i++ {
 				pkts = append(pkts, []byte(fmt.Sprintf("batch %02d", i)))
@@ -236,7 +237,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Status after Stop = %v, %v", st, err)
 	}
 	for i := 0; i < 3; i++ { // signalled permanently
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 		err := ev.Wait(ctx)
 		cancel()
 		if err != nil {

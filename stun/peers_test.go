@@ -58,7 +58,7 @@ func wait(t *testing.T, done chan result) result {
 	select {
 	case r := <-done:
 		return r
-	case <-time.After(10 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("request did not complete")
 		return result{}
 	}

@@ -127,7 +127,7 @@ func TestAllocationRoundTrip(t *testing.T) {
 			if err := a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: srv.pass, Local: netip.AddrPortFrom(lo, 0)}); err != nil {
 				t.Fatal(err)
 			}
-			if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+			if st, err := waitStatus(t, a, turn.Allocated, testutil.Patience); st != turn.Allocated {
 				t.Fatalf("status %v %v\n%s", st, err, srv.log())
 			}
 			relay, _ := a.RelayedAddr()
@@ -143,7 +143,7 @@ func TestAllocationRoundTrip(t *testing.T) {
 			if srv.name == "coturn" {
 				peer = testutil.StartTurnutilsPeer(t) // coturn's own echo peer
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 			defer cancel()
 			if err := a.CreatePermission(ctx, peer.Addr()); err != nil {
 				t.Fatalf("CreatePermission: %v\n%s", err, srv.log())
@@ -151,7 +151,7 @@ func TestAllocationRoundTrip(t *testing.T) {
 			if err := a.SendTo(peer, []byte("via send indication")); err != nil {
 				t.Fatal(err)
 			}
-			if got, from := read(t, a, 10*time.Second); got != "via send indication" || from != peer {
+			if got, from := read(t, a, testutil.Patience); got != "via send indication" || from != peer {
 				t.Fatalf("Data indication %q from %v", got, from)
 			}
 			ch, err := a.ChannelBind(ctx, peer)
@@ -163,7 +163,7 @@ func TestAllocationRoundTrip(t *testing.T) {
 				if err := a.SendTo(peer, msg); err != nil {
 					t.Fatal(err)
 				}
-				if got, from := read(t, a, 10*time.Second); got != string(msg) || from != peer {
+				if got, from := read(t, a, testutil.Patience); got != string(msg) || from != peer {
 					t.Fatalf("ChannelData %q from %v", got, from)
 				}
 			}
@@ -195,7 +195,7 @@ func TestWrongPassword(t *testing.T) {
 			mod := openModule(t, nil)
 			a, _ := turn.Create(mod)
 			a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: "wrong", Local: netip.AddrPortFrom(lo, 0)})
-			st, err := waitStatus(t, a, turn.Allocated, 10*time.Second)
+			st, err := waitStatus(t, a, turn.Allocated, testutil.Patience)
 			var se *stun.StatusError
 			want := 401
 			if srv.name == "pion" {
@@ -214,41 +214,55 @@ func TestWrongPassword(t *testing.T) {
 // TestRefreshAndServerDeath runs on a fake clock: the allocation is
 // refreshed a minute before it expires, its permission and channel before
 // theirs; when the server dies the next refresh times out and the
-// allocation fails within the retransmission schedule.
+// allocation fails at the end of the retransmission schedule.
+//
+// The servers answer on real time. With an RTO of an hour (of the fake
+// clock) a refresh never times out while its answer is on the way, and
+// after each step the test waits until every transaction has completed,
+// moving the clock by less than the RTO to let them end their lingering.
 func TestRefreshAndServerDeath(t *testing.T) {
+	const rto = time.Hour
 	for _, srv := range servers(t) {
 		t.Run(srv.name, func(t *testing.T) {
 			clk := clock.NewFake(time.Now())
 			mod := openModule(t, clk)
 			a, _ := turn.Create(mod)
-			a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: srv.pass, Local: netip.AddrPortFrom(lo, 0), Lifetime: 300 * time.Second})
-			if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+			a.Config(turn.Config{Server: srv.addr, Username: srv.user, Password: srv.pass, Local: netip.AddrPortFrom(lo, 0), Lifetime: 300 * time.Second, RTO: rto})
+			if st, err := waitStatus(t, a, turn.Allocated, testutil.Patience); st != turn.Allocated {
 				t.Fatalf("%v %v", st, err)
 			}
 			peer := echoPeer(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 			defer cancel()
 			if _, err := a.ChannelBind(ctx, peer); err != nil {
 				t.Fatal(err)
 			}
 			// Well past the lifetimes of the allocation (300 s), the
 			// permission (300 s) and the channel (600 s): refreshes keep it.
+			settle := func() {
+				t.Helper()
+				testutil.Eventually(t, testutil.Patience, func() bool {
+					clk.Advance(time.Second) // ends lingering; far from any retransmission
+					return turn.Transactions(a) == 0
+				}, "STUN transactions still in progress\n%s", srv.log())
+			}
 			for i := 0; i < 25; i++ {
 				clk.Advance(30 * time.Second)
-				time.Sleep(20 * time.Millisecond) // the real server answers on real time
+				settle()
 			}
 			if st, err := a.Status(); st == turn.Failed {
 				t.Fatalf("allocation lost despite refreshes: %v\n%s", err, srv.log())
 			}
 			a.SendTo(peer, []byte("after 750s"))
-			if got, _ := read(t, a, 10*time.Second); got != "after 750s" {
+			if got, _ := read(t, a, testutil.Patience); got != "after 750s" {
 				t.Fatalf("channel after refreshes: %q", got)
 			}
-			// The server dies; the next refresh cannot be answered.
+			// The server dies; the next refresh cannot be answered: it
+			// times out after 79 RTOs (RFC 8489 §6.2.1: Rc 7, Rm 16).
 			srv.stop()
-			deadline := time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(testutil.Patience)
 			for {
-				clk.Advance(5 * time.Second)
+				clk.Advance(rto)
 				st, err := a.Status()
 				if st == turn.Failed {
 					if !errors.Is(err, stun.ErrTimeout) {
@@ -259,7 +273,6 @@ func TestRefreshAndServerDeath(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("still %v after the server died", st)
 				}
-				time.Sleep(5 * time.Millisecond)
 			}
 		})
 	}
@@ -275,7 +288,7 @@ func TestAlternateServer(t *testing.T) {
 	mod := openModule(t, nil)
 	a, _ := turn.Create(mod)
 	a.Config(turn.Config{Server: tr.LocalAddr(), Username: real.User, Password: real.Password, Local: netip.AddrPortFrom(lo, 0)})
-	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+	if st, err := waitStatus(t, a, turn.Allocated, testutil.Patience); st != turn.Allocated {
 		t.Fatalf("via the alternate: %v %v", st, err)
 	}
 	if a.Server() != real.Addr || allocs.Load() != 1 {
@@ -287,7 +300,7 @@ func TestAlternateServer(t *testing.T) {
 	defer tr2.Close()
 	b, _ := turn.Create(mod)
 	b.Config(turn.Config{Server: tr2.LocalAddr(), Username: "u", Password: "p", Local: netip.AddrPortFrom(lo, 0)})
-	st, err := waitStatus(t, b, turn.Allocated, 10*time.Second)
+	st, err := waitStatus(t, b, turn.Allocated, testutil.Patience)
 	var se *stun.StatusError
 	if st != turn.Failed || !errors.As(err, &se) || se.Code != 300 {
 		t.Fatalf("two redirections: %v %v", st, err)
@@ -327,11 +340,11 @@ func TestStopDeallocates(t *testing.T) {
 	seen := make(chan []byte, 16)
 	front := recordingProxy(t, real.Addr, seen)
 	a.Config(turn.Config{Server: front, Username: real.User, Password: real.Password, Local: netip.AddrPortFrom(lo, 0)})
-	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+	if st, err := waitStatus(t, a, turn.Allocated, testutil.Patience); st != turn.Allocated {
 		t.Fatalf("%v %v", st, err)
 	}
 	a.Stop()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(testutil.Patience)
 	for {
 		select {
 		case p := <-seen:
@@ -401,10 +414,10 @@ func TestRelayPathNoAllocs(t *testing.T) {
 	mod := openModule(t, nil)
 	a, _ := turn.Create(mod)
 	a.Config(turn.Config{Server: c.Addr, Username: c.User, Password: c.Password, Local: netip.AddrPortFrom(lo, 0)})
-	if st, err := waitStatus(t, a, turn.Allocated, 10*time.Second); st != turn.Allocated {
+	if st, err := waitStatus(t, a, turn.Allocated, testutil.Patience); st != turn.Allocated {
 		t.Fatal(st, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	if _, err := a.ChannelBind(ctx, peer); err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestAgainstEchoServer(t *testing.T) {
 			args = append(args, "-cert")
 		}
 		srv := testutil.StartCmd(t, exec.Command(bin, args...))
-		if !srv.WaitOutput("listening on", 10*time.Second) {
+		if !srv.WaitOutput("listening on", testutil.Patience) {
 			t.Fatalf("server: %s", srv.Output())
 		}
 		echoes, err := Run(slog.New(slog.DiscardHandler), Options{
@@ -40,7 +40,7 @@ func TestAgainstEchoServer(t *testing.T) {
 		}
 		select {
 		case <-srv.Done(): // one session, then exit after our close_notify
-		case <-time.After(10 * time.Second):
+		case <-time.After(testutil.Patience):
 			t.Fatalf("server did not see the close_notify:\n%s", srv.Output())
 		}
 	}
@@ -53,11 +53,11 @@ func TestAgainstOpenSSLServer(t *testing.T) {
 	port := testutil.FreeUDPPort(t)
 	srv := testutil.StartProc(t, "openssl", "s_server", "-dtls1_2", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
 		"-nocert", "-psk", fmt.Sprintf("%x", "secretPSK"), "-psk_identity", "Client_identity", "-cipher", "ALL")
-	if !srv.WaitOutput("ACCEPT", 5*time.Second) {
+	if !srv.WaitOutput("ACCEPT", testutil.Patience) {
 		t.Fatal(srv.Output())
 	}
 	go func() {
-		if srv.WaitOutput("hello #1", 15*time.Second) {
+		if srv.WaitOutput("hello #1", testutil.Patience) {
 			io.WriteString(srv.Stdin, "reply from openssl\n")
 		}
 	}()

@@ -27,13 +27,13 @@ func TestOpenSSLClient(t *testing.T) {
 	port := <-ready
 	p := testutil.StartProc(t, "openssl", "s_client", "-dtls1_2", "-connect", port.String(),
 		"-psk", fmt.Sprintf("%x", "secretPSK"), "-psk_identity", "Client_identity")
-	if !p.WaitOutput("Cipher is", 10*time.Second) {
+	if !p.WaitOutput("Cipher is", testutil.Patience) {
 		t.Fatalf("s_client: %s", p.Output())
 	}
 	io.WriteString(p.Stdin, "ping from openssl\n")
 	// The echo comes back: s_client prints it a second time after our input
 	// was sent (it does not print its own input).
-	if !p.WaitOutput("ping from openssl", 10*time.Second) {
+	if !p.WaitOutput("ping from openssl", testutil.Patience) {
 		t.Fatalf("no echo:\n%s", p.Output())
 	}
 	p.Stdin.Close() // s_client sends close_notify at EOF: the session ends
@@ -42,7 +42,7 @@ func TestOpenSSLClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("server did not finish its session after close_notify")
 	}
 	cancel()

@@ -72,6 +72,12 @@ type Side struct {
 // benchmark's own ns/op is the time of one iteration: an op of each side
 // and their Prepare.
 func Interleave(b *testing.B, ours, baseline func(b *testing.B) Side) {
+	interleave(b, ours, baseline, time.Now)
+}
+
+// interleave is Interleave timing ops with now, so that a test can time
+// them on a clock it moves itself.
+func interleave(b *testing.B, ours, baseline func(b *testing.B) Side, now func() time.Time) {
 	sides := [2]struct {
 		name string
 		Side
@@ -95,9 +101,9 @@ func Interleave(b *testing.B, ours, baseline func(b *testing.B) Side) {
 		for k := range 2 {
 			s := &sides[(first+i+k)%2]
 			s.Prepare()
-			t0 := time.Now()
+			t0 := now()
 			s.Op()
-			s.ns += time.Since(t0)
+			s.ns += now().Sub(t0)
 		}
 	}
 	b.StopTimer()

@@ -3,6 +3,8 @@ package deadline
 import (
 	"testing"
 	"time"
+
+	"github.com/mediaport/mediaport/internal/testutil"
 )
 
 func TestDeadline(t *testing.T) {
@@ -13,7 +15,7 @@ func TestDeadline(t *testing.T) {
 	d.Set(time.Now().Add(20 * time.Millisecond))
 	select {
 	case <-d.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("deadline did not pass")
 	}
 	d.Set(time.Time{}) // cleared: a new, open channel
@@ -31,12 +33,17 @@ func TestDeadline(t *testing.T) {
 	d.Set(time.Now().Add(10 * time.Millisecond)) // moved earlier
 	select {
 	case <-d.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Fatal("moved deadline did not pass")
 	}
-	d.Set(time.Now().Add(10 * time.Millisecond))
+	old := time.Now().Add(10 * time.Millisecond)
+	d.Set(old)
 	d.Set(time.Now().Add(time.Hour)) // moved later: the old timer must not fire
-	time.Sleep(30 * time.Millisecond)
+	// Once the old deadline has passed and no callback of an old timer is
+	// still running (one that fired before the move runs; one stopped in
+	// time never does), the channel must still be open.
+	time.Sleep(time.Until(old))
+	testutil.WaitNotIn(t, "deadline.(*Deadline).Set.func1")
 	if d.Exceeded() {
 		t.Fatal("the earlier timer fired after the deadline moved later")
 	}

@@ -68,3 +68,28 @@ func TestPionTURNAnswers(t *testing.T) {
 		t.Fatalf("pion/turn did not answer a Binding request: %v", err)
 	}
 }
+
+func TestPoll(t *testing.T) {
+	n := 0
+	if !Poll(Patience, func() bool { n++; return n == 5 }) || n != 5 {
+		t.Fatalf("Poll stopped after %d calls, want 5", n)
+	}
+	if Poll(10*time.Millisecond, func() bool { return false }) {
+		t.Fatal("Poll of a condition that never holds returned true")
+	}
+}
+
+func TestWaitBlocked(t *testing.T) {
+	ch := make(chan struct{})
+	done := make(chan struct{})
+	go func() { blockHere(ch); close(done) }()
+	WaitBlocked(t, "testutil.blockHere")
+	close(ch)
+	<-done
+	if blockedIn("testutil.blockHere") {
+		t.Fatal("blockedIn reports a goroutine that has returned")
+	}
+}
+
+//go:noinline
+func blockHere(ch chan struct{}) { <-ch }
