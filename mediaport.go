@@ -18,8 +18,8 @@ package mediaport
 
 import (
 	"log/slog"
+	"time"
 
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 )
 
@@ -53,13 +53,40 @@ var (
 
 // Clock tells the time and runs timers. Every timer of every endpoint on a
 // module runs on the module's Clock, so tests can replace it.
-type Clock = clock.Clock
+//
+// Implementations must be safe for concurrent use. AfterFunc may run f in
+// its own goroutine (as time.AfterFunc does) or synchronously from
+// whatever advances a fake clock; f must not assume either.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// AfterFunc waits for the duration to elapse and then calls f.
+	AfterFunc(d time.Duration, f func()) Timer
+}
 
-// Timer is a pending call started by Clock.AfterFunc.
-type Timer = clock.Timer
+// Timer is a pending call started by Clock.AfterFunc. *time.Timer is one.
+type Timer interface {
+	// Stop prevents the timer from firing. It returns false if the timer
+	// already fired or was stopped.
+	Stop() bool
+}
 
-// SystemClock returns the operating system's clock, the default.
-func SystemClock() Clock { return clock.System() }
+// SystemClock returns the operating system's clock (package time), the
+// default.
+func SystemClock() Clock { return systemClock{} }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// coreClock is a Clock as the module's core sees it.
+type coreClock struct{ c Clock }
+
+func (c coreClock) Now() time.Time { return c.c.Now() }
+
+func (c coreClock) AfterFunc(d time.Duration, f func()) core.Timer { return c.c.AfterFunc(d, f) }
 
 // Options configure a module. The zero value is valid: a discarding
 // logger, the system clock and the default limits.
@@ -88,7 +115,8 @@ type Options struct {
 // created on it and share its logger, clock and limits. A Module is safe for
 // concurrent use.
 type Module struct {
-	c *core.Module
+	c   *core.Module
+	clk Clock
 }
 
 func init() {
@@ -116,7 +144,11 @@ func OpenModule(opts Options) (*Module, error) {
 	if limits.MaxPacket > 65535 {
 		return nil, core.ErrInvalidArgument
 	}
-	return &Module{c: core.NewModule(opts.Logger, opts.Clock, limits)}, nil
+	clk := opts.Clock
+	if clk == nil {
+		clk = SystemClock()
+	}
+	return &Module{c: core.NewModule(opts.Logger, coreClock{clk}, limits), clk: clk}, nil
 }
 
 // Close stops and destroys every endpoint still open on the module (their
@@ -141,9 +173,9 @@ func (m *Module) Logger() *slog.Logger {
 // Clock returns the module's clock.
 func (m *Module) Clock() Clock {
 	if m == nil || m.c == nil {
-		return clock.System()
+		return SystemClock()
 	}
-	return m.c.Clock
+	return m.clk
 }
 
 // Endpoints returns the number of endpoints currently open on the module.

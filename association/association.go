@@ -43,6 +43,7 @@ import (
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/credpool"
 	"github.com/mediaport/mediaport/internal/deadline"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
@@ -195,7 +196,7 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		a.peer.Store(&peer)
 		close(a.learned)
 	}
-	if len(mod.Creds.Matching(cfg.Tags, core.CredPSK)) == 0 && len(mod.Creds.Matching(cfg.Tags, core.CredECDSA)) == 0 {
+	if len(credpool.Matching(mod, cfg.Tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, cfg.Tags, mediaport.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
 	// The writer first: binding the record sink hands the association the
@@ -748,7 +749,7 @@ func parseFingerprint(fp string) ([]byte, error) {
 
 // verifyPeer is pion's VerifyPeerCertificate hook: fingerprints, then the
 // accepted public keys.
-func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509.Certificate) error {
+func (a *Association) verifyPeer(cred *mediaport.Credential) func([][]byte, [][]*x509.Certificate) error {
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			if len(a.cfg.PeerFingerprints) > 0 || a.cfg.VerifyPeerKey {
@@ -789,8 +790,8 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 }
 
 // certificate chooses the ECDSA credential to present.
-func (a *Association) certificate() *core.Credential {
-	creds := a.mod.Creds.Matching(a.cfg.Tags, core.CredECDSA)
+func (a *Association) certificate() *mediaport.Credential {
+	creds := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredECDSA)
 	if len(creds) == 0 {
 		return nil
 	}
@@ -856,7 +857,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 }
 
 func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
-	psks := a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK)
+	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
 	cert := a.certificate()
 	// Given a PSK callback, pion's client cannot complete a certificate
 	// suite: it waits for a ServerKeyExchange where the server sends its
@@ -895,7 +896,7 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 			identity = []byte{}
 		}
 		opts = append(opts, dtls.WithPSKIdentityHint(identity), dtls.WithPSK(func(hint []byte) ([]byte, error) {
-			chosen, ok := ChoosePSK(string(hint), a.cfg.Tags, a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK), a.cfg.ClientPSK)
+			chosen, ok := ChoosePSK(string(hint), a.cfg.Tags, credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK), a.cfg.ClientPSK)
 			if !ok {
 				return nil, ErrNoCredential
 			}
@@ -912,7 +913,7 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 }
 
 func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
-	psks := a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK)
+	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
 	cert := a.certificate()
 	var opts []dtls.ServerOption
 	for _, o := range a.commonOptions(len(psks) > 0, cert != nil) {
@@ -933,7 +934,7 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 			opts = append(opts, dtls.WithPSKIdentityHint([]byte(a.cfg.PSKHint)))
 		}
 		opts = append(opts, dtls.WithPSK(func(identity []byte) ([]byte, error) {
-			for _, c := range a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK) {
+			for _, c := range credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK) {
 				if string(c.PSK.Identity) == string(identity) {
 					return c.PSK.Key, nil
 				}

@@ -23,7 +23,6 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/mediaport/mediaport"
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 // LogFlags select which messages the session logs (pj_stun_sess_msg_log_flag).
@@ -116,7 +115,7 @@ type tsxKey struct {
 type cached struct {
 	raw   []byte
 	token any
-	timer clock.Timer
+	timer mediaport.Timer
 }
 
 // Session is a STUN session (pj_stun_session). It is safe for concurrent
@@ -155,7 +154,7 @@ func Create(cfg Config, name string, cb Callbacks, fingerprint bool) (*Session, 
 		return nil, fmt.Errorf("stun: %w: OnSendMsg is required", mediaport.ErrInvalidArgument)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.System()
+		cfg.Clock = mediaport.SystemClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -10,7 +10,6 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/mediaport/mediaport"
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 type tdataKind uint8
@@ -57,7 +56,7 @@ type TxData struct {
 	authTries int
 	state     tsxState
 	count     int // transmissions so far
-	timer     clock.Timer
+	timer     mediaport.Timer
 
 	// Responses.
 	rxKey        []byte // the request's key: MESSAGE-INTEGRITY on the response

@@ -15,7 +15,6 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/event"
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
@@ -111,7 +110,8 @@ var (
 type Allocation struct {
 	ep   *core.Endpoint
 	mod  *core.Module
-	clk  clock.Clock
+	clk  core.Clock
+	pub  mediaport.Clock // the same clock, for the STUN session
 	conn *udp.Conn
 	sess *stun.Session
 	q    *pktq.Queue
@@ -127,7 +127,7 @@ type Allocation struct {
 	relay       netip.AddrPort
 	mapped      netip.AddrPort
 	lifetime    time.Duration
-	refresh     clock.Timer
+	refresh     core.Timer
 	perms       map[netip.Addr]*grant
 	channels    map[netip.AddrPort]*grant
 	byChannel   map[uint16]netip.AddrPort
@@ -143,7 +143,7 @@ type Allocation struct {
 type grant struct {
 	channel uint16
 	ok      bool // the server confirmed it
-	timer   clock.Timer
+	timer   core.Timer
 }
 
 // Create allocates an allocation endpoint on mod. It does nothing until
@@ -153,7 +153,7 @@ func Create(mod *mediaport.Module) (*Allocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Allocation{mod: m, clk: m.Clock, perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
+	a := &Allocation{mod: m, clk: m.Clock, pub: mod.Clock(), perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
 		byChannel: map[uint16]netip.AddrPort{}, nextChannel: MinChannel, waiters: map[*stun.TxData]chan error{}}
 	a.sendBuf.New = func() any { b := make([]byte, 0, 65536+ChannelDataHeader); return &b }
 	a.ep, err = m.NewEndpoint("turn allocation", a.release)
@@ -209,7 +209,7 @@ func (a *Allocation) Config(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("turn: bind %v: %w", local, err)
 	}
-	sess, err := stun.Create(stun.Config{Clock: a.clk, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
+	sess, err := stun.Create(stun.Config{Clock: a.pub, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
 		OnSendMsg: func(_ *stun.Session, _ any, pkt []byte, dst netip.AddrPort) error {
 			_, err := conn.WriteTo(pkt, dst)
 			return err

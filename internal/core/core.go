@@ -14,9 +14,9 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mediaport/mediaport/event"
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
 )
@@ -54,10 +54,27 @@ type Limits struct {
 // DefaultLimits are the limits of a module opened with zero Options.
 var DefaultLimits = Limits{MaxEndpoints: 65536, QueueLen: 256, MaxPacket: 2048, Batch: 32, MaxCredentials: 64}
 
+// Clock is the module's clock as endpoints use it: package mediaport
+// adapts its public Clock to it.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending call started by Clock.AfterFunc.
+type Timer interface {
+	Stop() bool
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                            { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
 // Module is the core of a mediaport module.
 type Module struct {
 	Log    *slog.Logger
-	Clock  clock.Clock
+	Clock  Clock
 	Limits Limits
 
 	mu        sync.Mutex
@@ -91,12 +108,12 @@ func Get(mod any) (*Module, error) {
 }
 
 // NewModule returns a module core; zero fields of limits take their defaults.
-func NewModule(log *slog.Logger, clk clock.Clock, limits Limits) *Module {
+func NewModule(log *slog.Logger, clk Clock, limits Limits) *Module {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if clk == nil {
-		clk = clock.System()
+		clk = systemClock{}
 	}
 	if limits.MaxEndpoints <= 0 {
 		limits.MaxEndpoints = DefaultLimits.MaxEndpoints
