@@ -17,6 +17,8 @@
 package mediaport
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -49,6 +51,13 @@ var (
 	// ErrBufferTooSmall: a read buffer is shorter than the packet; the
 	// packet stays queued.
 	ErrBufferTooSmall = core.ErrBufferTooSmall
+	// ErrNoPacket: a GetPacket found no packet queued (vmprx, dtlsrx and
+	// turn return it, under their own names too).
+	ErrNoPacket = errors.New("mediaport: no packet queued")
+	// ErrNotEstablished: the DTLS handshake has not completed, or the
+	// association has ended (dtlstx and association return it). It also
+	// matches ErrState.
+	ErrNotEstablished = fmt.Errorf("%w: DTLS handshake not complete", core.ErrState)
 )
 
 // Clock tells the time and runs timers. Every timer of every endpoint on a

@@ -61,7 +61,8 @@ var (
 	// ErrFingerprint: the peer's certificate fingerprint does not match.
 	ErrFingerprint = errors.New("association: peer certificate fingerprint mismatch")
 	// ErrNotEstablished: the handshake has not completed.
-	ErrNotEstablished = fmt.Errorf("association: %w: handshake not complete", mediaport.ErrState)
+	// It is mediaport.ErrNotEstablished (and matches ErrState).
+	ErrNotEstablished = mediaport.ErrNotEstablished
 	// ErrClosed: the association was closed.
 	ErrClosed = errors.New("association: closed")
 	// ErrHandshakeTimeout: the handshake did not complete in time.

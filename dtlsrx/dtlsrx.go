@@ -363,7 +363,8 @@ func (r *DTLSRx) GetPackets(bufs [][]byte, sizes []int, srcs []netip.AddrPort) (
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
-var ErrNoPacket = errors.New("dtlsrx: no packet queued")
+// It is mediaport.ErrNoPacket.
+var ErrNoPacket = mediaport.ErrNoPacket
 
 // Stats returns the DTLS[rx]'s counters.
 func (r *DTLSRx) Stats() (Stats, error) {

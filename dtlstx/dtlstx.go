@@ -260,6 +260,15 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 			return ErrNotEstablished
 		}
 		if err := w.w.Write(p); err != nil {
+			// Raced with a change of state: the endpoint stopped, or
+			// the association ended (or never was ready): one answer
+			// whichever path the race took.
+			if cerr := t.ep.Check(); cerr != nil {
+				return cerr
+			}
+			if errors.Is(err, ErrNotEstablished) || !w.w.Ready() {
+				return ErrNotEstablished
+			}
 			t.errs.Add(1)
 			return err
 		}
@@ -271,8 +280,9 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 }
 
 // ErrNotEstablished: in terminated mode, SendPacket before the handshake
-// has completed. It matches ErrState.
-var ErrNotEstablished = fmt.Errorf("dtlstx: %w: DTLS handshake not complete", mediaport.ErrState)
+// has completed or after the association ended. It is
+// mediaport.ErrNotEstablished (the association's too) and matches ErrState.
+var ErrNotEstablished = mediaport.ErrNotEstablished
 
 func (t *DTLSTx) sendRaw(p []byte) error {
 	r := t.rt.Load()

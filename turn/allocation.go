@@ -95,8 +95,9 @@ var (
 	ErrNotAllocated = fmt.Errorf("turn: %w: not allocated", mediaport.ErrState)
 	// ErrNoChannels: all 4096 channel numbers are in use.
 	ErrNoChannels = errors.New("turn: no free channel number")
-	// ErrNoPacket: GetPacket found nothing queued.
-	ErrNoPacket = errors.New("turn: no packet queued")
+	// ErrNoPacket: GetPacket found nothing queued. It is
+	// mediaport.ErrNoPacket.
+	ErrNoPacket = mediaport.ErrNoPacket
 )
 
 // Allocation is a TURN allocation endpoint on a module (beyond libnice's

@@ -930,7 +930,8 @@ func (v *VMPRx) NewSSRC() (uint32, error) {
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
-var ErrNoPacket = errors.New("vmprx: no packet queued")
+// It is mediaport.ErrNoPacket.
+var ErrNoPacket = mediaport.ErrNoPacket
 
 // GetPacket copies the oldest queued RTP or RTCP packet into buf. When buf
 // is too short it returns the packet's length in Packet.Len and an error
