@@ -574,6 +574,15 @@ func (a *Association) Close() error {
 	return nil
 }
 
+// Err returns why the association failed (State's error), or nil.
+func (a *Association) Err() error {
+	if a == nil {
+		return mediaport.ErrNilHandle
+	}
+	_, err := a.State()
+	return err
+}
+
 // State returns where the association is, and for Failed the error.
 func (a *Association) State() (State, error) {
 	a.mu.Lock()

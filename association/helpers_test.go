@@ -93,9 +93,15 @@ func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]
 	var seen []dtlsrx.Status
 	for {
 		st, err := s.rx.Status()
+		if err != nil {
+			t.Fatalf("Status: %v (its error means only that the call failed)", err)
+		}
 		seen = append(seen, st)
-		if st == want || (st == dtlsrx.Stopped) {
-			return seen, err
+		if st == dtlsrx.Stopped {
+			return seen, s.rx.Err() // why it ended
+		}
+		if st == want {
+			return seen, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			t.Fatalf("waiting for %v: saw %v", want, seen)

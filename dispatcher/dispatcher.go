@@ -236,6 +236,17 @@ func (d *Dispatcher) Status() (Status, error) {
 	return Running, nil
 }
 
+// Err returns why the dispatcher ended: nil while it runs and after Stop.
+// (A send error fails that send and does not end the dispatcher.) After
+// Destroy it returns an error matching ErrDestroyed; on a nil handle,
+// ErrNilHandle.
+func (d *Dispatcher) Err() error {
+	if d == nil {
+		return mediaport.ErrNilHandle
+	}
+	return d.ep.Err()
+}
+
 // Stop stops the dispatcher: it closes the socket, reaches its final status
 // Stopped and signals its event permanently. Sends after Stop fail with
 // ErrStopped. Stopping twice does nothing.

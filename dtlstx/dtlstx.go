@@ -379,6 +379,11 @@ func (t *DTLSTx) Status() (Status, error) {
 	return Running, nil
 }
 
+// Err returns why the DTLS[tx] ended: nil while it runs and after Stop,
+// the error that stopped it otherwise. After Destroy it returns an error
+// matching ErrDestroyed; on a nil handle, ErrNilHandle.
+func (t *DTLSTx) Err() error { return t.endpoint().Err() }
+
 // Stats returns the DTLS[tx]'s counters.
 func (t *DTLSTx) Stats() (Stats, error) {
 	if err := t.endpoint().CheckAlive(); err != nil {

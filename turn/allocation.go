@@ -36,7 +36,7 @@ const (
 	Overrun
 	// Running: nothing to report.
 	Running
-	// Failed: the allocation failed or was lost; Status returns why (a
+	// Failed: the allocation failed or was lost; Err returns why (a
 	// *stun.StatusError for an error response, stun.ErrTimeout for a
 	// server that stopped answering). Final, like Stopped.
 	Failed
@@ -123,7 +123,6 @@ type Allocation struct {
 	server      netip.AddrPort
 	followed    bool // a 300 was followed already
 	state       Status
-	err         error
 	allocated   bool // Allocated to report
 	relay       netip.AddrPort
 	mapped      netip.AddrPort
@@ -420,7 +419,8 @@ func (a *Allocation) failLocked(err error) {
 	if a.state == Failed || a.state == Stopped {
 		return
 	}
-	a.state, a.err = Failed, err
+	a.state = Failed
+	a.ep.SetCause(err)
 	if a.refresh != nil {
 		a.refresh.Stop()
 	}
@@ -456,7 +456,7 @@ func (a *Allocation) readyLocked() error {
 	case Allocated:
 		return nil
 	case Failed:
-		return fmt.Errorf("%w: %w", ErrNotAllocated, a.err)
+		return fmt.Errorf("%w: %w", ErrNotAllocated, a.ep.Cause())
 	}
 	return ErrNotAllocated
 }
@@ -713,7 +713,7 @@ func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	return pp.N, pp.Src, nil
 }
 
-// Status returns the current status: Stopped or Failed (with its error)
+// Status returns the current status: Stopped or Failed (Err tells why)
 // once final; else Allocating until the allocation exists, Allocated once
 // after it does, Overrun once per overflow episode, HasPacket while data is
 // queued, Running.
@@ -725,7 +725,7 @@ func (a *Allocation) Status() (Status, error) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if a.state == Failed {
-			return Failed, a.err
+			return Failed, nil
 		}
 		return Stopped, nil
 	}
@@ -735,7 +735,7 @@ func (a *Allocation) Status() (Status, error) {
 	switch {
 	case a.state == Failed:
 		a.ep.Signal() // level-triggered: stays reported until Stop or Destroy
-		return Failed, a.err
+		return Failed, nil
 	case a.state == Allocating:
 		return Allocating, nil
 	case a.allocated:
@@ -751,6 +751,13 @@ func (a *Allocation) Status() (Status, error) {
 	}
 	return st, nil
 }
+
+// Err returns why the allocation ended: nil while it runs and after Stop;
+// once Failed, the cause (a *stun.StatusError for an error response such
+// as 401 with wrong credentials, stun.ErrTimeout for a server that stopped
+// answering, a socket error). After Destroy it returns an error matching
+// ErrDestroyed; on a nil handle, ErrNilHandle.
+func (a *Allocation) Err() error { return a.endpoint().Err() }
 
 // RelayedAddr returns the relayed transport address (once Allocated).
 func (a *Allocation) RelayedAddr() (netip.AddrPort, error) {

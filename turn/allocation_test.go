@@ -53,7 +53,8 @@ func openModule(t testing.TB, clk mediaport.Clock) *mediaport.Module {
 	return mod
 }
 
-// waitStatus waits until the allocation reports want (or a final status).
+// waitStatus waits until the allocation reports want (or a final status);
+// with a final status it returns Err, why the allocation ended.
 func waitStatus(t testing.TB, a *turn.Allocation, want turn.Status, limit time.Duration) (turn.Status, error) {
 	t.Helper()
 	ev, _ := a.Event()
@@ -61,8 +62,14 @@ func waitStatus(t testing.TB, a *turn.Allocation, want turn.Status, limit time.D
 	defer cancel()
 	for {
 		st, err := a.Status()
-		if st == want || st == turn.Failed || st == turn.Stopped {
-			return st, err
+		if err != nil {
+			t.Fatalf("Status: %v (its error means only that the call failed)", err)
+		}
+		if st == turn.Failed || st == turn.Stopped {
+			return st, a.Err()
+		}
+		if st == want {
+			return st, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			t.Fatalf("waiting for %v: last %v", want, st)
@@ -237,8 +244,8 @@ func TestRefreshAndServerDeath(t *testing.T) {
 				clk.Advance(30 * time.Second)
 				time.Sleep(20 * time.Millisecond) // the real server answers on real time
 			}
-			if st, err := a.Status(); st == turn.Failed {
-				t.Fatalf("allocation lost despite refreshes: %v\n%s", err, srv.log())
+			if st, _ := a.Status(); st == turn.Failed {
+				t.Fatalf("allocation lost despite refreshes: %v\n%s", a.Err(), srv.log())
 			}
 			a.SendTo(peer, []byte("after 750s"))
 			if got, _ := read(t, a, 10*time.Second); got != "after 750s" {
@@ -250,8 +257,11 @@ func TestRefreshAndServerDeath(t *testing.T) {
 			for {
 				clk.Advance(5 * time.Second)
 				st, err := a.Status()
+				if err != nil {
+					t.Fatal(err)
+				}
 				if st == turn.Failed {
-					if !errors.Is(err, stun.ErrTimeout) {
+					if err := a.Err(); !errors.Is(err, stun.ErrTimeout) {
 						t.Fatalf("failed with %v, want a timeout", err)
 					}
 					break

@@ -882,6 +882,11 @@ func (v *VMPRx) Event() (*event.Event, error) {
 	return v.ep.Event(), nil
 }
 
+// Err returns why the VMP[rx] ended: nil while it runs and after Stop, the
+// error that stopped it otherwise. After Destroy it returns an error
+// matching ErrDestroyed; on a nil handle, ErrNilHandle.
+func (v *VMPRx) Err() error { return v.endpoint().Err() }
+
 // Status returns the current status: Stopped once stopped; else, in this
 // order, GotPorts (once after Config), Overrun (once per overflow episode),
 // NewSSRC (once per new SSRC), HasPacket (while packets are queued),

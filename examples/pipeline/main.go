@@ -495,8 +495,14 @@ func waitDTLS(ctx context.Context, rx *dtlsrx.DTLSRx, want dtlsrx.Status) (dtlsr
 	}
 	for {
 		st, err := rx.Status()
-		if st == want || st == dtlsrx.Stopped {
+		if err != nil {
 			return st, err
+		}
+		if st == dtlsrx.Stopped {
+			return st, rx.Err() // why it stopped: a failed handshake, say
+		}
+		if st == want {
+			return st, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			return st, fmt.Errorf("waiting for %v (last %v): %w", want, st, err)
@@ -519,11 +525,14 @@ func allocate(ctx context.Context, mod *mediaport.Module, srv *turnserver.Server
 	}
 	for {
 		st, err := al.Status()
+		if err != nil {
+			return nil, err
+		}
 		switch st {
 		case turn.Allocated:
 			return al, nil
 		case turn.Failed, turn.Stopped:
-			return nil, fmt.Errorf("allocation %v: %w", st, err)
+			return nil, fmt.Errorf("allocation %v: %w", st, al.Err())
 		}
 		if err := ev.Wait(ctx); err != nil {
 			return nil, fmt.Errorf("allocation %v: %w", st, err)

@@ -257,6 +257,7 @@ type Endpoint struct {
 	state atomic.Int32
 	mu    sync.Mutex // serialises Stop and Destroy
 	stop  func()
+	cause atomic.Pointer[error] // why it ended; nil while live or after Stop
 }
 
 // NewEndpoint registers a new endpoint of the given kind (used in errors and
@@ -330,6 +331,56 @@ func (e *Endpoint) Errorf(err error, format string, args ...any) error {
 // SetRunning moves e from Created to Running and reports whether it did.
 func (e *Endpoint) SetRunning() bool {
 	return e.state.CompareAndSwap(int32(Created), int32(Running))
+}
+
+// SetCause records err as the reason the endpoint ended (a failure that
+// does not stop it by itself, such as a TURN allocation's). The first cause
+// wins; a cause after Stop or Destroy, or a nil one, is ignored.
+func (e *Endpoint) SetCause(err error) {
+	if e == nil || err == nil {
+		return
+	}
+	if st := State(e.state.Load()); st != Created && st != Running {
+		return
+	}
+	e.cause.CompareAndSwap(nil, &err)
+}
+
+// Cause returns the cause recorded by SetCause or StopWith, or nil.
+func (e *Endpoint) Cause() error {
+	if e == nil {
+		return nil
+	}
+	if p := e.cause.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Err returns what an endpoint's Err method returns: ErrNilHandle for a nil
+// endpoint, ErrDestroyed once destroyed, else the cause (nil while live or
+// when stopped by Stop).
+func (e *Endpoint) Err() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	if State(e.state.Load()) == Destroyed {
+		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+	}
+	return e.Cause()
+}
+
+// StopWith stops e as Stop does, recording cause as the reason it ended
+// unless it had stopped already (then the cause is dropped: it ended for
+// another reason) or had a cause.
+func (e *Endpoint) StopWith(cause error) error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.SetCause(cause)
+	return e.stopLocked()
 }
 
 // Stop releases the endpoint's resources, moves it to Stopped and signals
