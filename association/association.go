@@ -84,7 +84,10 @@ const (
 )
 
 func (s State) String() string {
-	return [...]string{"handshaking", "established", "closed", "failed"}[s]
+	if names := [...]string{"handshaking", "established", "closed", "failed"}; s >= 0 && int(s) < len(names) {
+		return names[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
 }
 
 // Stats counts the records an association received.
@@ -548,7 +551,7 @@ func (a *Association) finish(err error) {
 // completed and waits for its goroutine. The DTLS[rx] and DTLS[tx] call it
 // from Stop. Closing twice does nothing.
 func (a *Association) Close() error {
-	if a == nil {
+	if a == nil || a.mod == nil {
 		return mediaport.ErrNilHandle
 	}
 	a.once.Do(func() {
@@ -576,7 +579,7 @@ func (a *Association) Close() error {
 
 // Err returns why the association failed (State's error), or nil.
 func (a *Association) Err() error {
-	if a == nil {
+	if a == nil || a.mod == nil {
 		return mediaport.ErrNilHandle
 	}
 	_, err := a.State()
@@ -585,6 +588,9 @@ func (a *Association) Err() error {
 
 // State returns where the association is, and for Failed the error.
 func (a *Association) State() (State, error) {
+	if a == nil || a.mod == nil {
+		return 0, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.state, a.err
@@ -593,6 +599,9 @@ func (a *Association) State() (State, error) {
 // Peer returns the address of the peer (zero while a learning server has
 // heard no ClientHello).
 func (a *Association) Peer() netip.AddrPort {
+	if a == nil {
+		return netip.AddrPort{}
+	}
 	if p := a.peer.Load(); p != nil {
 		return *p
 	}
@@ -601,12 +610,18 @@ func (a *Association) Peer() netip.AddrPort {
 
 // Stats returns the association's counters.
 func (a *Association) Stats() Stats {
+	if a == nil || a.raw == nil {
+		return Stats{}
+	}
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
 		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops()}
 }
 
 // established returns the Conn once the handshake has completed.
 func (a *Association) established() (*dtls.Conn, error) {
+	if a == nil || a.mod == nil {
+		return nil, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state != Established || a.conn == nil {

@@ -182,7 +182,7 @@ func newMessage() *stun.Message {
 
 // enter takes the lock and checks the session is alive.
 func (s *Session) enter() error {
-	if s == nil {
+	if s == nil || s.lock == nil { // nil, or not made by Create
 		return mediaport.ErrNilHandle
 	}
 	s.lock.Lock()
@@ -266,6 +266,9 @@ func (s *Session) UserData() any {
 // example with the lock of a higher layer that already serialises calls.
 // Call it before the session is used concurrently.
 func (s *Session) SetLock(l sync.Locker) error {
+	if s == nil || s.lock == nil {
+		return mediaport.ErrNilHandle
+	}
 	if l == nil {
 		return fmt.Errorf("stun: %w: nil lock", mediaport.ErrInvalidArgument)
 	}

@@ -97,17 +97,28 @@ func (t *TxData) stopTimer() {
 
 // AddXORMappedAddress adds XOR-MAPPED-ADDRESS for addr without allocating.
 func (t *TxData) AddXORMappedAddress(addr netip.AddrPort) {
+	if t == nil || t.Msg == nil {
+		return
+	}
 	addXORAddress(t.Msg, stun.AttrXORMappedAddress, addr)
 }
 
 // AddXORAddress adds an XOR-encoded address attribute of type typ
 // (XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS…).
 func (t *TxData) AddXORAddress(typ stun.AttrType, addr netip.AddrPort) {
+	if t == nil || t.Msg == nil {
+		return
+	}
 	addXORAddress(t.Msg, typ, addr)
 }
 
 // Add adds a raw attribute.
-func (t *TxData) Add(typ stun.AttrType, value []byte) { t.Msg.Add(typ, value) }
+func (t *TxData) Add(typ stun.AttrType, value []byte) {
+	if t == nil || t.Msg == nil {
+		return
+	}
+	t.Msg.Add(typ, value)
+}
 
 func startMessage(m *stun.Message, typ stun.MessageType, magic uint32, id [12]byte) {
 	m.Reset()

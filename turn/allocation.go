@@ -432,6 +432,9 @@ func (a *Allocation) failLocked(err error) {
 // server's answer (a *stun.StatusError, say 403, when refused). It is
 // refreshed before it expires until Stop.
 func (a *Allocation) CreatePermission(ctx context.Context, peer netip.Addr) error {
+	if err := a.endpoint().Check(); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	if err := a.readyLocked(); err != nil {
 		a.mu.Unlock()
@@ -480,6 +483,9 @@ func (a *Allocation) sendPermissionLocked(peer netip.Addr) (chan error, error) {
 // waits for the server's answer and returns the channel number. From then
 // on SendTo(peer) uses ChannelData. It is refreshed before it expires.
 func (a *Allocation) ChannelBind(ctx context.Context, peer netip.AddrPort) (uint16, error) {
+	if err := a.endpoint().Check(); err != nil {
+		return 0, err
+	}
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 	a.mu.Lock()
 	if err := a.readyLocked(); err != nil {
@@ -540,6 +546,9 @@ func (a *Allocation) sendChannelBindLocked(peer netip.AddrPort, ch uint16) (chan
 }
 
 func (a *Allocation) await(ctx context.Context, w chan error) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	select {
 	case err := <-w:
 		return err
@@ -821,7 +830,12 @@ func (a *Allocation) Lifetime() time.Duration {
 
 // Drops returns how many datagrams the receive path dropped (not from the
 // server, malformed, unknown channel, truncated).
-func (a *Allocation) Drops() uint64 { return a.drops.Load() }
+func (a *Allocation) Drops() uint64 {
+	if a == nil {
+		return 0
+	}
+	return a.drops.Load()
+}
 
 // Event returns the allocation's event.
 func (a *Allocation) Event() (*event.Event, error) {

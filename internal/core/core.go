@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/internal/nilhandle"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
 )
@@ -27,7 +28,7 @@ var (
 	ErrDestroyed       = errors.New("mediaport: handle destroyed")
 	ErrStopped         = errors.New("mediaport: endpoint stopped")
 	ErrClosed          = errors.New("mediaport: module closed")
-	ErrNilHandle       = errors.New("mediaport: nil handle")
+	ErrNilHandle       = nilhandle.Err
 	ErrNilModule       = errors.New("mediaport: nil module")
 	ErrState           = errors.New("mediaport: call not valid in this state")
 	ErrInvalidArgument = errors.New("mediaport: invalid argument")
