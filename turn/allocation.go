@@ -136,7 +136,22 @@ type Allocation struct {
 	stopping    bool
 
 	sendBuf sync.Pool // ChannelData encode buffers
-	drops   atomic.Uint64
+
+	packets, bytes, sentPackets, sentBytes           atomic.Uint64
+	foreign, truncated, malformed, unbound, sendErrs atomic.Uint64
+}
+
+// Stats counts what an allocation relayed and dropped.
+type Stats struct {
+	Packets, Bytes         uint64 // peer data queued for GetPacket (ChannelData and Data indications)
+	SentPackets, SentBytes uint64 // peer data sent through the relay (ChannelData and Send indications)
+	SendErrors             uint64 // SendTo calls whose datagram the socket refused
+
+	Foreign   uint64 // dropped: not from the server
+	Truncated uint64 // dropped: longer than the module's MaxPacket
+	Malformed uint64 // dropped: empty, malformed ChannelData or Data indication, or no known protocol
+	Unbound   uint64 // dropped: ChannelData on a channel not bound
+	Overrun   uint64 // peer data dropped: the queue was full
 }
 
 // grant is a permission or channel binding and its refresh timer.
@@ -579,6 +594,7 @@ func (a *Allocation) SendTo(peer netip.AddrPort, data []byte) error {
 		b, err := AppendChannelData((*bp)[:0], ch, data, false)
 		if err == nil {
 			_, err = a.conn.WriteTo(b, server)
+			a.countSent(len(data), err)
 		}
 		*bp = b[:0]
 		a.sendBuf.Put(bp)
@@ -591,7 +607,18 @@ func (a *Allocation) SendTo(peer netip.AddrPort, data []byte) error {
 	}
 	td.AddXORAddress(pionstun.AttrXORPeerAddress, peer)
 	td.Add(pionstun.AttrData, data)
-	return a.sess.SendMsg(nil, false, false, server, td)
+	err = a.sess.SendMsg(nil, false, false, server, td)
+	a.countSent(len(data), err)
+	return err
+}
+
+func (a *Allocation) countSent(n int, err error) {
+	if err != nil {
+		a.sendErrs.Add(1)
+		return
+	}
+	a.sentPackets.Add(1)
+	a.sentBytes.Add(uint64(n))
 }
 
 // receive reads what the server sends: ChannelData goes to the queue,
@@ -622,20 +649,27 @@ func (a *Allocation) receive() {
 		for i := 0; i < n; i++ {
 			m := &rd.Msgs[i]
 			b := m.Buf[:m.N]
-			if m.Trunc || len(b) == 0 || m.Src != a.serverAddr() {
-				a.drops.Add(1)
+			switch {
+			case m.Src != a.serverAddr():
+				a.foreign.Add(1)
+				continue
+			case m.Trunc:
+				a.truncated.Add(1)
+				continue
+			case len(b) == 0:
+				a.malformed.Add(1)
 				continue
 			}
 			switch {
 			case b[0]&0xC0 == 0x40: // ChannelData
 				ch, data, _, err := ParseChannelData(b, false)
 				if err != nil {
-					a.drops.Add(1)
+					a.malformed.Add(1)
 					continue
 				}
 				peer, ok := a.channelPeer(ch)
 				if !ok {
-					a.drops.Add(1)
+					a.unbound.Add(1)
 					continue
 				}
 				p := slots[i]
@@ -643,13 +677,15 @@ func (a *Allocation) receive() {
 				p.Src = peer
 				got = true
 				if a.q.Push(p) {
+					a.packets.Add(1)
+					a.bytes.Add(uint64(p.N))
 					slots[i] = pool.Get()
 					m.Buf = slots[i].Buf
 				}
 			case b[0] < 4:
 				a.sess.OnRxPkt(b, stun.IsDatagram, nil, m.Src)
 			default:
-				a.drops.Add(1)
+				a.malformed.Add(1)
 			}
 		}
 		if got {
@@ -679,18 +715,21 @@ func (a *Allocation) onIndication(_ *stun.Session, _ []byte, m *pionstun.Message
 	peer, ok := stun.XORAddress(m, pionstun.AttrXORPeerAddress)
 	data, err := m.Get(pionstun.AttrData)
 	if !ok || err != nil {
-		a.drops.Add(1)
+		a.malformed.Add(1)
 		return nil
 	}
 	p := a.mod.Packets.Get()
 	if len(data) > len(p.Buf) {
 		a.mod.Packets.Put(p)
-		a.drops.Add(1)
+		a.truncated.Add(1)
 		return nil
 	}
 	p.N, p.Src = copy(p.Buf, data), peer
 	if !a.q.Push(p) {
 		a.mod.Packets.Put(p)
+	} else {
+		a.packets.Add(1)
+		a.bytes.Add(uint64(len(data)))
 	}
 	a.ep.Signal()
 	return nil
@@ -828,13 +867,21 @@ func (a *Allocation) Lifetime() time.Duration {
 	return a.lifetime
 }
 
-// Drops returns how many datagrams the receive path dropped (not from the
-// server, malformed, unknown channel, truncated).
-func (a *Allocation) Drops() uint64 {
-	if a == nil {
-		return 0
+// Stats returns the allocation's counters.
+func (a *Allocation) Stats() (Stats, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return Stats{}, err
 	}
-	return a.drops.Load()
+	s := Stats{Packets: a.packets.Load(), Bytes: a.bytes.Load(),
+		SentPackets: a.sentPackets.Load(), SentBytes: a.sentBytes.Load(), SendErrors: a.sendErrs.Load(),
+		Foreign: a.foreign.Load(), Truncated: a.truncated.Load(), Malformed: a.malformed.Load(),
+		Unbound: a.unbound.Load()}
+	a.mu.Lock()
+	if a.q != nil {
+		s.Overrun = a.q.Drops()
+	}
+	a.mu.Unlock()
+	return s, nil
 }
 
 // Event returns the allocation's event.

@@ -174,6 +174,30 @@ func TestAllocationRoundTrip(t *testing.T) {
 					t.Fatalf("ChannelData %q from %v", got, from)
 				}
 			}
+			st, err := a.Stats()
+			wantBytes := uint64(len("via send indication") + 10*len("via channel data 0"))
+			if err != nil || st.Packets != 11 || st.Bytes != wantBytes || st.SentPackets != 11 || st.SentBytes != wantBytes || st.SendErrors != 0 {
+				t.Fatalf("stats %+v, %v: want 11 packets of %d bytes each way", st, err, wantBytes)
+			}
+			// A datagram from elsewhere than the server is dropped and counted.
+			stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stranger.Close()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				// Sent again until counted: loopback may drop a datagram.
+				if _, err := stranger.WriteToUDPAddrPort([]byte{0x40, 0, 0, 1, 'x'}, local); err != nil {
+					t.Fatal(err)
+				}
+				if st, _ := a.Stats(); st.Foreign >= 1 && st.Packets == 11 {
+					break
+				}
+				if time.Now().After(deadline) {
+					st, _ := a.Stats()
+					t.Fatalf("stats %+v: want the stranger's datagram counted as Foreign", st)
+				}
+			}
 			testutil.NoAllocs(t, "SendTo over a bound channel", func() { a.SendTo(peer, []byte("x")) })
 			ev, _ := a.Event()
 			if err := a.Stop(); err != nil {
