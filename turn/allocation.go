@@ -676,9 +676,9 @@ func (a *Allocation) receive() {
 				p.N = copy(p.Buf, data) // move the payload to the start
 				p.Src = peer
 				got = true
-				if a.q.Push(p) {
+				if a.q.Push(p) { // p is the reader's now
 					a.packets.Add(1)
-					a.bytes.Add(uint64(p.N))
+					a.bytes.Add(uint64(len(data)))
 					slots[i] = pool.Get()
 					m.Buf = slots[i].Buf
 				}
