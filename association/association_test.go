@@ -164,7 +164,7 @@ func TestBindErrors(t *testing.T) {
 	if _, err := association.Bind(a.rx, a.tx, association.Config{Role: association.Client, Tags: []mediaport.CredTag{10}}); !errors.Is(err, mediaport.ErrState) {
 		t.Fatalf("Bind with an unconfigured DTLS[tx]: %v", err)
 	}
-	a.tx.Config(dtlstx.Config{Destination: a.port, Source: a.port})
+	a.tx.Config(dtlstx.Config{Destination: a.port, Local: a.port})
 	for name, tc := range map[string]struct {
 		cfg  association.Config
 		want error
@@ -329,7 +329,7 @@ func TestRecordsBeforeBind(t *testing.T) {
 		t.Fatalf("the ClientHello did not reach the unbound DTLS[rx]: %v %v", seen, err)
 	}
 	// No destination: the server learns it from the queued ClientHello.
-	if err := s.tx.Config(dtlstx.Config{Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := association.Bind(s.rx, s.tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})

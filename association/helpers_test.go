@@ -73,7 +73,7 @@ func newSide(t testing.TB, mod *mediaport.Module) *side {
 // bind points the DTLS[tx] at peer and binds the association.
 func (s *side) bind(t testing.TB, peer netip.AddrPort, cfg association.Config) {
 	t.Helper()
-	if err := s.tx.Config(dtlstx.Config{Destination: peer, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: peer, Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := association.Bind(s.rx, s.tx, cfg)

@@ -60,7 +60,7 @@ func BenchmarkSend(b *testing.B) {
 		r := benchReceiver(b)
 		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
 			Destination: r.LocalAddr().(*net.UDPAddr).AddrPort(),
-			Source:      netip.MustParseAddrPort("127.0.0.1:0"),
+			Local:       netip.MustParseAddrPort("127.0.0.1:0"),
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -108,7 +108,7 @@ func BenchmarkSendBatch(b *testing.B) {
 		r := benchReceiver(b)
 		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
 			Destination: r.LocalAddr().(*net.UDPAddr).AddrPort(),
-			Source:      netip.MustParseAddrPort("127.0.0.1:0"),
+			Local:       netip.MustParseAddrPort("127.0.0.1:0"),
 		})
 		if err != nil {
 			b.Fatal(err)

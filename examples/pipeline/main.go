@@ -465,7 +465,7 @@ func (s *side) bindDTLS(mod *mediaport.Module, peer *side, cfg association.Confi
 	if s.tx, err = dtlstx.Create(mod); err != nil {
 		return err
 	}
-	if err := s.tx.Config(dtlstx.Config{Destination: peer.port, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: peer.port, Local: s.port}); err != nil {
 		return err
 	}
 	if shared, _ := s.tx.SharesSocket(); !shared {
@@ -542,7 +542,7 @@ func allocate(ctx context.Context, mod *mediaport.Module, srv *turnserver.Server
 
 func newDispatcher(mod *mediaport.Module, dst netip.AddrPort) (*dispatcher.Dispatcher, error) {
 	// TOS 0xb8: DSCP EF, as for voice.
-	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Source: netip.AddrPortFrom(loopback, 0), TOS: 0xb8})
+	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: netip.AddrPortFrom(loopback, 0), TOS: 0xb8})
 }
 
 // rtpPacket builds RTP packet i of a PCMU stream: sequence number and
