@@ -436,6 +436,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 		return nil, ErrClosed
 	}
 	pc := &packetConn{a: a}
+	pc.rd.Clock = a.mod.Clock
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error
