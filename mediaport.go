@@ -57,7 +57,7 @@ var (
 	// ErrNotEstablished: the DTLS handshake has not completed, or the
 	// association has ended (dtlstx and association return it). It also
 	// matches ErrState.
-	ErrNotEstablished = fmt.Errorf("%w: DTLS handshake not complete", core.ErrState)
+	ErrNotEstablished = fmt.Errorf("%w: DTLS handshake not complete", ErrState)
 )
 
 // Clock tells the time and runs timers. Every timer of every endpoint on a

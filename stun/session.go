@@ -138,6 +138,7 @@ type Session struct {
 
 	tsx   map[tsxKey]*TxData
 	cache map[tsxKey]*cached
+	stats Stats // under lock
 
 	destroyed      bool
 	busy           int // callbacks in progress
@@ -293,6 +294,26 @@ func (s *Session) SetServerName(name string) error {
 	}
 	s.serverName = []byte(name)
 	return nil
+}
+
+// Stats counts what a session sent and received.
+type Stats struct {
+	Requests        uint64 // requests sent (first transmissions)
+	Retransmissions uint64 // requests sent again on the RTO schedule
+	Timeouts        uint64 // requests that timed out without a response
+	Responses       uint64 // responses sent
+	Indications     uint64 // indications sent
+	Received        uint64 // messages given to OnRxPkt
+	Invalid         uint64 // received messages OnRxPkt refused with ErrInvalidMessage or ErrIntegrity
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() (Stats, error) {
+	if err := s.enter(); err != nil {
+		return Stats{}, err
+	}
+	defer s.lock.Unlock()
+	return s.stats, nil
 }
 
 // SetLog selects which messages are logged (pj_stun_session_set_log); the

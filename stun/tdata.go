@@ -319,6 +319,7 @@ func (s *Session) sendMsgLocked(token any, cacheRes, retransmit bool, dst netip.
 		t.state = tsxPending
 		t.count = 0
 		s.logMsg(LogTxReq, "tx request", t.Msg, dst)
+		s.stats.Requests++
 		destroyed, err := s.transmitLocked(t)
 		if destroyed {
 			return ErrSessionDestroyed
@@ -332,11 +333,13 @@ func (s *Session) sendMsgLocked(token any, cacheRes, retransmit bool, dst netip.
 		return nil
 	case kindResponse:
 		s.logMsg(LogTxRes, "tx response", t.Msg, dst)
+		s.stats.Responses++
 		if cacheRes {
 			s.cacheLocked(t)
 		}
 	default:
 		s.logMsg(LogTxInd, "tx indication", t.Msg, dst)
+		s.stats.Indications++
 	}
 	var err error
 	destroyed := s.call(func() { err = s.cb.OnSendMsg(s, token, t.Msg.Raw, dst) })
@@ -389,10 +392,12 @@ func (s *Session) onTimer(t *TxData) {
 	}
 	t.timer = nil
 	if _, final := s.interval(t); final {
+		s.stats.Timeouts++
 		s.completeLocked(t, ErrTimeout, nil, netip.AddrPort{})
 		return
 	}
 	s.logMsg(LogTxReq, "tx request (retransmission)", t.Msg, t.dst)
+	s.stats.Retransmissions++
 	destroyed, err := s.transmitLocked(t)
 	if destroyed || t.state != tsxPending {
 		return
