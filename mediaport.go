@@ -14,6 +14,12 @@
 // signalled permanently. Destroy stops a running endpoint first; after it
 // every call on the handle returns an error matching ErrDestroyed. Module.Close
 // destroys every endpoint still open.
+//
+// Status's error means only that the call failed (a nil or destroyed
+// handle). Why an endpoint ended — a failed DTLS handshake, a TURN server's
+// 401, a socket error — is what its Err method returns; Err is nil while
+// the endpoint runs and after Stop. A nil or zero handle returns
+// ErrNilHandle from every method and never panics.
 package mediaport
 
 import (
@@ -29,8 +35,8 @@ import (
 var (
 	// ErrDestroyed: the handle was destroyed (or the module closed under it).
 	ErrDestroyed = core.ErrDestroyed
-	// ErrStopped: the endpoint has stopped; only Status, Event and Destroy
-	// (and reading what is still queued) remain valid.
+	// ErrStopped: the endpoint has stopped; only Status, Err, Event, Stats
+	// and Destroy (and reading what is still queued) remain valid.
 	ErrStopped = core.ErrStopped
 	// ErrClosed: the module is closed.
 	ErrClosed = core.ErrClosed

@@ -136,7 +136,7 @@ func TestPSKHint(t *testing.T) {
 }
 
 // TestPeerKeyRejected: with public-key verification on, a peer whose key
-// is not listed fails the handshake, and Status reports the error.
+// is not listed fails the handshake, and Err reports why.
 func TestPeerKeyRejected(t *testing.T) {
 	mod := openModule(t)
 	certA, certB, stranger := testutil.SelfSignedCert(t, "a"), testutil.SelfSignedCert(t, "b"), testutil.SelfSignedCert(t, "s")

@@ -487,7 +487,7 @@ func (s *side) waitHandshake(ctx context.Context) error {
 }
 
 // waitDTLS waits until the DTLS[rx] reports want or Stopped, and returns
-// the status reached (with its error, for a failed handshake).
+// the status reached (with Err, why it stopped, for a failed handshake).
 func waitDTLS(ctx context.Context, rx *dtlsrx.DTLSRx, want dtlsrx.Status) (dtlsrx.Status, error) {
 	ev, err := rx.Event()
 	if err != nil {
