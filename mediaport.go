@@ -14,12 +14,20 @@
 // signalled permanently. Destroy stops a running endpoint first; after it
 // every call on the handle returns an error matching ErrDestroyed. Module.Close
 // destroys every endpoint still open.
+//
+// Status's error means only that the call failed (a nil or destroyed
+// handle). Why an endpoint ended — a failed DTLS handshake, a TURN server's
+// 401, a socket error — is what its Err method returns; Err is nil while
+// the endpoint runs and after Stop. A nil or zero handle returns
+// ErrNilHandle from every method and never panics.
 package mediaport
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 )
 
@@ -27,8 +35,8 @@ import (
 var (
 	// ErrDestroyed: the handle was destroyed (or the module closed under it).
 	ErrDestroyed = core.ErrDestroyed
-	// ErrStopped: the endpoint has stopped; only Status, Event and Destroy
-	// (and reading what is still queued) remain valid.
+	// ErrStopped: the endpoint has stopped; only Status, Err, Event, Stats
+	// and Destroy (and reading what is still queued) remain valid.
 	ErrStopped = core.ErrStopped
 	// ErrClosed: the module is closed.
 	ErrClosed = core.ErrClosed
@@ -49,17 +57,51 @@ var (
 	// ErrBufferTooSmall: a read buffer is shorter than the packet; the
 	// packet stays queued.
 	ErrBufferTooSmall = core.ErrBufferTooSmall
+	// ErrNoPacket: a GetPacket found no packet queued (vmprx, dtlsrx and
+	// turn return it, under their own names too).
+	ErrNoPacket = errors.New("mediaport: no packet queued")
+	// ErrNotEstablished: the DTLS handshake has not completed, or the
+	// association has ended (dtlstx and association return it). It also
+	// matches ErrState.
+	ErrNotEstablished = fmt.Errorf("%w: DTLS handshake not complete", ErrState)
 )
 
 // Clock tells the time and runs timers. Every timer of every endpoint on a
 // module runs on the module's Clock, so tests can replace it.
-type Clock = clock.Clock
+//
+// Implementations must be safe for concurrent use. AfterFunc may run f in
+// its own goroutine (as time.AfterFunc does) or synchronously from
+// whatever advances a fake clock; f must not assume either.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// AfterFunc waits for the duration to elapse and then calls f.
+	AfterFunc(d time.Duration, f func()) Timer
+}
 
-// Timer is a pending call started by Clock.AfterFunc.
-type Timer = clock.Timer
+// Timer is a pending call started by Clock.AfterFunc. *time.Timer is one.
+type Timer interface {
+	// Stop prevents the timer from firing. It returns false if the timer
+	// already fired or was stopped.
+	Stop() bool
+}
 
-// SystemClock returns the operating system's clock, the default.
-func SystemClock() Clock { return clock.System() }
+// SystemClock returns the operating system's clock (package time), the
+// default.
+func SystemClock() Clock { return systemClock{} }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// coreClock is a Clock as the module's core sees it.
+type coreClock struct{ c Clock }
+
+func (c coreClock) Now() time.Time { return c.c.Now() }
+
+func (c coreClock) AfterFunc(d time.Duration, f func()) core.Timer { return c.c.AfterFunc(d, f) }
 
 // Options configure a module. The zero value is valid: a discarding
 // logger, the system clock and the default limits.
@@ -88,7 +130,8 @@ type Options struct {
 // created on it and share its logger, clock and limits. A Module is safe for
 // concurrent use.
 type Module struct {
-	c *core.Module
+	c   *core.Module
+	clk Clock
 }
 
 func init() {
@@ -116,7 +159,11 @@ func OpenModule(opts Options) (*Module, error) {
 	if limits.MaxPacket > 65535 {
 		return nil, core.ErrInvalidArgument
 	}
-	return &Module{c: core.NewModule(opts.Logger, opts.Clock, limits)}, nil
+	clk := opts.Clock
+	if clk == nil {
+		clk = SystemClock()
+	}
+	return &Module{c: core.NewModule(opts.Logger, coreClock{clk}, limits), clk: clk}, nil
 }
 
 // Close stops and destroys every endpoint still open on the module (their
@@ -141,9 +188,9 @@ func (m *Module) Logger() *slog.Logger {
 // Clock returns the module's clock.
 func (m *Module) Clock() Clock {
 	if m == nil || m.c == nil {
-		return clock.System()
+		return SystemClock()
 	}
-	return m.c.Clock
+	return m.clk
 }
 
 // Endpoints returns the number of endpoints currently open on the module.

@@ -43,6 +43,7 @@ import (
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/credpool"
 	"github.com/mediaport/mediaport/internal/deadline"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
@@ -60,7 +61,8 @@ var (
 	// ErrFingerprint: the peer's certificate fingerprint does not match.
 	ErrFingerprint = errors.New("association: peer certificate fingerprint mismatch")
 	// ErrNotEstablished: the handshake has not completed.
-	ErrNotEstablished = fmt.Errorf("association: %w: handshake not complete", mediaport.ErrState)
+	// It is mediaport.ErrNotEstablished (and matches ErrState).
+	ErrNotEstablished = mediaport.ErrNotEstablished
 	// ErrClosed: the association was closed.
 	ErrClosed = errors.New("association: closed")
 	// ErrHandshakeTimeout: the handshake did not complete in time.
@@ -82,7 +84,10 @@ const (
 )
 
 func (s State) String() string {
-	return [...]string{"handshaking", "established", "closed", "failed"}[s]
+	if names := [...]string{"handshaking", "established", "closed", "failed"}; s >= 0 && int(s) < len(names) {
+		return names[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
 }
 
 // Stats counts the records an association received.
@@ -195,7 +200,7 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		a.peer.Store(&peer)
 		close(a.learned)
 	}
-	if len(mod.Creds.Matching(cfg.Tags, core.CredPSK)) == 0 && len(mod.Creds.Matching(cfg.Tags, core.CredECDSA)) == 0 {
+	if len(credpool.Matching(mod, cfg.Tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, cfg.Tags, mediaport.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
 	// The writer first: binding the record sink hands the association the
@@ -431,6 +436,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 		return nil, ErrClosed
 	}
 	pc := &packetConn{a: a}
+	pc.rd.Clock = a.mod.Clock
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error
@@ -546,7 +552,7 @@ func (a *Association) finish(err error) {
 // completed and waits for its goroutine. The DTLS[rx] and DTLS[tx] call it
 // from Stop. Closing twice does nothing.
 func (a *Association) Close() error {
-	if a == nil {
+	if a == nil || a.mod == nil {
 		return mediaport.ErrNilHandle
 	}
 	a.once.Do(func() {
@@ -572,8 +578,20 @@ func (a *Association) Close() error {
 	return nil
 }
 
+// Err returns why the association failed (State's error), or nil.
+func (a *Association) Err() error {
+	if a == nil || a.mod == nil {
+		return mediaport.ErrNilHandle
+	}
+	_, err := a.State()
+	return err
+}
+
 // State returns where the association is, and for Failed the error.
 func (a *Association) State() (State, error) {
+	if a == nil || a.mod == nil {
+		return 0, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.state, a.err
@@ -582,6 +600,9 @@ func (a *Association) State() (State, error) {
 // Peer returns the address of the peer (zero while a learning server has
 // heard no ClientHello).
 func (a *Association) Peer() netip.AddrPort {
+	if a == nil {
+		return netip.AddrPort{}
+	}
 	if p := a.peer.Load(); p != nil {
 		return *p
 	}
@@ -590,12 +611,18 @@ func (a *Association) Peer() netip.AddrPort {
 
 // Stats returns the association's counters.
 func (a *Association) Stats() Stats {
+	if a == nil || a.raw == nil {
+		return Stats{}
+	}
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
 		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops()}
 }
 
 // established returns the Conn once the handshake has completed.
 func (a *Association) established() (*dtls.Conn, error) {
+	if a == nil || a.mod == nil {
+		return nil, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state != Established || a.conn == nil {
@@ -748,7 +775,7 @@ func parseFingerprint(fp string) ([]byte, error) {
 
 // verifyPeer is pion's VerifyPeerCertificate hook: fingerprints, then the
 // accepted public keys.
-func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509.Certificate) error {
+func (a *Association) verifyPeer(cred *mediaport.Credential) func([][]byte, [][]*x509.Certificate) error {
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			if len(a.cfg.PeerFingerprints) > 0 || a.cfg.VerifyPeerKey {
@@ -789,8 +816,8 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 }
 
 // certificate chooses the ECDSA credential to present.
-func (a *Association) certificate() *core.Credential {
-	creds := a.mod.Creds.Matching(a.cfg.Tags, core.CredECDSA)
+func (a *Association) certificate() *mediaport.Credential {
+	creds := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredECDSA)
 	if len(creds) == 0 {
 		return nil
 	}
@@ -856,7 +883,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 }
 
 func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
-	psks := a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK)
+	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
 	cert := a.certificate()
 	// Given a PSK callback, pion's client cannot complete a certificate
 	// suite: it waits for a ServerKeyExchange where the server sends its
@@ -895,7 +922,7 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 			identity = []byte{}
 		}
 		opts = append(opts, dtls.WithPSKIdentityHint(identity), dtls.WithPSK(func(hint []byte) ([]byte, error) {
-			chosen, ok := ChoosePSK(string(hint), a.cfg.Tags, a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK), a.cfg.ClientPSK)
+			chosen, ok := ChoosePSK(string(hint), a.cfg.Tags, credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK), a.cfg.ClientPSK)
 			if !ok {
 				return nil, ErrNoCredential
 			}
@@ -912,7 +939,7 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 }
 
 func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
-	psks := a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK)
+	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
 	cert := a.certificate()
 	var opts []dtls.ServerOption
 	for _, o := range a.commonOptions(len(psks) > 0, cert != nil) {
@@ -933,7 +960,7 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 			opts = append(opts, dtls.WithPSKIdentityHint([]byte(a.cfg.PSKHint)))
 		}
 		opts = append(opts, dtls.WithPSK(func(identity []byte) ([]byte, error) {
-			for _, c := range a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK) {
+			for _, c := range credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK) {
 				if string(c.PSK.Identity) == string(identity) {
 					return c.PSK.Key, nil
 				}

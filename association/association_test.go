@@ -136,7 +136,7 @@ func TestPSKHint(t *testing.T) {
 }
 
 // TestPeerKeyRejected: with public-key verification on, a peer whose key
-// is not listed fails the handshake, and Status reports the error.
+// is not listed fails the handshake, and Err reports why.
 func TestPeerKeyRejected(t *testing.T) {
 	mod := openModule(t)
 	certA, certB, stranger := testutil.SelfSignedCert(t, "a"), testutil.SelfSignedCert(t, "b"), testutil.SelfSignedCert(t, "s")
@@ -164,7 +164,7 @@ func TestBindErrors(t *testing.T) {
 	if _, err := association.Bind(a.rx, a.tx, association.Config{Role: association.Client, Tags: []mediaport.CredTag{10}}); !errors.Is(err, mediaport.ErrState) {
 		t.Fatalf("Bind with an unconfigured DTLS[tx]: %v", err)
 	}
-	a.tx.Config(dtlstx.Config{Destination: a.port, Source: a.port})
+	a.tx.Config(dtlstx.Config{Destination: a.port, Local: a.port})
 	for name, tc := range map[string]struct {
 		cfg  association.Config
 		want error
@@ -330,7 +330,7 @@ func TestRecordsBeforeBind(t *testing.T) {
 		t.Fatalf("the ClientHello did not reach the unbound DTLS[rx]: %v %v", seen, err)
 	}
 	// No destination: the server learns it from the queued ClientHello.
-	if err := s.tx.Config(dtlstx.Config{Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := association.Bind(s.rx, s.tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}})

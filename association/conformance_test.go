@@ -547,7 +547,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 			if tc.withPeer {
 				dst = silent.LocalAddr()
 			}
-			if err := s.tx.Config(dtlstx.Config{Destination: dst, Source: s.port}); err != nil {
+			if err := s.tx.Config(dtlstx.Config{Destination: dst, Local: s.port}); err != nil {
 				t.Fatal(err)
 			}
 			s.tx.ConfigNotify(1200, false)
@@ -744,7 +744,7 @@ func TestBindRoleVersionHint(t *testing.T) {
 	mod := openModule(t)
 	addPSK(t, mod, 10, "id", "key", "")
 	s := newSide(t, mod)
-	if err := s.tx.Config(dtlstx.Config{Destination: s.port, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: s.port, Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	tags := []mediaport.CredTag{10}

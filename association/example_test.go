@@ -99,10 +99,10 @@ func ExampleBind() {
 	}
 
 	client, server := newEndpoint(mod), newEndpoint(mod)
-	if err := client.tx.Config(dtlstx.Config{Destination: server.port, Source: client.port}); err != nil {
+	if err := client.tx.Config(dtlstx.Config{Destination: server.port, Local: client.port}); err != nil {
 		log.Fatal(err)
 	}
-	if err := server.tx.Config(dtlstx.Config{Destination: client.port, Source: server.port}); err != nil {
+	if err := server.tx.Config(dtlstx.Config{Destination: client.port, Local: server.port}); err != nil {
 		log.Fatal(err)
 	}
 	sa, err := association.Bind(server.rx, server.tx, association.Config{

@@ -73,7 +73,7 @@ func newSide(t testing.TB, mod *mediaport.Module) *side {
 // bind points the DTLS[tx] at peer and binds the association.
 func (s *side) bind(t testing.TB, peer netip.AddrPort, cfg association.Config) {
 	t.Helper()
-	if err := s.tx.Config(dtlstx.Config{Destination: peer, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: peer, Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := association.Bind(s.rx, s.tx, cfg)
@@ -93,9 +93,15 @@ func (s *side) waitRx(t testing.TB, want dtlsrx.Status, limit time.Duration) ([]
 	var seen []dtlsrx.Status
 	for {
 		st, err := s.rx.Status()
+		if err != nil {
+			t.Fatalf("Status: %v (its error means only that the call failed)", err)
+		}
 		seen = append(seen, st)
-		if st == want || (st == dtlsrx.Stopped) {
-			return seen, err
+		if st == dtlsrx.Stopped {
+			return seen, s.rx.Err() // why it ended
+		}
+		if st == want {
+			return seen, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			t.Fatalf("waiting for %v: saw %v", want, seen)

@@ -292,7 +292,7 @@ func TestInteropGnuTLS(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Role, cfg.Tags, cfg.HandshakeTimeout = association.Server, []mediaport.CredTag{1}, 15*time.Second
 			cfg.PeerFingerprints = nil // gnutls-cli presents no certificate
-			if err := s.tx.Config(dtlstx.Config{Source: s.port}); err != nil {
+			if err := s.tx.Config(dtlstx.Config{Local: s.port}); err != nil {
 				t.Fatal(err)
 			}
 			a, err := association.Bind(s.rx, s.tx, cfg)

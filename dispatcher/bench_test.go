@@ -208,7 +208,7 @@ func benchDelivery(b *testing.B, pkts [][]byte, chunk int, ours func(*dispatcher
 		rOurs = benchReceiver(b)
 		d, err := dispatcher.Create(openModule(b), dispatcher.Config{
 			Destination: rOurs.addr,
-			Source:      netip.MustParseAddrPort("127.0.0.1:0"),
+			Local:       netip.MustParseAddrPort("127.0.0.1:0"),
 		})
 		if err != nil {
 			b.Fatal(err)

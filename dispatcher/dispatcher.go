@@ -31,11 +31,12 @@ type Config struct {
 	// Destination is the address and port every datagram is sent to.
 	// Required; IPv4-mapped IPv6 addresses count as IPv4.
 	Destination netip.AddrPort
-	// Source is the local address and port. The zero value, or an
-	// unspecified address, means any suitable address; port 0 means a port
-	// chosen by the system. LocalAddr reports what was chosen. A Source of
-	// the other family than Destination is an error (ErrAddressFamily).
-	Source netip.AddrPort
+	// Local is the address and port datagrams are sent from (Prosody's
+	// source address). The zero value, or an unspecified address, means
+	// any suitable address; port 0 means a port chosen by the system.
+	// LocalAddr reports what was chosen. A Local of the other family than
+	// Destination is an error (ErrAddressFamily).
+	Local netip.AddrPort
 	// TOS is the IPv4 Type Of Service byte, or for IPv6 the traffic class,
 	// of every datagram sent (0..255). Prosody applies TOS to IPv4 only;
 	// mediaport applies it to both families.
@@ -82,7 +83,7 @@ type Dispatcher struct {
 }
 
 // Create allocates a UDP dispatcher on mod (sm_udp_dispatcher_create): it
-// binds the source address, sets the TOS, and is Running when it returns.
+// binds the local address, sets the TOS, and is Running when it returns.
 func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 	m, err := core.Get(mod)
 	if err != nil {
@@ -92,7 +93,7 @@ func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 	if !dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0 {
 		return nil, fmt.Errorf("dispatcher: %w: destination %v needs an address and a port", mediaport.ErrInvalidArgument, cfg.Destination)
 	}
-	src := cfg.Source.Addr().Unmap()
+	src := cfg.Local.Addr().Unmap()
 	switch {
 	case !src.IsValid():
 		src = netip.IPv4Unspecified()
@@ -100,14 +101,14 @@ func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 			src = netip.IPv6Unspecified()
 		}
 	case src.Is4() != dst.Addr().Is4():
-		return nil, fmt.Errorf("dispatcher: %w: source %v, destination %v", mediaport.ErrAddressFamily, cfg.Source, cfg.Destination)
+		return nil, fmt.Errorf("dispatcher: %w: local %v, destination %v", mediaport.ErrAddressFamily, cfg.Local, cfg.Destination)
 	}
 	if cfg.TOS < 0 || cfg.TOS > 255 {
 		return nil, fmt.Errorf("dispatcher: %w: TOS %d out of range 0..255", mediaport.ErrInvalidArgument, cfg.TOS)
 	}
-	conn, err := udp.Listen(netip.AddrPortFrom(src, cfg.Source.Port()))
+	conn, err := udp.Listen(netip.AddrPortFrom(src, cfg.Local.Port()))
 	if err != nil {
-		return nil, fmt.Errorf("dispatcher: bind %v: %w", netip.AddrPortFrom(src, cfg.Source.Port()), err)
+		return nil, fmt.Errorf("dispatcher: bind %v: %w", netip.AddrPortFrom(src, cfg.Local.Port()), err)
 	}
 	if err := conn.SetTOS(cfg.TOS); err != nil {
 		conn.Close()
@@ -133,7 +134,7 @@ func (d *Dispatcher) check() error {
 }
 
 // LocalAddr returns the local address and port the dispatcher sends from,
-// with the port the system allocated when Config.Source had port 0.
+// with the port the system allocated when Config.Local had port 0.
 func (d *Dispatcher) LocalAddr() (netip.AddrPort, error) {
 	if d == nil || d.ep == nil {
 		return netip.AddrPort{}, mediaport.ErrNilHandle
@@ -234,6 +235,17 @@ func (d *Dispatcher) Status() (Status, error) {
 		return Stopped, nil
 	}
 	return Running, nil
+}
+
+// Err returns why the dispatcher ended: nil while it runs and after Stop.
+// (A send error fails that send and does not end the dispatcher.) After
+// Destroy it returns an error matching ErrDestroyed; on a nil handle,
+// ErrNilHandle.
+func (d *Dispatcher) Err() error {
+	if d == nil {
+		return mediaport.ErrNilHandle
+	}
+	return d.ep.Err()
 }
 
 // Stop stops the dispatcher: it closes the socket, reaches its final status

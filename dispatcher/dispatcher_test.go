@@ -77,7 +77,7 @@ func TestSendIPv4AndIPv6WithTOS(t *testing.T) {
 			r := receiver(t, tc.loopback)
 			d, err := dispatcher.Create(mod, dispatcher.Config{
 				Destination: r.LocalAddr(),
-				Source:      netip.AddrPortFrom(tc.loopback, 0),
+				Local:       netip.AddrPortFrom(tc.loopback, 0),
 				TOS:         tc.tos,
 			})
 			if err != nil {
@@ -129,7 +129,7 @@ func TestSourceAddressAndPort(t *testing.T) {
 	mod := openModule(t)
 	r := receiver(t, netip.MustParseAddr("127.0.0.1"))
 
-	// Zero Source: any address of the destination's family, allocated port.
+	// Zero Local: any address of the destination's family, allocated port.
 	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr()})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestSourceAddressAndPort(t *testing.T) {
 	}
 	want := probe.LocalAddr()
 	probe.Close()
-	d2, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr(), Source: want})
+	d2, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr(), Local: want})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestSourceAddressAndPort(t *testing.T) {
 		t.Fatalf("received from %v, want %v", got.src, want)
 	}
 	// The same port again is a bind error, not a panic.
-	if _, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr(), Source: want}); err == nil {
+	if _, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr(), Local: want}); err == nil {
 		t.Fatal("second dispatcher on the same source port succeeded")
 	}
 }
@@ -183,8 +183,8 @@ func TestCreateErrors(t *testing.T) {
 		{"no destination", dispatcher.Config{}, mediaport.ErrInvalidArgument},
 		{"destination port 0", dispatcher.Config{Destination: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrInvalidArgument},
 		{"unspecified destination", dispatcher.Config{Destination: netip.MustParseAddrPort("0.0.0.0:4000")}, mediaport.ErrInvalidArgument},
-		{"IPv6 source, IPv4 destination", dispatcher.Config{Destination: v4, Source: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
-		{"IPv4 source, IPv6 destination", dispatcher.Config{Destination: v6, Source: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrAddressFamily},
+		{"IPv6 source, IPv4 destination", dispatcher.Config{Destination: v4, Local: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
+		{"IPv4 source, IPv6 destination", dispatcher.Config{Destination: v6, Local: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrAddressFamily},
 		{"TOS too large", dispatcher.Config{Destination: v4, TOS: 256}, mediaport.ErrInvalidArgument},
 		{"TOS negative", dispatcher.Config{Destination: v4, TOS: -1}, mediaport.ErrInvalidArgument},
 	} {

@@ -29,7 +29,7 @@ func ExampleCreate() {
 
 	d, err := dispatcher.Create(mod, dispatcher.Config{
 		Destination: receiver.LocalAddr().(*net.UDPAddr).AddrPort(),
-		Source:      netip.MustParseAddrPort("127.0.0.1:0"), // port 0: the system chooses
+		Local:       netip.MustParseAddrPort("127.0.0.1:0"), // port 0: the system chooses
 		TOS:         0xb8,                                   // EF
 	})
 	if err != nil {

@@ -102,11 +102,10 @@ type DTLSRx struct {
 	handMu  sync.Mutex
 	handing atomic.Bool
 	// source is the VMP[rx] port that feeds it, polled by GetPacket.
-	source  atomic.Pointer[sourceRef]
-	mu      sync.Mutex
-	onStop  func()
-	hsDone  bool  // Handshake to report
-	failErr error // returned by Status once stopped
+	source atomic.Pointer[sourceRef]
+	mu     sync.Mutex
+	onStop func()
+	hsDone bool // Handshake to report
 
 	packets, bytes atomic.Uint64
 }
@@ -183,9 +182,7 @@ func (r *DTLSRx) Event() (*event.Event, error) {
 }
 
 // Status returns the current status (sm_dtlsrx_status): Stopped once
-// stopped — with the error that stopped it when a terminated association
-// failed (handshake failure, fatal alert), matching ErrAssociation; else
-// Handshake once after a terminated association's handshake; else Overrun
+// stopped (Err tells why); else Handshake once after a terminated association's handshake; else Overrun
 // once per overflow episode; else HasPacket while a packet is queued; else
 // Running. While another status remains to be reported, the event is
 // signalled again.
@@ -196,7 +193,7 @@ func (r *DTLSRx) Status() (Status, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ep.State() == core.Stopped {
-		return Stopped, r.failErr
+		return Stopped, nil
 	}
 	st := Running
 	switch {
@@ -214,7 +211,15 @@ func (r *DTLSRx) Status() (Status, error) {
 	return st, nil
 }
 
-// ErrAssociation is matched by the error Status returns after a terminated
+// Err returns why the DTLS[rx] ended: nil while it runs, after Stop and
+// when its terminated association closed cleanly (close_notify); when the
+// association failed (handshake failure, fatal alert, handshake timeout),
+// an error matching ErrAssociation that wraps the association's. After
+// Destroy it returns an error matching ErrDestroyed; on a nil handle,
+// ErrNilHandle.
+func (r *DTLSRx) Err() error { return r.endpoint().Err() }
+
+// ErrAssociation is matched by the error Err returns after a terminated
 // association failed.
 var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 
@@ -363,7 +368,8 @@ func (r *DTLSRx) GetPackets(bufs [][]byte, sizes []int, srcs []netip.AddrPort) (
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
-var ErrNoPacket = errors.New("dtlsrx: no packet queued")
+// It is mediaport.ErrNoPacket.
+var ErrNoPacket = mediaport.ErrNoPacket
 
 // Stats returns the DTLS[rx]'s counters.
 func (r *DTLSRx) Stats() (Stats, error) {
@@ -534,12 +540,10 @@ func (c control) HandshakeDone() {
 }
 
 func (c control) Fail(err error) {
-	c.r.mu.Lock()
-	if c.r.failErr == nil && c.r.ep.State() != core.Stopped && err != nil {
-		c.r.failErr = fmt.Errorf("%w: %w", ErrAssociation, err)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrAssociation, err)
 	}
-	c.r.mu.Unlock()
-	c.r.ep.Stop()
+	c.r.ep.StopWith(err)
 }
 
 func (c control) Module() *core.Module { return c.r.ep.Module() }

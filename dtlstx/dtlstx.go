@@ -2,7 +2,7 @@
 // sends DTLS packets to a remote device.
 //
 // In pass-through mode (what Prosody does) SendPacket sends the raw DTLS
-// records the application's own DTLS stack produced. When Config's source
+// records the application's own DTLS stack produced. When Config.Local
 // names the address and port of a VMP[rx] on the same module, the DTLS[tx]
 // sends from that VMP[rx]'s very socket, so the peer sees one 5-tuple for
 // media, DTLS and STUN, as DTLS-SRTP and ICE need.
@@ -31,12 +31,12 @@ type Config struct {
 	// the first ClientHello (association.Bind sets it); until then
 	// SendPacket fails with ErrState.
 	Destination netip.AddrPort
-	// Source is the local address and port. The zero value, or an
-	// unspecified address, means any suitable address; port 0 means a port
-	// chosen by the system. A source whose port is a VMP[rx]'s port on the
-	// same module (with its address or the unspecified one) shares that
-	// VMP[rx]'s socket.
-	Source netip.AddrPort
+	// Local is the address and port packets are sent from (Prosody's
+	// source address). The zero value, or an unspecified address, means
+	// any suitable address; port 0 means a port chosen by the system. A
+	// Local whose port is a VMP[rx]'s port on the same module (with its
+	// address or the unspecified one) shares that VMP[rx]'s socket.
+	Local netip.AddrPort
 }
 
 // Status is what Status reports (kSMDTLStxStatus).
@@ -135,9 +135,9 @@ func (t *DTLSTx) endpoint() *core.Endpoint {
 	return t.ep
 }
 
-// Config sets the destination and source (sm_dtlstx_config,
+// Config sets the destination and the local address (sm_dtlstx_config,
 // sm_dtlstx_config_ipv6) and makes the DTLS[tx] Running. It may be called
-// again to move the destination or source; the last call wins.
+// again to move the destination or the local address; the last call wins.
 func (t *DTLSTx) Config(cfg Config) error {
 	if err := t.endpoint().Check(); err != nil {
 		return err
@@ -146,7 +146,7 @@ func (t *DTLSTx) Config(cfg Config) error {
 	if cfg.Destination != (netip.AddrPort{}) && (!dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0) {
 		return fmt.Errorf("dtlstx: %w: destination %v needs an address and a port", mediaport.ErrInvalidArgument, cfg.Destination)
 	}
-	src := cfg.Source.Addr().Unmap()
+	src := cfg.Local.Addr().Unmap()
 	switch {
 	case !src.IsValid():
 		src = netip.IPv4Unspecified()
@@ -154,9 +154,9 @@ func (t *DTLSTx) Config(cfg Config) error {
 			src = netip.IPv6Unspecified()
 		}
 	case dst.IsValid() && src.Is4() != dst.Addr().Is4():
-		return fmt.Errorf("dtlstx: %w: source %v, destination %v", mediaport.ErrAddressFamily, cfg.Source, cfg.Destination)
+		return fmt.Errorf("dtlstx: %w: local %v, destination %v", mediaport.ErrAddressFamily, cfg.Local, cfg.Destination)
 	}
-	source := netip.AddrPortFrom(src, cfg.Source.Port())
+	source := netip.AddrPortFrom(src, cfg.Local.Port())
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -260,6 +260,15 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 			return ErrNotEstablished
 		}
 		if err := w.w.Write(p); err != nil {
+			// Raced with a change of state: the endpoint stopped, or
+			// the association ended (or never was ready): one answer
+			// whichever path the race took.
+			if cerr := t.ep.Check(); cerr != nil {
+				return cerr
+			}
+			if errors.Is(err, ErrNotEstablished) || !w.w.Ready() {
+				return ErrNotEstablished
+			}
 			t.errs.Add(1)
 			return err
 		}
@@ -271,8 +280,9 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 }
 
 // ErrNotEstablished: in terminated mode, SendPacket before the handshake
-// has completed. It matches ErrState.
-var ErrNotEstablished = fmt.Errorf("dtlstx: %w: DTLS handshake not complete", mediaport.ErrState)
+// has completed or after the association ended. It is
+// mediaport.ErrNotEstablished (the association's too) and matches ErrState.
+var ErrNotEstablished = mediaport.ErrNotEstablished
 
 func (t *DTLSTx) sendRaw(p []byte) error {
 	r := t.rt.Load()
@@ -368,6 +378,11 @@ func (t *DTLSTx) Status() (Status, error) {
 	}
 	return Running, nil
 }
+
+// Err returns why the DTLS[tx] ended: nil while it runs and after Stop,
+// the error that stopped it otherwise. After Destroy it returns an error
+// matching ErrDestroyed; on a nil handle, ErrNilHandle.
+func (t *DTLSTx) Err() error { return t.endpoint().Err() }
 
 // Stats returns the DTLS[tx]'s counters.
 func (t *DTLSTx) Stats() (Stats, error) {

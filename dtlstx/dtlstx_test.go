@@ -98,8 +98,8 @@ func TestConfigErrors(t *testing.T) {
 		want error
 	}{
 		{dtlstx.Config{Destination: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrInvalidArgument},
-		{dtlstx.Config{Destination: netip.MustParseAddrPort("127.0.0.1:9"), Source: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
-		{dtlstx.Config{Destination: netip.MustParseAddrPort("[::1]:9"), Source: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrAddressFamily},
+		{dtlstx.Config{Destination: netip.MustParseAddrPort("127.0.0.1:9"), Local: netip.MustParseAddrPort("[::1]:0")}, mediaport.ErrAddressFamily},
+		{dtlstx.Config{Destination: netip.MustParseAddrPort("[::1]:9"), Local: netip.MustParseAddrPort("127.0.0.1:0")}, mediaport.ErrAddressFamily},
 	} {
 		if err := tx.Config(tc.cfg); !errors.Is(err, tc.want) {
 			t.Errorf("Config(%+v) = %v, want %v", tc.cfg, err, tc.want)
@@ -119,7 +119,7 @@ func TestSendsFromVMPSocket(t *testing.T) {
 	peer := listen(t, lo4)
 	for _, src := range []netip.AddrPort{rtp, rtcp, netip.AddrPortFrom(netip.IPv4Unspecified(), rtp.Port())} {
 		tx, _ := dtlstx.Create(mod)
-		if err := tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Source: src}); err != nil {
+		if err := tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Local: src}); err != nil {
 			t.Fatalf("source %v: %v", src, err)
 		}
 		if shared, _ := tx.SharesSocket(); !shared {
@@ -137,7 +137,7 @@ func TestSendsFromVMPSocket(t *testing.T) {
 	}
 	recvFrom(t, peer)
 	tx, _ := dtlstx.Create(mod)
-	tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Source: rtp})
+	tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Local: rtp})
 	v.Stop()
 	if err := tx.SendPacket([]byte("x")); !errors.Is(err, mediaport.ErrState) {
 		t.Fatalf("send after the VMP[rx] stopped: %v", err)
@@ -203,7 +203,7 @@ func TestLifecycle(t *testing.T) {
 	mod := openModule(t)
 	peer := listen(t, lo4)
 	tx, _ := dtlstx.Create(mod)
-	tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Source: netip.MustParseAddrPort("127.0.0.1:0")})
+	tx.Config(dtlstx.Config{Destination: peer.LocalAddr(), Local: netip.MustParseAddrPort("127.0.0.1:0")})
 	local, _ := tx.LocalAddr()
 	tx.Stop()
 	if err := tx.SendPacket([]byte("x")); !errors.Is(err, mediaport.ErrStopped) {

@@ -43,7 +43,7 @@ func ExampleDTLSTx() {
 	}
 	err = tx.Config(dtlstx.Config{
 		Destination: peer.LocalAddr().(*net.UDPAddr).AddrPort(),
-		Source:      media, // the VMP[rx]'s port
+		Local:       media, // the VMP[rx]'s port
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -36,7 +36,9 @@ func NewPacketConn(rx *dtlsrx.DTLSRx, tx *DTLSTx) (net.PacketConn, error) {
 	if _, err := tx.Destination(); err != nil {
 		return nil, err
 	}
-	return &packetConn{rx: rx, tx: tx, ev: ev, closed: make(chan struct{})}, nil
+	c := &packetConn{rx: rx, tx: tx, ev: ev, closed: make(chan struct{})}
+	c.rd.Clock, c.wd.Clock = tx.mod.Clock, tx.mod.Clock // deadlines on the module clock
+	return c, nil
 }
 
 type packetConn struct {

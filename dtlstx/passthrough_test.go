@@ -61,7 +61,7 @@ func newSide(t testing.TB, mod *mediaport.Module) *side {
 // the PacketConn over the pair.
 func (s *side) connect(t testing.TB, peer netip.AddrPort) net.PacketConn {
 	t.Helper()
-	if err := s.tx.Config(dtlstx.Config{Destination: peer, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: peer, Local: s.port}); err != nil {
 		t.Fatal(err)
 	}
 	if shared, _ := s.tx.SharesSocket(); !shared {

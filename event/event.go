@@ -33,6 +33,7 @@ type Event struct {
 	pending bool          // signalled before ch existed
 	ready   bool          // in its queue's ready list (guarded by that queue's mutex)
 	stopped atomic.Bool   // signalled permanently
+	made    bool          // made by NewSource (a zero Event is a nil handle)
 
 	// Queue membership. q is written under q.mu; tag, prev and next are
 	// guarded by the mutex of the queue the event is attached to. The
@@ -46,7 +47,12 @@ type Event struct {
 // C returns a channel that can be received from while the event is
 // signalled. A receive consumes one signal; once the event is signalled
 // permanently every receive succeeds at once (the channel is closed).
+//
+// On a nil Event, or one no endpoint made, it returns nil.
 func (e *Event) C() <-chan struct{} {
+	if !e.live() {
+		return nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ch == nil {
@@ -62,8 +68,15 @@ func (e *Event) C() <-chan struct{} {
 }
 
 // Wait blocks until the event is signalled (consuming the signal) or ctx is
-// done, in which case it returns ctx.Err().
+// done, in which case it returns ctx.Err(). A nil ctx never is done. On a
+// nil Event, or one no endpoint made, it returns ErrNilEvent.
 func (e *Event) Wait(ctx context.Context) error {
+	if !e.live() {
+		return ErrNilEvent
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	ch := e.C()
 	select {
 	case <-ch:
@@ -80,7 +93,10 @@ func (e *Event) Wait(ctx context.Context) error {
 
 // Permanent reports whether the event is signalled permanently, that is,
 // whether its endpoint has reached its final status.
-func (e *Event) Permanent() bool { return e.stopped.Load() }
+func (e *Event) Permanent() bool { return e != nil && e.stopped.Load() }
+
+// live reports whether e is an Event an endpoint made.
+func (e *Event) live() bool { return e != nil && e.made }
 
 // signalled reports whether a receive on C would succeed now. The answer can
 // be stale by the time it is used; callers only use it to avoid losing a
@@ -102,16 +118,30 @@ type Source struct {
 
 // NewSource returns a Source with an unsignalled Event.
 func NewSource() *Source {
-	return &Source{}
+	s := &Source{}
+	s.ev.made = true
+	return s
 }
 
-// Event returns the event signalled by s.
-func (s *Source) Event() *Event { return &s.ev }
+// live reports whether s is a Source that NewSource made.
+func (s *Source) live() bool { return s != nil && s.ev.made }
+
+// Event returns the event signalled by s (nil for a nil Source or one
+// NewSource did not make).
+func (s *Source) Event() *Event {
+	if !s.live() {
+		return nil
+	}
+	return &s.ev
+}
 
 // Signal signals the event: a waiter on the event, or on a Queue it is
 // attached to, wakes up. Signals that arrive while the event is already
 // signalled merge into one. Signal never blocks and costs O(1).
 func (s *Source) Signal() {
+	if !s.live() {
+		return
+	}
 	e := &s.ev
 	e.mu.Lock()
 	if !e.stopped.Load() {
@@ -135,6 +165,9 @@ func (s *Source) Signal() {
 // until it is detached. Endpoints call it when they reach their final
 // (Stopped) status. Calling it again has no effect.
 func (s *Source) SignalPermanently() {
+	if !s.live() {
+		return
+	}
 	e := &s.ev
 	e.mu.Lock()
 	if !e.stopped.Load() {
@@ -152,6 +185,9 @@ func (s *Source) SignalPermanently() {
 // Detach removes the event from the Queue it is attached to, if any.
 // Endpoints call it from Destroy.
 func (s *Source) Detach() {
+	if !s.live() {
+		return
+	}
 	e := &s.ev
 	for {
 		q := e.q.Load()

@@ -3,7 +3,10 @@ package event
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+
+	"github.com/mediaport/mediaport/internal/nilhandle"
 )
 
 // Errors returned by Queue.
@@ -16,8 +19,12 @@ var (
 	ErrQueueClosed = errors.New("event: queue closed")
 	// ErrNoSpace: Wait was given an empty slice to fill.
 	ErrNoSpace = errors.New("event: Wait needs a non-empty slice")
-	// ErrNilEvent: a nil *Event was given.
-	ErrNilEvent = errors.New("event: nil event")
+	// ErrNilEvent: a nil *Event (or one no endpoint made) was given, or
+	// a method was called on one. It matches mediaport.ErrNilHandle.
+	ErrNilEvent = fmt.Errorf("event: nil event: %w", nilhandle.Err)
+	// errNilQueue: a method was called on a nil Queue or one NewQueue did
+	// not make. It matches mediaport.ErrNilHandle.
+	errNilQueue = fmt.Errorf("event: nil queue: %w", nilhandle.Err)
 )
 
 // Ready is one signalled event reported by Queue.Wait.
@@ -62,7 +69,10 @@ func NewQueue() *Queue {
 // attached to at most one queue at a time. If e is already signalled it is
 // ready at once.
 func (q *Queue) Attach(e *Event, tag any) error {
-	if e == nil {
+	if q.isNil() {
+		return errNilQueue
+	}
+	if !e.live() {
 		return ErrNilEvent
 	}
 	q.mu.Lock()
@@ -91,7 +101,10 @@ func (q *Queue) Attach(e *Event, tag any) error {
 // Detach removes e from q. Detaching an event that is not attached to q
 // returns ErrNotAttached.
 func (q *Queue) Detach(e *Event) error {
-	if e == nil {
+	if q.isNil() {
+		return errNilQueue
+	}
+	if !e.live() {
 		return ErrNilEvent
 	}
 	q.mu.Lock()
@@ -110,6 +123,9 @@ func (q *Queue) Detach(e *Event) error {
 
 // Len returns the number of attached events.
 func (q *Queue) Len() int {
+	if q.isNil() {
+		return 0
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.attached
@@ -120,6 +136,12 @@ func (q *Queue) Len() int {
 // ctx.Err() if ctx is done first and ErrQueueClosed once q is closed.
 // Events that do not fit in out stay ready for the next Wait.
 func (q *Queue) Wait(ctx context.Context, out []Ready) (int, error) {
+	if q.isNil() {
+		return 0, errNilQueue
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if len(out) == 0 {
 		return 0, ErrNoSpace
 	}
@@ -187,6 +209,9 @@ func (q *Queue) poll(out []Ready) (int, error) {
 // Close detaches every event and wakes every waiter; Wait and Attach then
 // return ErrQueueClosed. Closing twice returns ErrQueueClosed.
 func (q *Queue) Close() error {
+	if q.isNil() {
+		return errNilQueue
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -201,6 +226,9 @@ func (q *Queue) Close() error {
 	// the closed queue on their next push and on Detach.
 	return nil
 }
+
+// isNil reports whether q is nil or was not made by NewQueue.
+func (q *Queue) isNil() bool { return q == nil || q.done == nil }
 
 func (q *Queue) isClosed() bool {
 	select {

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/pion/stun/v3"
+
+	"github.com/mediaport/mediaport"
 )
 
 // ICELiteConfig configures an ICE-lite binding responder.
@@ -97,6 +99,12 @@ var (
 // credentials) to dst, retransmitted on the RTO schedule, and returns the
 // address the peer saw it come from (XOR-MAPPED-ADDRESS).
 func (l *ICELite) Check(ctx context.Context, dst netip.AddrPort) (netip.AddrPort, error) {
+	if l == nil || l.sess == nil {
+		return netip.AddrPort{}, mediaport.ErrNilHandle
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	td, err := l.sess.CreateReq(stun.MethodBinding, MagicCookie, nil)
 	if err != nil {
 		return netip.AddrPort{}, err
@@ -158,7 +166,18 @@ func (l *ICELite) onRequest(s *Session, _ []byte, rdata *RxData, token any, src 
 }
 
 // Session returns the responder's STUN session.
-func (l *ICELite) Session() *Session { return l.sess }
+// (nil on a nil or zero ICELite).
+func (l *ICELite) Session() *Session {
+	if l == nil {
+		return nil
+	}
+	return l.sess
+}
 
 // Close destroys the responder's session.
-func (l *ICELite) Close() error { return l.sess.Destroy() }
+func (l *ICELite) Close() error {
+	if l == nil || l.sess == nil {
+		return mediaport.ErrNilHandle
+	}
+	return l.sess.Destroy()
+}

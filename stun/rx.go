@@ -2,6 +2,7 @@ package stun
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -20,12 +21,18 @@ import (
 // credential is set (401, 438, 400), and given to OnRxRequest (400 without
 // one). Responses complete their transaction; unmatched ones are dropped.
 // Invalid responses and indications are dropped.
-func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.AddrPort) (int, error) {
+func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.AddrPort) (n int, err error) {
 	if err := s.enter(); err != nil {
 		return 0, err
 	}
 	defer s.lock.Unlock()
-	n, err := messageLen(pkt, opts)
+	s.stats.Received++
+	defer func() { // before the unlock
+		if errors.Is(err, ErrInvalidMessage) || errors.Is(err, ErrIntegrity) {
+			s.stats.Invalid++
+		}
+	}()
+	n, err = messageLen(pkt, opts)
 	if err != nil {
 		return n, err
 	}

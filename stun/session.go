@@ -23,7 +23,6 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/mediaport/mediaport"
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 // LogFlags select which messages the session logs (pj_stun_sess_msg_log_flag).
@@ -116,7 +115,7 @@ type tsxKey struct {
 type cached struct {
 	raw   []byte
 	token any
-	timer clock.Timer
+	timer mediaport.Timer
 }
 
 // Session is a STUN session (pj_stun_session). It is safe for concurrent
@@ -139,6 +138,7 @@ type Session struct {
 
 	tsx   map[tsxKey]*TxData
 	cache map[tsxKey]*cached
+	stats Stats // under lock
 
 	destroyed      bool
 	busy           int // callbacks in progress
@@ -155,7 +155,7 @@ func Create(cfg Config, name string, cb Callbacks, fingerprint bool) (*Session, 
 		return nil, fmt.Errorf("stun: %w: OnSendMsg is required", mediaport.ErrInvalidArgument)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.System()
+		cfg.Clock = mediaport.SystemClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -183,7 +183,7 @@ func newMessage() *stun.Message {
 
 // enter takes the lock and checks the session is alive.
 func (s *Session) enter() error {
-	if s == nil {
+	if s == nil || s.lock == nil { // nil, or not made by Create
 		return mediaport.ErrNilHandle
 	}
 	s.lock.Lock()
@@ -267,6 +267,9 @@ func (s *Session) UserData() any {
 // example with the lock of a higher layer that already serialises calls.
 // Call it before the session is used concurrently.
 func (s *Session) SetLock(l sync.Locker) error {
+	if s == nil || s.lock == nil {
+		return mediaport.ErrNilHandle
+	}
 	if l == nil {
 		return fmt.Errorf("stun: %w: nil lock", mediaport.ErrInvalidArgument)
 	}
@@ -291,6 +294,26 @@ func (s *Session) SetServerName(name string) error {
 	}
 	s.serverName = []byte(name)
 	return nil
+}
+
+// Stats counts what a session sent and received.
+type Stats struct {
+	Requests        uint64 // requests sent (first transmissions)
+	Retransmissions uint64 // requests sent again on the RTO schedule
+	Timeouts        uint64 // requests that timed out without a response
+	Responses       uint64 // responses sent
+	Indications     uint64 // indications sent
+	Received        uint64 // messages given to OnRxPkt
+	Invalid         uint64 // received messages OnRxPkt refused with ErrInvalidMessage or ErrIntegrity
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() (Stats, error) {
+	if err := s.enter(); err != nil {
+		return Stats{}, err
+	}
+	defer s.lock.Unlock()
+	return s.stats, nil
 }
 
 // SetLog selects which messages are logged (pj_stun_session_set_log); the

@@ -934,3 +934,41 @@ func TestRFC5769(t *testing.T) {
 		t.Fatalf("RFC 5769 long-term request: %v, answered %d packets", err, len(out))
 	}
 }
+
+// TestStats: the counters follow what the sessions send and receive: a
+// request that times out after 6 retransmissions, one answered, an
+// indication, and an invalid datagram.
+func TestStats(t *testing.T) {
+	h := newHarness(t, false)
+	h.request(t, true, "lost")
+	h.clk.Advance(10 * time.Second) // 7 sends, then the timeout
+	h.cw.take()
+	h.request(t, true, "answered")
+	h.exchange(t)
+	ind, err := h.cli.CreateInd(stun.MethodBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cli.SendMsg(nil, false, false, srvAddr, ind); err != nil {
+		t.Fatal(err)
+	}
+	h.exchange(t)
+	if _, err := h.srv.OnRxPkt([]byte{0, 1, 0, 3, 1, 2, 3}, IsDatagram, nil, cliAddr); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("OnRxPkt of garbage: %v", err)
+	}
+	cli, err := h.cli.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Requests: 2, Retransmissions: 6, Timeouts: 1, Indications: 1, Received: 1}); cli != want {
+		t.Errorf("client stats %+v, want %+v", cli, want)
+	}
+	srv, _ := h.srv.Stats()
+	if want := (Stats{Responses: 1, Received: 3, Invalid: 1}); srv != want {
+		t.Errorf("server stats %+v, want %+v", srv, want)
+	}
+	h.cli.Destroy()
+	if _, err := h.cli.Stats(); !errors.Is(err, mediaport.ErrDestroyed) {
+		t.Errorf("Stats after Destroy: %v", err)
+	}
+}

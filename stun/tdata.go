@@ -10,7 +10,6 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/mediaport/mediaport"
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 type tdataKind uint8
@@ -57,7 +56,7 @@ type TxData struct {
 	authTries int
 	state     tsxState
 	count     int // transmissions so far
-	timer     clock.Timer
+	timer     mediaport.Timer
 
 	// Responses.
 	rxKey        []byte // the request's key: MESSAGE-INTEGRITY on the response
@@ -98,17 +97,28 @@ func (t *TxData) stopTimer() {
 
 // AddXORMappedAddress adds XOR-MAPPED-ADDRESS for addr without allocating.
 func (t *TxData) AddXORMappedAddress(addr netip.AddrPort) {
+	if t == nil || t.Msg == nil {
+		return
+	}
 	addXORAddress(t.Msg, stun.AttrXORMappedAddress, addr)
 }
 
 // AddXORAddress adds an XOR-encoded address attribute of type typ
 // (XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS…).
 func (t *TxData) AddXORAddress(typ stun.AttrType, addr netip.AddrPort) {
+	if t == nil || t.Msg == nil {
+		return
+	}
 	addXORAddress(t.Msg, typ, addr)
 }
 
 // Add adds a raw attribute.
-func (t *TxData) Add(typ stun.AttrType, value []byte) { t.Msg.Add(typ, value) }
+func (t *TxData) Add(typ stun.AttrType, value []byte) {
+	if t == nil || t.Msg == nil {
+		return
+	}
+	t.Msg.Add(typ, value)
+}
 
 func startMessage(m *stun.Message, typ stun.MessageType, magic uint32, id [12]byte) {
 	m.Reset()
@@ -309,6 +319,7 @@ func (s *Session) sendMsgLocked(token any, cacheRes, retransmit bool, dst netip.
 		t.state = tsxPending
 		t.count = 0
 		s.logMsg(LogTxReq, "tx request", t.Msg, dst)
+		s.stats.Requests++
 		destroyed, err := s.transmitLocked(t)
 		if destroyed {
 			return ErrSessionDestroyed
@@ -322,11 +333,13 @@ func (s *Session) sendMsgLocked(token any, cacheRes, retransmit bool, dst netip.
 		return nil
 	case kindResponse:
 		s.logMsg(LogTxRes, "tx response", t.Msg, dst)
+		s.stats.Responses++
 		if cacheRes {
 			s.cacheLocked(t)
 		}
 	default:
 		s.logMsg(LogTxInd, "tx indication", t.Msg, dst)
+		s.stats.Indications++
 	}
 	var err error
 	destroyed := s.call(func() { err = s.cb.OnSendMsg(s, token, t.Msg.Raw, dst) })
@@ -379,10 +392,12 @@ func (s *Session) onTimer(t *TxData) {
 	}
 	t.timer = nil
 	if _, final := s.interval(t); final {
+		s.stats.Timeouts++
 		s.completeLocked(t, ErrTimeout, nil, netip.AddrPort{})
 		return
 	}
 	s.logMsg(LogTxReq, "tx request (retransmission)", t.Msg, t.dst)
+	s.stats.Retransmissions++
 	destroyed, err := s.transmitLocked(t)
 	if destroyed || t.state != tsxPending {
 		return

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/udp"
 )
 
@@ -28,18 +29,31 @@ func ListenUDP(local netip.AddrPort) (*UDPTransport, error) {
 	return &UDPTransport{conn: c}, nil
 }
 
-// LocalAddr returns the bound address.
-func (u *UDPTransport) LocalAddr() netip.AddrPort { return u.conn.LocalAddr() }
+// LocalAddr returns the bound address (the zero value on a nil or zero
+// UDPTransport).
+func (u *UDPTransport) LocalAddr() netip.AddrPort {
+	if u == nil || u.conn == nil {
+		return netip.AddrPort{}
+	}
+	return u.conn.LocalAddr()
+}
 
 // Send is an OnSendMsg: it sends pkt to dst.
 func (u *UDPTransport) Send(_ *Session, _ any, pkt []byte, dst netip.AddrPort) error {
+	if u == nil || u.conn == nil {
+		return mediaport.ErrNilHandle
+	}
 	_, err := u.conn.WriteTo(pkt, dst)
 	return err
 }
 
 // Serve starts the goroutine that feeds s with what the socket receives,
-// until Close.
+// until Close. On a nil or zero UDPTransport, or with a nil s, it does
+// nothing.
 func (u *UDPTransport) Serve(s *Session) {
+	if u == nil || u.conn == nil || s == nil {
+		return
+	}
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
@@ -59,6 +73,9 @@ func (u *UDPTransport) Serve(s *Session) {
 
 // Close closes the socket and waits for Serve's goroutine.
 func (u *UDPTransport) Close() error {
+	if u == nil || u.conn == nil {
+		return mediaport.ErrNilHandle
+	}
 	var err error
 	u.once.Do(func() { err = u.conn.Close() })
 	u.wg.Wait()

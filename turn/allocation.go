@@ -1,11 +1,9 @@
 package turn
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/event"
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
@@ -37,7 +34,7 @@ const (
 	Overrun
 	// Running: nothing to report.
 	Running
-	// Failed: the allocation failed or was lost; Status returns why (a
+	// Failed: the allocation failed or was lost; Err returns why (a
 	// *stun.StatusError for an error response, stun.ErrTimeout for a
 	// server that stopped answering). Final, like Stopped.
 	Failed
@@ -96,8 +93,9 @@ var (
 	ErrNotAllocated = fmt.Errorf("turn: %w: not allocated", mediaport.ErrState)
 	// ErrNoChannels: all 4096 channel numbers are in use.
 	ErrNoChannels = errors.New("turn: no free channel number")
-	// ErrNoPacket: GetPacket found nothing queued.
-	ErrNoPacket = errors.New("turn: no packet queued")
+	// ErrNoPacket: GetPacket found nothing queued. It is
+	// mediaport.ErrNoPacket.
+	ErrNoPacket = mediaport.ErrNoPacket
 )
 
 // Allocation is a TURN allocation endpoint on a module (beyond libnice's
@@ -111,7 +109,8 @@ var (
 type Allocation struct {
 	ep   *core.Endpoint
 	mod  *core.Module
-	clk  clock.Clock
+	clk  core.Clock
+	pub  mediaport.Clock // the same clock, for the STUN session
 	conn *udp.Conn
 	sess *stun.Session
 	q    *pktq.Queue
@@ -122,12 +121,11 @@ type Allocation struct {
 	server      netip.AddrPort
 	followed    bool // a 300 was followed already
 	state       Status
-	err         error
 	allocated   bool // Allocated to report
 	relay       netip.AddrPort
 	mapped      netip.AddrPort
 	lifetime    time.Duration
-	refresh     clock.Timer
+	refresh     core.Timer
 	perms       map[netip.Addr]*grant
 	channels    map[netip.AddrPort]*grant
 	byChannel   map[uint16]netip.AddrPort
@@ -136,14 +134,22 @@ type Allocation struct {
 	stopping    bool
 
 	sendBuf sync.Pool // ChannelData encode buffers
-	drops   atomic.Uint64
+
+	packets, bytes, sentPackets, sentBytes           atomic.Uint64
+	foreign, truncated, malformed, unbound, sendErrs atomic.Uint64
 }
 
-// grant is a permission or channel binding and its refresh timer.
-type grant struct {
-	channel uint16
-	ok      bool // the server confirmed it
-	timer   clock.Timer
+// Stats counts what an allocation relayed and dropped.
+type Stats struct {
+	Packets, Bytes         uint64 // peer data queued for GetPacket (ChannelData and Data indications)
+	SentPackets, SentBytes uint64 // peer data sent through the relay (ChannelData and Send indications)
+	SendErrors             uint64 // SendTo calls whose datagram the socket refused
+
+	Foreign   uint64 // dropped: not from the server
+	Truncated uint64 // dropped: longer than the module's MaxPacket
+	Malformed uint64 // dropped: empty, malformed ChannelData or Data indication, or no known protocol
+	Unbound   uint64 // dropped: ChannelData on a channel not bound
+	Overrun   uint64 // peer data dropped: the queue was full
 }
 
 // Create allocates an allocation endpoint on mod. It does nothing until
@@ -153,7 +159,7 @@ func Create(mod *mediaport.Module) (*Allocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Allocation{mod: m, clk: m.Clock, perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
+	a := &Allocation{mod: m, clk: m.Clock, pub: mod.Clock(), perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
 		byChannel: map[uint16]netip.AddrPort{}, nextChannel: MinChannel, waiters: map[*stun.TxData]chan error{}}
 	a.sendBuf.New = func() any { b := make([]byte, 0, 65536+ChannelDataHeader); return &b }
 	a.ep, err = m.NewEndpoint("turn allocation", a.release)
@@ -209,7 +215,7 @@ func (a *Allocation) Config(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("turn: bind %v: %w", local, err)
 	}
-	sess, err := stun.Create(stun.Config{Clock: a.clk, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
+	sess, err := stun.Create(stun.Config{Clock: a.pub, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
 		OnSendMsg: func(_ *stun.Session, _ any, pkt []byte, dst netip.AddrPort) error {
 			_, err := conn.WriteTo(pkt, dst)
 			return err
@@ -348,41 +354,6 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 	}
 }
 
-func (a *Allocation) dropGrantLocked(k kind, peer netip.AddrPort) {
-	if k == kindPermission {
-		if g := a.perms[peer.Addr()]; g != nil && g.timer != nil {
-			g.timer.Stop()
-		}
-		delete(a.perms, peer.Addr())
-		return
-	}
-	if g := a.channels[peer]; g != nil {
-		if g.timer != nil {
-			g.timer.Stop()
-		}
-		delete(a.byChannel, g.channel)
-	}
-	delete(a.channels, peer)
-}
-
-// regrant refreshes a permission or channel binding.
-func (a *Allocation) regrant(k kind, peer netip.AddrPort) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.state != Allocated || a.stopping {
-		return
-	}
-	var err error
-	if k == kindPermission {
-		_, err = a.sendPermissionLocked(peer.Addr())
-	} else if g := a.channels[peer]; g != nil {
-		_, err = a.sendChannelBindLocked(peer, g.channel)
-	}
-	if err != nil {
-		a.mod.Log.Debug("turn: refresh of a grant failed", "peer", peer, "err", err)
-	}
-}
-
 // scheduleRefreshLocked refreshes the allocation a minute before it
 // expires (or at half its lifetime when that is shorter).
 func (a *Allocation) scheduleRefreshLocked() {
@@ -419,32 +390,13 @@ func (a *Allocation) failLocked(err error) {
 	if a.state == Failed || a.state == Stopped {
 		return
 	}
-	a.state, a.err = Failed, err
+	a.state = Failed
+	a.ep.SetCause(err)
 	if a.refresh != nil {
 		a.refresh.Stop()
 	}
 	a.mod.Log.Debug("turn: allocation failed", "err", err)
 	a.ep.Signal()
-}
-
-// CreatePermission installs a permission for peer and waits for the
-// server's answer (a *stun.StatusError, say 403, when refused). It is
-// refreshed before it expires until Stop.
-func (a *Allocation) CreatePermission(ctx context.Context, peer netip.Addr) error {
-	a.mu.Lock()
-	if err := a.readyLocked(); err != nil {
-		a.mu.Unlock()
-		return err
-	}
-	if a.perms[peer.Unmap()] == nil {
-		a.perms[peer.Unmap()] = &grant{}
-	}
-	wait, err := a.sendPermissionLocked(peer.Unmap())
-	a.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return a.await(ctx, wait)
 }
 
 func (a *Allocation) readyLocked() error {
@@ -455,264 +407,12 @@ func (a *Allocation) readyLocked() error {
 	case Allocated:
 		return nil
 	case Failed:
-		return fmt.Errorf("%w: %w", ErrNotAllocated, a.err)
+		return fmt.Errorf("%w: %w", ErrNotAllocated, a.ep.Cause())
 	}
 	return ErrNotAllocated
 }
 
-func (a *Allocation) sendPermissionLocked(peer netip.Addr) (chan error, error) {
-	td, err := a.sess.CreateReq(pionstun.MethodCreatePermission, stun.MagicCookie, nil)
-	if err != nil {
-		return nil, err
-	}
-	td.AddXORAddress(pionstun.AttrXORPeerAddress, netip.AddrPortFrom(peer, 0))
-	w := make(chan error, 1)
-	a.waiters[td] = w
-	if err := a.sess.SendMsg(token{kind: kindPermission, peer: netip.AddrPortFrom(peer, 0)}, false, true, a.server, td); err != nil {
-		delete(a.waiters, td)
-		return nil, err
-	}
-	return w, nil
-}
-
-// ChannelBind binds a channel to peer (which also installs a permission),
-// waits for the server's answer and returns the channel number. From then
-// on SendTo(peer) uses ChannelData. It is refreshed before it expires.
-func (a *Allocation) ChannelBind(ctx context.Context, peer netip.AddrPort) (uint16, error) {
-	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-	a.mu.Lock()
-	if err := a.readyLocked(); err != nil {
-		a.mu.Unlock()
-		return 0, err
-	}
-	g := a.channels[peer]
-	if g == nil {
-		ch, ok := a.freeChannelLocked()
-		if !ok {
-			a.mu.Unlock()
-			return 0, ErrNoChannels
-		}
-		g = &grant{channel: ch}
-		a.channels[peer] = g
-		a.byChannel[ch] = peer
-	}
-	ch := g.channel
-	wait, err := a.sendChannelBindLocked(peer, ch)
-	a.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	if err := a.await(ctx, wait); err != nil {
-		return 0, err
-	}
-	return ch, nil
-}
-
-func (a *Allocation) freeChannelLocked() (uint16, bool) {
-	for i := 0; i <= MaxChannel-MinChannel; i++ {
-		ch := a.nextChannel
-		a.nextChannel++
-		if a.nextChannel > MaxChannel {
-			a.nextChannel = MinChannel
-		}
-		if _, used := a.byChannel[ch]; !used {
-			return ch, true
-		}
-	}
-	return 0, false
-}
-
-func (a *Allocation) sendChannelBindLocked(peer netip.AddrPort, ch uint16) (chan error, error) {
-	td, err := a.sess.CreateReq(pionstun.MethodChannelBind, stun.MagicCookie, nil)
-	if err != nil {
-		return nil, err
-	}
-	td.Add(pionstun.AttrChannelNumber, []byte{byte(ch >> 8), byte(ch), 0, 0})
-	td.AddXORAddress(pionstun.AttrXORPeerAddress, peer)
-	w := make(chan error, 1)
-	a.waiters[td] = w
-	if err := a.sess.SendMsg(token{kind: kindChannel, peer: peer}, false, true, a.server, td); err != nil {
-		delete(a.waiters, td)
-		return nil, err
-	}
-	return w, nil
-}
-
-func (a *Allocation) await(ctx context.Context, w chan error) error {
-	select {
-	case err := <-w:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// SendTo sends data to peer through the relay: ChannelData when a channel
-// is bound to peer (without allocating), a Send indication otherwise (the
-// peer needs a permission).
-func (a *Allocation) SendTo(peer netip.AddrPort, data []byte) error {
-	if err := a.endpoint().Check(); err != nil {
-		return err
-	}
-	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-	a.mu.Lock()
-	if err := a.readyLocked(); err != nil {
-		a.mu.Unlock()
-		return err
-	}
-	g := a.channels[peer]
-	server := a.server
-	if g != nil && g.ok {
-		ch := g.channel
-		a.mu.Unlock()
-		bp := a.sendBuf.Get().(*[]byte)
-		b, err := AppendChannelData((*bp)[:0], ch, data, false)
-		if err == nil {
-			_, err = a.conn.WriteTo(b, server)
-		}
-		*bp = b[:0]
-		a.sendBuf.Put(bp)
-		return err
-	}
-	a.mu.Unlock()
-	td, err := a.sess.CreateInd(pionstun.MethodSend)
-	if err != nil {
-		return err
-	}
-	td.AddXORAddress(pionstun.AttrXORPeerAddress, peer)
-	td.Add(pionstun.AttrData, data)
-	return a.sess.SendMsg(nil, false, false, server, td)
-}
-
-// receive reads what the server sends: ChannelData goes to the queue,
-// STUN to the session (responses, Data indications).
-func (a *Allocation) receive() {
-	defer a.wg.Done()
-	rd := udp.NewReader(a.conn, a.mod.Limits.Batch, 0)
-	pool := a.mod.Packets
-	slots := make([]*pktq.Packet, len(rd.Msgs))
-	for i := range slots {
-		slots[i] = pool.Get()
-		rd.Msgs[i].Buf = slots[i].Buf
-	}
-	defer func() {
-		for _, p := range slots {
-			pool.Put(p)
-		}
-	}()
-	for {
-		n, err := rd.Read()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		got := false
-		for i := 0; i < n; i++ {
-			m := &rd.Msgs[i]
-			b := m.Buf[:m.N]
-			if m.Trunc || len(b) == 0 || m.Src != a.serverAddr() {
-				a.drops.Add(1)
-				continue
-			}
-			switch {
-			case b[0]&0xC0 == 0x40: // ChannelData
-				ch, data, _, err := ParseChannelData(b, false)
-				if err != nil {
-					a.drops.Add(1)
-					continue
-				}
-				peer, ok := a.channelPeer(ch)
-				if !ok {
-					a.drops.Add(1)
-					continue
-				}
-				p := slots[i]
-				p.N = copy(p.Buf, data) // move the payload to the start
-				p.Src = peer
-				got = true
-				if a.q.Push(p) {
-					slots[i] = pool.Get()
-					m.Buf = slots[i].Buf
-				}
-			case b[0] < 4:
-				a.sess.OnRxPkt(b, stun.IsDatagram, nil, m.Src)
-			default:
-				a.drops.Add(1)
-			}
-		}
-		if got {
-			a.ep.Signal()
-		}
-	}
-}
-
-func (a *Allocation) serverAddr() netip.AddrPort {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.server
-}
-
-func (a *Allocation) channelPeer(ch uint16) (netip.AddrPort, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p, ok := a.byChannel[ch]
-	return p, ok
-}
-
-// onIndication queues the data of a Data indication.
-func (a *Allocation) onIndication(_ *stun.Session, _ []byte, m *pionstun.Message, _ any, _ netip.AddrPort) error {
-	if m.Type.Method != pionstun.MethodData {
-		return nil
-	}
-	peer, ok := stun.XORAddress(m, pionstun.AttrXORPeerAddress)
-	data, err := m.Get(pionstun.AttrData)
-	if !ok || err != nil {
-		a.drops.Add(1)
-		return nil
-	}
-	p := a.mod.Packets.Get()
-	if len(data) > len(p.Buf) {
-		a.mod.Packets.Put(p)
-		a.drops.Add(1)
-		return nil
-	}
-	p.N, p.Src = copy(p.Buf, data), peer
-	if !a.q.Push(p) {
-		a.mod.Packets.Put(p)
-	}
-	a.ep.Signal()
-	return nil
-}
-
-// GetPacket copies the oldest queued peer data into buf and returns its
-// length and the peer it came from. A short buf returns an error matching
-// ErrBufferTooSmall and keeps the packet; an empty queue, ErrNoPacket.
-func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
-	if err := a.endpoint().CheckAlive(); err != nil {
-		return 0, netip.AddrPort{}, err
-	}
-	a.mu.Lock()
-	q := a.q
-	a.mu.Unlock()
-	if q == nil {
-		return 0, netip.AddrPort{}, ErrNoPacket
-	}
-	pp, ok, err := q.Pop(buf)
-	if !ok {
-		return 0, netip.AddrPort{}, ErrNoPacket
-	}
-	if err != nil {
-		return pp.N, pp.Src, fmt.Errorf("turn: %w: packet of %d bytes", err, pp.N)
-	}
-	if pp.More {
-		a.ep.Signal()
-	}
-	return pp.N, pp.Src, nil
-}
-
-// Status returns the current status: Stopped or Failed (with its error)
+// Status returns the current status: Stopped or Failed (Err tells why)
 // once final; else Allocating until the allocation exists, Allocated once
 // after it does, Overrun once per overflow episode, HasPacket while data is
 // queued, Running.
@@ -724,7 +424,7 @@ func (a *Allocation) Status() (Status, error) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if a.state == Failed {
-			return Failed, a.err
+			return Failed, nil
 		}
 		return Stopped, nil
 	}
@@ -734,7 +434,7 @@ func (a *Allocation) Status() (Status, error) {
 	switch {
 	case a.state == Failed:
 		a.ep.Signal() // level-triggered: stays reported until Stop or Destroy
-		return Failed, a.err
+		return Failed, nil
 	case a.state == Allocating:
 		return Allocating, nil
 	case a.allocated:
@@ -750,6 +450,13 @@ func (a *Allocation) Status() (Status, error) {
 	}
 	return st, nil
 }
+
+// Err returns why the allocation ended: nil while it runs and after Stop;
+// once Failed, the cause (a *stun.StatusError for an error response such
+// as 401 with wrong credentials, stun.ErrTimeout for a server that stopped
+// answering, a socket error). After Destroy it returns an error matching
+// ErrDestroyed; on a nil handle, ErrNilHandle.
+func (a *Allocation) Err() error { return a.endpoint().Err() }
 
 // RelayedAddr returns the relayed transport address (once Allocated).
 func (a *Allocation) RelayedAddr() (netip.AddrPort, error) {
@@ -811,9 +518,22 @@ func (a *Allocation) Lifetime() time.Duration {
 	return a.lifetime
 }
 
-// Drops returns how many datagrams the receive path dropped (not from the
-// server, malformed, unknown channel, truncated).
-func (a *Allocation) Drops() uint64 { return a.drops.Load() }
+// Stats returns the allocation's counters.
+func (a *Allocation) Stats() (Stats, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return Stats{}, err
+	}
+	s := Stats{Packets: a.packets.Load(), Bytes: a.bytes.Load(),
+		SentPackets: a.sentPackets.Load(), SentBytes: a.sentBytes.Load(), SendErrors: a.sendErrs.Load(),
+		Foreign: a.foreign.Load(), Truncated: a.truncated.Load(), Malformed: a.malformed.Load(),
+		Unbound: a.unbound.Load()}
+	a.mu.Lock()
+	if a.q != nil {
+		s.Overrun = a.q.Drops()
+	}
+	a.mu.Unlock()
+	return s, nil
+}
 
 // Event returns the allocation's event.
 func (a *Allocation) Event() (*event.Event, error) {

@@ -53,7 +53,8 @@ func openModule(t testing.TB, clk mediaport.Clock) *mediaport.Module {
 	return mod
 }
 
-// waitStatus waits until the allocation reports want (or a final status).
+// waitStatus waits until the allocation reports want (or a final status);
+// with a final status it returns Err, why the allocation ended.
 func waitStatus(t testing.TB, a *turn.Allocation, want turn.Status, limit time.Duration) (turn.Status, error) {
 	t.Helper()
 	ev, _ := a.Event()
@@ -61,8 +62,14 @@ func waitStatus(t testing.TB, a *turn.Allocation, want turn.Status, limit time.D
 	defer cancel()
 	for {
 		st, err := a.Status()
-		if st == want || st == turn.Failed || st == turn.Stopped {
-			return st, err
+		if err != nil {
+			t.Fatalf("Status: %v (its error means only that the call failed)", err)
+		}
+		if st == turn.Failed || st == turn.Stopped {
+			return st, a.Err()
+		}
+		if st == want {
+			return st, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			t.Fatalf("waiting for %v: last %v", want, st)
@@ -167,6 +174,30 @@ func TestAllocationRoundTrip(t *testing.T) {
 					t.Fatalf("ChannelData %q from %v", got, from)
 				}
 			}
+			st, err := a.Stats()
+			wantBytes := uint64(len("via send indication") + 10*len("via channel data 0"))
+			if err != nil || st.Packets != 11 || st.Bytes != wantBytes || st.SentPackets != 11 || st.SentBytes != wantBytes || st.SendErrors != 0 {
+				t.Fatalf("stats %+v, %v: want 11 packets of %d bytes each way", st, err, wantBytes)
+			}
+			// A datagram from elsewhere than the server is dropped and counted.
+			stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stranger.Close()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				// Sent again until counted: loopback may drop a datagram.
+				if _, err := stranger.WriteToUDPAddrPort([]byte{0x40, 0, 0, 1, 'x'}, local); err != nil {
+					t.Fatal(err)
+				}
+				if st, _ := a.Stats(); st.Foreign >= 1 && st.Packets == 11 {
+					break
+				}
+				if time.Now().After(deadline) {
+					st, _ := a.Stats()
+					t.Fatalf("stats %+v: want the stranger's datagram counted as Foreign", st)
+				}
+			}
 			testutil.NoAllocs(t, "SendTo over a bound channel", func() { a.SendTo(peer, []byte("x")) })
 			ev, _ := a.Event()
 			if err := a.Stop(); err != nil {
@@ -250,8 +281,8 @@ func TestRefreshAndServerDeath(t *testing.T) {
 				clk.Advance(30 * time.Second)
 				settle()
 			}
-			if st, err := a.Status(); st == turn.Failed {
-				t.Fatalf("allocation lost despite refreshes: %v\n%s", err, srv.log())
+			if st, _ := a.Status(); st == turn.Failed {
+				t.Fatalf("allocation lost despite refreshes: %v\n%s", a.Err(), srv.log())
 			}
 			a.SendTo(peer, []byte("after 750s"))
 			if got, _ := read(t, a, testutil.Patience); got != "after 750s" {
@@ -264,8 +295,11 @@ func TestRefreshAndServerDeath(t *testing.T) {
 			for {
 				clk.Advance(rto)
 				st, err := a.Status()
+				if err != nil {
+					t.Fatal(err)
+				}
 				if st == turn.Failed {
-					if !errors.Is(err, stun.ErrTimeout) {
+					if err := a.Err(); !errors.Is(err, stun.ErrTimeout) {
 						t.Fatalf("failed with %v, want a timeout", err)
 					}
 					break

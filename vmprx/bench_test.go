@@ -165,7 +165,7 @@ func backlogSender(b *testing.B, dst netip.AddrPort) *dispatcher.Dispatcher {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { mod.Close() })
-	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: dst, Source: netip.AddrPortFrom(lo4, 0)})
+	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: netip.AddrPortFrom(lo4, 0)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func benchBacklogRaw(b *testing.B) benchpair.Side {
 // burstSender sends bursts to dst while it holds credits; the receiver returns
 // one credit per burst read. It stops when stop is closed.
 func burstSender(b *testing.B, mod *mediaport.Module, dst netip.AddrPort) (credits chan struct{}, stop func()) {
-	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: dst, Source: netip.AddrPortFrom(lo4, 0)})
+	d, err := dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: netip.AddrPortFrom(lo4, 0)})
 	if err != nil {
 		b.Fatal(err)
 	}

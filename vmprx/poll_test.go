@@ -282,7 +282,7 @@ func TestGRO(t *testing.T) {
 		port, _, _ := v.Ports()
 		rx, _ := dtlsrx.Create(mod, dtlsrx.Options{QueueLen: 512})
 		v.ConfigDTLS(rx, false)
-		d, err := dispatcher.Create(mod, dispatcher.Config{Destination: port, Source: netip.AddrPortFrom(loop, 0)})
+		d, err := dispatcher.Create(mod, dispatcher.Config{Destination: port, Local: netip.AddrPortFrom(loop, 0)})
 		if err != nil {
 			t.Fatal(err)
 		}

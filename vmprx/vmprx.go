@@ -882,6 +882,11 @@ func (v *VMPRx) Event() (*event.Event, error) {
 	return v.ep.Event(), nil
 }
 
+// Err returns why the VMP[rx] ended: nil while it runs and after Stop, the
+// error that stopped it otherwise. After Destroy it returns an error
+// matching ErrDestroyed; on a nil handle, ErrNilHandle.
+func (v *VMPRx) Err() error { return v.endpoint().Err() }
+
 // Status returns the current status: Stopped once stopped; else, in this
 // order, GotPorts (once after Config), Overrun (once per overflow episode),
 // NewSSRC (once per new SSRC), HasPacket (while packets are queued),
@@ -930,7 +935,8 @@ func (v *VMPRx) NewSSRC() (uint32, error) {
 }
 
 // ErrNoPacket is returned by GetPacket when no packet is queued.
-var ErrNoPacket = errors.New("vmprx: no packet queued")
+// It is mediaport.ErrNoPacket.
+var ErrNoPacket = mediaport.ErrNoPacket
 
 // GetPacket copies the oldest queued RTP or RTCP packet into buf. When buf
 // is too short it returns the packet's length in Packet.Len and an error

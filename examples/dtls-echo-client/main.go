@@ -99,7 +99,7 @@ func Run(log *slog.Logger, o Options) ([]string, error) {
 	rx, _ := dtlsrx.Create(mod)
 	tx, _ := dtlstx.Create(mod)
 	v.ConfigDTLS(rx, false)
-	if err := tx.Config(dtlstx.Config{Destination: o.Server, Source: port}); err != nil {
+	if err := tx.Config(dtlstx.Config{Destination: o.Server, Local: port}); err != nil {
 		return nil, err
 	}
 	a, err := association.Bind(rx, tx, association.Config{Role: association.Client, Tags: []mediaport.CredTag{tag},

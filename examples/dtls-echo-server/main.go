@@ -129,7 +129,7 @@ func session(ctx context.Context, log *slog.Logger, mod *mediaport.Module, v *vm
 		return err
 	}
 	defer v.ConfigDTLS(nil, false)
-	if err := tx.Config(dtlstx.Config{Source: port}); err != nil { // the peer is learned from its ClientHello
+	if err := tx.Config(dtlstx.Config{Local: port}); err != nil { // the peer is learned from its ClientHello
 		return err
 	}
 	a, err := association.Bind(rx, tx, association.Config{Role: association.Server, Tags: []mediaport.CredTag{tag},

@@ -63,7 +63,7 @@ func run(log *slog.Logger, n, tos int, v6 bool) error {
 
 	d, err := dispatcher.Create(mod, dispatcher.Config{
 		Destination: rxAddr,
-		Source:      netip.AddrPortFrom(loop, 0), // port 0: the system picks one
+		Local:       netip.AddrPortFrom(loop, 0), // port 0: the system picks one
 		TOS:         tos,
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func newEndpoint(mod *mediaport.Module, name string) (*endpoint, error) {
 
 // connect points the DTLS[tx] at the peer from the VMP[rx]'s own port.
 func (e *endpoint) connect(peer netip.AddrPort) (net.PacketConn, error) {
-	if err := e.tx.Config(dtlstx.Config{Destination: peer, Source: e.port}); err != nil {
+	if err := e.tx.Config(dtlstx.Config{Destination: peer, Local: e.port}); err != nil {
 		return nil, err
 	}
 	return dtlstx.NewPacketConn(e.rx, e.tx)

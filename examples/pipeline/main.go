@@ -467,7 +467,7 @@ func (s *side) bindDTLS(mod *mediaport.Module, peer *side, cfg association.Confi
 	if s.tx, err = dtlstx.Create(mod); err != nil {
 		return err
 	}
-	if err := s.tx.Config(dtlstx.Config{Destination: peer.port, Source: s.port}); err != nil {
+	if err := s.tx.Config(dtlstx.Config{Destination: peer.port, Local: s.port}); err != nil {
 		return err
 	}
 	if shared, _ := s.tx.SharesSocket(); !shared {
@@ -489,7 +489,7 @@ func (s *side) waitHandshake(ctx context.Context) error {
 }
 
 // waitDTLS waits until the DTLS[rx] reports want or Stopped, and returns
-// the status reached (with its error, for a failed handshake).
+// the status reached (with Err, why it stopped, for a failed handshake).
 func waitDTLS(ctx context.Context, rx *dtlsrx.DTLSRx, want dtlsrx.Status) (dtlsrx.Status, error) {
 	ev, err := rx.Event()
 	if err != nil {
@@ -497,8 +497,14 @@ func waitDTLS(ctx context.Context, rx *dtlsrx.DTLSRx, want dtlsrx.Status) (dtlsr
 	}
 	for {
 		st, err := rx.Status()
-		if st == want || st == dtlsrx.Stopped {
+		if err != nil {
 			return st, err
+		}
+		if st == dtlsrx.Stopped {
+			return st, rx.Err() // why it stopped: a failed handshake, say
+		}
+		if st == want {
+			return st, nil
 		}
 		if err := ev.Wait(ctx); err != nil {
 			return st, fmt.Errorf("waiting for %v (last %v): %w", want, st, err)
@@ -528,11 +534,14 @@ func allocate(ctx context.Context, mod *mediaport.Module, server netip.AddrPort)
 	}
 	for {
 		st, err := al.Status()
+		if err != nil {
+			return nil, err
+		}
 		switch st {
 		case turn.Allocated:
 			return al, nil
 		case turn.Failed, turn.Stopped:
-			return nil, fmt.Errorf("allocation %v: %w", st, err)
+			return nil, fmt.Errorf("allocation %v: %w", st, al.Err())
 		}
 		if err := ev.Wait(ctx); err != nil {
 			return nil, fmt.Errorf("allocation %v: %w", st, err)
@@ -542,7 +551,7 @@ func allocate(ctx context.Context, mod *mediaport.Module, server netip.AddrPort)
 
 func newDispatcher(mod *mediaport.Module, dst netip.AddrPort) (*dispatcher.Dispatcher, error) {
 	// TOS 0xb8: DSCP EF, as for voice.
-	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Source: netip.AddrPortFrom(loopback, 0), TOS: 0xb8})
+	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: netip.AddrPortFrom(loopback, 0), TOS: 0xb8})
 }
 
 // rtpPacket builds RTP packet i of a PCMU stream: sequence number and

@@ -115,11 +115,14 @@ func Run(log *slog.Logger, o Options) error {
 	defer cancel()
 	for {
 		st, err := a.Status()
+		if err != nil {
+			return err
+		}
 		if st == turn.Allocated {
 			break
 		}
 		if st == turn.Failed {
-			return fmt.Errorf("allocation failed: %w", err)
+			return fmt.Errorf("allocation failed: %w", a.Err())
 		}
 		if err := ev.Wait(ctx); err != nil {
 			return errors.New("no answer from the TURN server")

@@ -10,38 +10,18 @@ import (
 	"container/heap"
 	"sync"
 	"time"
+
+	"github.com/mediaport/mediaport"
 )
 
-// Clock tells the time and runs functions after a delay.
-//
-// Implementations must be safe for concurrent use. AfterFunc runs f in its
-// own goroutine (System) or synchronously from Fake.Advance (Fake); f must not
-// assume either.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// AfterFunc waits for the duration to elapse and then calls f.
-	AfterFunc(d time.Duration, f func()) Timer
-}
+// Clock is the module's public clock type; Fake implements it.
+type Clock = mediaport.Clock
 
-// Timer is a pending call made by Clock.AfterFunc.
-type Timer interface {
-	// Stop prevents the timer from firing. It returns false if the timer
-	// already fired or was stopped.
-	Stop() bool
-	// Reset changes the timer to fire after d. It returns true if the timer
-	// had been active.
-	Reset(d time.Duration) bool
-}
+// Timer is the module's public timer type.
+type Timer = mediaport.Timer
 
 // System returns the clock of the operating system (package time).
-func System() Clock { return systemClock{} }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+func System() Clock { return mediaport.SystemClock() }
 
 // Fake is a Clock that moves only when Advance is called. Timers fire in
 // deadline order (ties in creation order), synchronously, from the goroutine
@@ -139,6 +119,8 @@ func (t *fakeTimer) Stop() bool {
 	return true
 }
 
+// Reset changes the timer to fire after d. It returns true if the timer
+// had been active. (Fake's timers have it; Timer does not require it.)
 func (t *fakeTimer) Reset(d time.Duration) bool {
 	f := t.clock
 	f.mu.Lock()

@@ -48,7 +48,7 @@ func TestFakeOrderAndNow(t *testing.T) {
 func TestFakeReset(t *testing.T) {
 	f := NewFake(time.Unix(0, 0))
 	n := 0
-	tm := f.AfterFunc(time.Second, func() { n++ })
+	tm := f.AfterFunc(time.Second, func() { n++ }).(*fakeTimer)
 	if !tm.Reset(2 * time.Second) {
 		t.Fatal("Reset of an active timer returned false")
 	}

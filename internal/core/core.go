@@ -14,9 +14,10 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mediaport/mediaport/event"
-	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/nilhandle"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
 )
@@ -27,7 +28,7 @@ var (
 	ErrDestroyed       = errors.New("mediaport: handle destroyed")
 	ErrStopped         = errors.New("mediaport: endpoint stopped")
 	ErrClosed          = errors.New("mediaport: module closed")
-	ErrNilHandle       = errors.New("mediaport: nil handle")
+	ErrNilHandle       = nilhandle.Err
 	ErrNilModule       = errors.New("mediaport: nil module")
 	ErrState           = errors.New("mediaport: call not valid in this state")
 	ErrInvalidArgument = errors.New("mediaport: invalid argument")
@@ -54,10 +55,27 @@ type Limits struct {
 // DefaultLimits are the limits of a module opened with zero Options.
 var DefaultLimits = Limits{MaxEndpoints: 65536, QueueLen: 256, MaxPacket: 2048, Batch: 32, MaxCredentials: 64}
 
+// Clock is the module's clock as endpoints use it: package mediaport
+// adapts its public Clock to it.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending call started by Clock.AfterFunc.
+type Timer interface {
+	Stop() bool
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                            { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
 // Module is the core of a mediaport module.
 type Module struct {
 	Log    *slog.Logger
-	Clock  clock.Clock
+	Clock  Clock
 	Limits Limits
 
 	mu        sync.Mutex
@@ -91,12 +109,12 @@ func Get(mod any) (*Module, error) {
 }
 
 // NewModule returns a module core; zero fields of limits take their defaults.
-func NewModule(log *slog.Logger, clk clock.Clock, limits Limits) *Module {
+func NewModule(log *slog.Logger, clk Clock, limits Limits) *Module {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if clk == nil {
-		clk = clock.System()
+		clk = systemClock{}
 	}
 	if limits.MaxEndpoints <= 0 {
 		limits.MaxEndpoints = DefaultLimits.MaxEndpoints
@@ -240,6 +258,7 @@ type Endpoint struct {
 	state atomic.Int32
 	mu    sync.Mutex // serialises Stop and Destroy
 	stop  func()
+	cause atomic.Pointer[error] // why it ended; nil while live or after Stop
 }
 
 // NewEndpoint registers a new endpoint of the given kind (used in errors and
@@ -313,6 +332,56 @@ func (e *Endpoint) Errorf(err error, format string, args ...any) error {
 // SetRunning moves e from Created to Running and reports whether it did.
 func (e *Endpoint) SetRunning() bool {
 	return e.state.CompareAndSwap(int32(Created), int32(Running))
+}
+
+// SetCause records err as the reason the endpoint ended (a failure that
+// does not stop it by itself, such as a TURN allocation's). The first cause
+// wins; a cause after Stop or Destroy, or a nil one, is ignored.
+func (e *Endpoint) SetCause(err error) {
+	if e == nil || err == nil {
+		return
+	}
+	if st := State(e.state.Load()); st != Created && st != Running {
+		return
+	}
+	e.cause.CompareAndSwap(nil, &err)
+}
+
+// Cause returns the cause recorded by SetCause or StopWith, or nil.
+func (e *Endpoint) Cause() error {
+	if e == nil {
+		return nil
+	}
+	if p := e.cause.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Err returns what an endpoint's Err method returns: ErrNilHandle for a nil
+// endpoint, ErrDestroyed once destroyed, else the cause (nil while live or
+// when stopped by Stop).
+func (e *Endpoint) Err() error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	if State(e.state.Load()) == Destroyed {
+		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+	}
+	return e.Cause()
+}
+
+// StopWith stops e as Stop does, recording cause as the reason it ended
+// unless it had stopped already (then the cause is dropped: it ended for
+// another reason) or had a cause.
+func (e *Endpoint) StopWith(cause error) error {
+	if e == nil {
+		return ErrNilHandle
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.SetCause(cause)
+	return e.stopLocked()
 }
 
 // Stop releases the endpoint's resources, moves it to Stopped and signals

@@ -174,3 +174,47 @@ func TestMatchingTagOrder(t *testing.T) {
 		t.Fatalf("ECDSA credentials among PSKs: %v", m)
 	}
 }
+
+// TestCause: Err is nil while live and after Stop; the cause of StopWith
+// (or SetCause) otherwise, the first one only; ErrDestroyed after Destroy;
+// a cause after Stop is dropped.
+func TestCause(t *testing.T) {
+	m := NewModule(nil, nil, Limits{})
+	boom, later := errors.New("boom"), errors.New("later")
+
+	e, _ := m.NewEndpoint("thing", nil)
+	e.SetRunning()
+	if err := e.Err(); err != nil {
+		t.Fatalf("Err while running = %v", err)
+	}
+	if err := e.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.SetCause(boom)
+	if err := e.StopWith(boom); err != nil || e.Err() != nil {
+		t.Fatalf("StopWith after Stop = %v, Err %v: want the cause dropped", err, e.Err())
+	}
+	if err := e.Destroy(); err != nil || !errors.Is(e.Err(), ErrDestroyed) {
+		t.Fatalf("Err after Destroy = %v", e.Err())
+	}
+
+	f, _ := m.NewEndpoint("thing", nil)
+	f.SetCause(boom) // a failure that does not stop by itself
+	if f.State() != Created || f.Err() != boom {
+		t.Fatalf("after SetCause: %v, Err %v", f.State(), f.Err())
+	}
+	if err := f.StopWith(later); err != nil || f.Err() != boom || f.State() != Stopped {
+		t.Fatalf("StopWith: %v, Err %v, state %v: want the first cause, stopped", err, f.Err(), f.State())
+	}
+
+	g, _ := m.NewEndpoint("thing", nil)
+	if err := g.StopWith(nil); err != nil || g.Err() != nil || g.State() != Stopped {
+		t.Fatalf("StopWith(nil): %v, Err %v", err, g.Err())
+	}
+
+	var n *Endpoint
+	if !errors.Is(n.Err(), ErrNilHandle) || !errors.Is(n.StopWith(boom), ErrNilHandle) || n.Cause() != nil {
+		t.Fatal("nil endpoint")
+	}
+	n.SetCause(boom) // no panic
+}

@@ -1,21 +1,41 @@
 // Package deadline implements the read/write deadlines of net.Conn for
 // mediaport's adapters: a channel that is closed when the deadline passes,
 // and that a deadline set in the past closes at once (this is how pion/dtls
-// cancels a blocked read from another goroutine).
+// cancels a blocked read from another goroutine). Deadlines run on the
+// module's clock.
 package deadline
 
 import (
 	"sync"
 	"time"
+
+	"github.com/mediaport/mediaport/internal/core"
 )
 
-// Deadline is a resettable deadline. The zero value has no deadline. It is
-// safe for concurrent use.
+// Deadline is a resettable deadline. The zero value has no deadline and
+// runs on the system clock. It is safe for concurrent use.
 type Deadline struct {
+	// Clock tells the time a deadline is measured against and runs its
+	// timer: the module's clock. Set it before the first Set; nil means
+	// the system clock.
+	Clock core.Clock
+
 	mu    sync.Mutex
-	timer *time.Timer
+	timer core.Timer
 	done  chan struct{}
 	gen   uint64
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                                 { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) core.Timer { return time.AfterFunc(d, f) }
+
+func (d *Deadline) clock() core.Clock {
+	if d.Clock == nil {
+		return systemClock{}
+	}
+	return d.Clock
 }
 
 // Set sets the deadline; the zero time removes it, a time not after now
@@ -34,13 +54,14 @@ func (d *Deadline) Set(t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	wait := time.Until(t)
+	clk := d.clock()
+	wait := t.Sub(clk.Now())
 	if wait <= 0 {
 		close(d.done)
 		return
 	}
 	gen, done := d.gen, d.done
-	d.timer = time.AfterFunc(wait, func() {
+	d.timer = clk.AfterFunc(wait, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.gen == gen && !isClosed(done) {
