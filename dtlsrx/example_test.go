@@ -84,12 +84,12 @@ func ExampleDTLSRx() {
 		log.Fatal(err)
 	}
 	st, _ := rx.Status()
-	fmt.Println(st)
+	fmt.Println(st, "cause:", rx.Err()) // stopped by Stop: no cause
 	if err := rx.Destroy(); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
 	// HasPacket: 17 bytes, content type 22, from the peer: true
 	// VMP[rx] saw DTLS datagrams: 1
-	// Stopped
+	// Stopped cause: <nil>
 }

@@ -69,12 +69,12 @@ func ExampleDTLSTx() {
 		log.Fatal(err)
 	}
 	st, _ = tx.Status()
-	fmt.Println(st)
+	fmt.Println(st, "cause:", tx.Err()) // stopped by Stop: no cause
 	if err := tx.Destroy(); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
 	// Running sharing the VMP[rx]'s socket: true
 	// peer got 17 bytes, content type 22, from the media port: true
-	// Stopped
+	// Stopped cause: <nil>
 }

@@ -69,7 +69,7 @@ func ExampleVMPRx() {
 		log.Fatal(err)
 	}
 	st, _ := v.Status()
-	fmt.Println(st)
+	fmt.Println(st, "cause:", v.Err()) // stopped by Stop: no cause
 	if err := v.Destroy(); err != nil {
 		log.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func ExampleVMPRx() {
 	// GotPorts
 	// NewSSRC 0x11223344
 	// HasPacket: RTP, 17 bytes, payload "hello"
-	// Stopped
+	// Stopped cause: <nil>
 }
 
 // sendRTP sends one RTP packet (version 2, payload type 96, SSRC 0x11223344)
