@@ -341,12 +341,17 @@ func TestRecordsBeforeBind(t *testing.T) {
 	if st := a.Stats(); st.Records == 0 || a.Peer() != c.port {
 		t.Fatalf("after Bind: stats %+v, peer %v (want %v): the queued ClientHello was not handed over", st, a.Peer(), c.port)
 	}
-	if st, err := s.rx.Status(); st != dtlsrx.Running {
-		t.Fatalf("DTLS[rx] after Bind: %v %v, want Running (nothing for GetPacket)", st, err)
-	}
-	seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
-	if err != nil || seen[len(seen)-1] != dtlsrx.Handshake || slices.Contains(seen, dtlsrx.HasPacket) {
-		t.Fatalf("server statuses %v %v", seen, err)
+	// Nothing for GetPacket: Running, or Handshake when the handshake has
+	// already completed (the ClientHello was there, so it may be quick).
+	st, err := s.rx.Status()
+	switch {
+	case err != nil || (st != dtlsrx.Running && st != dtlsrx.Handshake):
+		t.Fatalf("DTLS[rx] after Bind: %v %v, want Running or Handshake (nothing for GetPacket)", st, err)
+	case st == dtlsrx.Running:
+		seen, err := s.waitRx(t, dtlsrx.Handshake, testutil.Patience)
+		if err != nil || seen[len(seen)-1] != dtlsrx.Handshake || slices.Contains(seen, dtlsrx.HasPacket) {
+			t.Fatalf("server statuses %v %v", seen, err)
+		}
 	}
 	if seen, err := c.waitRx(t, dtlsrx.Handshake, testutil.Patience); seen[len(seen)-1] != dtlsrx.Handshake {
 		t.Fatalf("client statuses %v %v", seen, err)
