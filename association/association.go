@@ -153,11 +153,14 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 			return nil, fmt.Errorf("association: %w: SRTP profile %v", mediaport.ErrInvalidArgument, p)
 		}
 	}
-	rxc, err := link.DTLSRxControl(rx)
+	if rx == nil || tx == nil {
+		return nil, mediaport.ErrNilHandle
+	}
+	rxc, err := link.RxControlOf(rx)
 	if err != nil {
 		return nil, err
 	}
-	txc, err := link.DTLSTxControl(tx)
+	txc, err := link.TxControlOf(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +196,10 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	// The writer first: binding the record sink hands the association the
 	// records already queued at the DTLS[rx], and a ClientHello among them
 	// sets the DTLS[tx]'s destination, which must then be ours.
-	if err := txc.SetWriter(a); err != nil {
+	if err := txc.SetWriter(writer{a}); err != nil {
 		return nil, err
 	}
-	if err := rxc.SetRecordSink(a); err != nil {
+	if err := rxc.SetRecordSink(recordSink{a}); err != nil {
 		txc.SetWriter(nil)
 		return nil, err
 	}

@@ -558,7 +558,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 			if err := s.tx.SendPacket([]byte("early")); !errors.Is(err, dtlstx.ErrNotEstablished) {
 				t.Fatalf("SendPacket while handshaking: %v", err)
 			}
-			if err := a.Write([]byte("early")); !errors.Is(err, association.ErrNotEstablished) {
+			if err := association.Write(a, []byte("early")); !errors.Is(err, association.ErrNotEstablished) {
 				t.Fatalf("Write while handshaking: %v", err)
 			}
 			if _, err := a.SRTPKeys(); !errors.Is(err, association.ErrNotEstablished) {
@@ -598,7 +598,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 			if st, aerr := a.State(); st != association.Failed || !errors.Is(aerr, association.ErrHandshakeTimeout) {
 				t.Fatalf("association %v %v, want Failed with ErrHandshakeTimeout", st, aerr)
 			}
-			if err := a.Write([]byte("late")); !errors.Is(err, association.ErrNotEstablished) {
+			if err := association.Write(a, []byte("late")); !errors.Is(err, association.ErrNotEstablished) {
 				t.Fatalf("Write after the failure: %v", err)
 			}
 		})
@@ -619,14 +619,14 @@ func TestSendNotEstablished(t *testing.T) {
 		if err := srv.tx.SendPacket([]byte("too early")); !errors.Is(err, dtlstx.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
 			t.Fatalf("SendPacket before the handshake: %v", err)
 		}
-		if err := srv.a.Write([]byte("too early")); !errors.Is(err, association.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
+		if err := association.Write(srv.a, []byte("too early")); !errors.Is(err, association.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
 			t.Fatalf("Write before the handshake: %v", err)
 		}
 	}
 	cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
 	waitEstablished(t, cli, srv)
 	srv.sendTo(t, cli, "now")
-	if err := srv.a.Write([]byte("via Write")); err != nil {
+	if err := association.Write(srv.a, []byte("via Write")); err != nil {
 		t.Fatalf("Write once established: %v", err)
 	}
 	if got := cli.read(t, 5*time.Second); got != "via Write" {
@@ -644,7 +644,7 @@ func TestSendNotEstablished(t *testing.T) {
 	if err := srv.a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.a.Write([]byte("too late")); !errors.Is(err, association.ErrNotEstablished) {
+	if err := association.Write(srv.a, []byte("too late")); !errors.Is(err, association.ErrNotEstablished) {
 		t.Fatalf("Write after Close: %v", err)
 	}
 }

@@ -14,8 +14,22 @@ import (
 	"github.com/mediaport/mediaport/internal/pktq"
 )
 
-// Deliver takes a record datagram from the VMP[rx] (link.Sink).
-func (a *Association) Deliver(p *pktq.Packet) bool {
+// recordSink is the association as the sink of the records its DTLS[rx]
+// hands on (link.Sink).
+type recordSink struct{ a *Association }
+
+func (s recordSink) Deliver(p *pktq.Packet) bool { return s.a.deliver(p) }
+func (s recordSink) Flush()                      { s.a.flush() }
+
+// writer is the association as the DTLS[tx]'s SendPacket encrypts through
+// it (link.Writer).
+type writer struct{ a *Association }
+
+func (w writer) Write(p []byte) error { return w.a.write(p) }
+func (w writer) Ready() bool          { return w.a.ready.Load() }
+
+// deliver takes a record datagram from the VMP[rx].
+func (a *Association) deliver(p *pktq.Packet) bool {
 	if !ValidRecords(p.Bytes()) {
 		a.malformed.Add(1)
 		return false
@@ -67,7 +81,7 @@ func (a *Association) holdEarly(p *pktq.Packet) bool {
 }
 
 // releaseEarly hands the held application data to pion, in order, and
-// marks the association ready, under a.mu so that a datagram Deliver
+// marks the association ready, under a.mu so that a datagram deliver
 // takes meanwhile is either held and released here or, seeing ready,
 // queued after these.
 func (a *Association) releaseEarly() {
@@ -83,7 +97,7 @@ func (a *Association) releaseEarly() {
 		a.ready.Store(true)
 	}
 	a.mu.Unlock()
-	a.Flush()
+	a.flush()
 }
 
 // dropEarly returns held application data to the pool.
@@ -119,16 +133,16 @@ func (a *Association) learn(src netip.AddrPort) bool {
 	return true
 }
 
-// Flush wakes the DTLS stack after a batch (link.Sink).
-func (a *Association) Flush() {
+// flush wakes the DTLS stack after a batch.
+func (a *Association) flush() {
 	select {
 	case a.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Write encrypts p into one record (link.Writer, used by SendPacket).
-func (a *Association) Write(p []byte) error {
+// write encrypts p into one record.
+func (a *Association) write(p []byte) error {
 	a.mu.Lock()
 	c := a.conn
 	a.mu.Unlock()
@@ -140,9 +154,6 @@ func (a *Association) Write(p []byte) error {
 	}
 	return nil
 }
-
-// Ready reports whether the handshake has completed (link.Writer).
-func (a *Association) Ready() bool { return a.ready.Load() }
 
 // readLoop delivers decrypted application data to the DTLS[rx].
 func (a *Association) readLoop() error {
