@@ -22,6 +22,7 @@
 package association
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
@@ -116,8 +118,12 @@ type Association struct {
 	// completed (see holdEarly).
 	early []*pktq.Packet
 	ready atomic.Bool
-	wg    sync.WaitGroup
-	once  sync.Once
+	// lingerMu guards round, the number of the read round running (see
+	// startRound).
+	lingerMu sync.Mutex
+	round    uint64
+	wg       sync.WaitGroup
+	once     sync.Once
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
@@ -205,15 +211,20 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	}
 	rxc.SetOnStop(func() { a.Close() })
 	txc.SetOnStop(func() { a.Close() })
+	// The handshake timeout counts from Bind, on the module's clock.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	timer := mod.Clock.AfterFunc(cfg.HandshakeTimeout, func() { cancel(ErrHandshakeTimeout) })
 	a.wg.Add(1)
-	go a.run()
+	go a.run(ctx, cancel, timer)
 	return a, nil
 }
 
 // run performs the handshake, then reads application data until the
 // association ends.
-func (a *Association) run() {
-	err := a.handshake()
+func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, timer clock.Timer) {
+	err := a.handshake(ctx)
+	timer.Stop()
+	cancel(nil)
 	if err == nil {
 		a.mu.Lock()
 		a.state = Established

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/internal/udp"
 	"github.com/mediaport/mediaport/vmprx"
@@ -509,11 +511,12 @@ func TestPeerKeyVerification(t *testing.T) {
 // association is handshaking, nothing is reported to read and nothing can
 // be sent or exported; records from the peer during the handshake go to
 // the association, never to GetPacket; a handshake nobody answers ends
-// with ErrHandshakeTimeout after Config.HandshakeTimeout, not before and
-// not much later — for a client, a server bound to its peer and a server
-// learning its peer.
+// with ErrHandshakeTimeout when the module's clock reaches
+// Config.HandshakeTimeout — for a client, a server bound to its peer and a
+// server learning its peer. The module runs on a fake clock: the timeout
+// is the clock's, however long the wall clock takes.
 func TestHandshakeStartedAndTimeout(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	const timeout = 30 * time.Second
 	for _, tc := range []struct {
 		name     string
 		role     association.Role
@@ -525,7 +528,9 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			mod := certModule(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			mod := openModuleClock(t, clk)
+			addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: newCert(t).TLS})
 			s := newSide(t, mod)
 			silent, err := udp.Listen(netip.AddrPortFrom(lo4, 0)) // reads nothing
 			if err != nil {
@@ -540,7 +545,6 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.tx.ConfigNotify(1200, false)
-			start := time.Now()
 			a, err := association.Bind(s.rx, s.tx, association.Config{Role: tc.role, Tags: []mediaport.CredTag{1}, HandshakeTimeout: timeout})
 			if err != nil {
 				t.Fatal(err)
@@ -575,7 +579,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 				if _, err := silent.WriteTo(rec, s.port); err != nil {
 					t.Fatal(err)
 				}
-				deadline := time.Now().Add(time.Second)
+				deadline := time.Now().Add(30 * time.Second)
 				for s.a.Stats().Records == 0 && time.Now().Before(deadline) {
 					time.Sleep(5 * time.Millisecond)
 				}
@@ -586,20 +590,52 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 					t.Fatalf("DTLS[rx] after a record from the peer: %v %v, want Running", st, err)
 				}
 			}
-			seen, err := s.waitRx(t, dtlsrx.Stopped, 3*time.Second)
-			elapsed := time.Since(start)
+			if next, ok := clk.Next(); !ok || next != timeout {
+				t.Fatalf("next timer on the module clock in %v (%v), want the handshake's in %v", next, ok, timeout)
+			}
+			clk.Advance(timeout)
+			seen, err := s.waitRx(t, dtlsrx.Stopped, 30*time.Second)
 			if seen[len(seen)-1] != dtlsrx.Stopped || !errors.Is(err, dtlsrx.ErrAssociation) || !errors.Is(err, association.ErrHandshakeTimeout) ||
 				slices.Contains(seen, dtlsrx.HasPacket) || slices.Contains(seen, dtlsrx.Handshake) {
 				t.Fatalf("statuses %v, %v: want Stopped with the handshake timeout", seen, err)
-			}
-			if elapsed < timeout || elapsed > timeout+time.Second {
-				t.Fatalf("timed out after %v, want %v", elapsed, timeout)
 			}
 			if st, aerr := a.State(); st != association.Failed || !errors.Is(aerr, association.ErrHandshakeTimeout) {
 				t.Fatalf("association %v %v, want Failed with ErrHandshakeTimeout", st, aerr)
 			}
 			if err := association.Write(a, []byte("late")); !errors.Is(err, association.ErrNotEstablished) {
 				t.Fatalf("Write after the failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestHandshakeTimeoutNotBefore: a handshake that completes when the
+// module's clock is 1 ms short of Config.HandshakeTimeout succeeds, for a
+// server bound to its peer and a learning server (the client's module runs
+// on the system clock with the default timeout).
+func TestHandshakeTimeoutNotBefore(t *testing.T) {
+	const timeout = 30 * time.Second
+	for _, learn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("learn=%v", learn), func(t *testing.T) {
+			t.Parallel()
+			cert := newCert(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			smod := openModuleClock(t, clk)
+			addECDSA(t, smod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+			cmod := openModule(t)
+			addECDSA(t, cmod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+			srv, cli := newSide(t, smod), newSide(t, cmod)
+			peer := cli.port
+			if learn {
+				peer = netip.AddrPort{}
+			}
+			srv.bind(t, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: timeout})
+			clk.Advance(timeout - time.Millisecond)
+			cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+			waitEstablished(t, cli, srv)
+			cli.sendTo(t, srv, "in time")
+			if next, ok := clk.Next(); ok && next > 50*time.Millisecond {
+				t.Fatalf("a timer due in %v is left on the module clock once established (the handshake's not stopped)", next)
 			}
 		})
 	}

@@ -22,10 +22,12 @@ import (
 // the certificate suites failed other than by its own check of the peer
 // (then it offers the PSK suites); a server starts over after a failed
 // attempt (the client may retry), like a listening socket, and fails only
-// at the timeout.
-func (a *Association) handshake() error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.HandshakeTimeout)
-	defer cancel()
+// at the timeout, when ctx ends.
+//
+// The timeout runs on the module's clock (Bind starts it); pion's
+// retransmissions of its flights (FlightInterval) run on its own timers,
+// inside pion.
+func (a *Association) handshake(ctx context.Context) error {
 	select {
 	case <-a.learned:
 	case <-a.done:
@@ -81,6 +83,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 		return nil, ErrClosed
 	}
 	pc := &packetConn{a: a}
+	pc.rd.Clock = a.mod.Clock
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error

@@ -27,6 +27,17 @@ func openModule(t testing.TB) *mediaport.Module {
 	return mod
 }
 
+// openModuleClock opens a module (closed at cleanup) on clk.
+func openModuleClock(t testing.TB, clk mediaport.Clock) *mediaport.Module {
+	t.Helper()
+	mod, err := mediaport.OpenModule(mediaport.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	return mod
+}
+
 // certModule opens a module (closed at cleanup) holding one self-signed
 // ECDSA credential under tag 1, the setup most tests share.
 func certModule(t testing.TB) *mediaport.Module {

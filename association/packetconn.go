@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/deadline"
 	"github.com/mediaport/mediaport/internal/pktq"
 )
@@ -178,8 +179,30 @@ func (a *Association) readLoop() error {
 }
 
 // readLinger is how long a read session waits for more data before it
-// gives its buffer back.
+// gives its buffer back, on the module's clock.
 const readLinger = 50 * time.Millisecond
+
+// longAgo is a read deadline in the past: it ends a blocked Read at once.
+var longAgo = time.Unix(1, 0)
+
+// startRound clears c's read deadline and starts the round's linger on the
+// module's clock: pion's read deadline runs on wall time, so the timer sets
+// one in the past when readLinger has passed, unless a later round has
+// started meanwhile. Stop the timer when the round ends otherwise.
+func (a *Association) startRound(c *dtls.Conn) clock.Timer {
+	a.lingerMu.Lock()
+	a.round++
+	round := a.round
+	c.SetReadDeadline(time.Time{})
+	a.lingerMu.Unlock()
+	return a.mod.Clock.AfterFunc(readLinger, func() {
+		a.lingerMu.Lock()
+		if a.round == round {
+			c.SetReadDeadline(longAgo)
+		}
+		a.lingerMu.Unlock()
+	})
+}
 
 // readSession reads application data into buf until readLinger passes
 // without any, and hands it to the DTLS[rx]. pion's Conn.Read must be
@@ -192,13 +215,14 @@ func (a *Association) readSession(c *dtls.Conn, buf []byte) error {
 		case <-a.toRead: // this round covers it
 		default:
 		}
-		c.SetReadDeadline(time.Now().Add(readLinger))
+		linger := a.startRound(c)
 		for {
 			n, err := c.Read(buf)
 			if err != nil {
 				if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 					break // readLinger without data
 				}
+				linger.Stop()
 				return err
 			}
 			a.rxc.PushData(buf[:n], *a.peer.Load())
@@ -226,8 +250,8 @@ func (a *Association) mayRead() {
 type packetConn struct {
 	a      *Association
 	closed atomic.Bool
-	rd     deadline.Deadline
-	took   bool // the last ReadFrom returned a record (pion's reader goroutine only)
+	rd     deadline.Deadline // on the module's clock
+	took   bool              // the last ReadFrom returned a record (pion's reader goroutine only)
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
