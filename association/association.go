@@ -76,7 +76,17 @@ const (
 )
 
 func (s State) String() string {
-	return [...]string{"handshaking", "established", "closed", "failed"}[s]
+	switch s {
+	case Handshaking:
+		return "handshaking"
+	case Established:
+		return "established"
+	case Closed:
+		return "closed"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
 }
 
 // Stats counts the records an association received.
@@ -89,7 +99,9 @@ type Stats struct {
 }
 
 // Association is a terminated DTLS association over a DTLS[rx]/DTLS[tx]
-// pair. Its methods are safe for concurrent use.
+// pair. Its methods are safe for concurrent use. A nil or zero Association
+// (not made by Bind) returns ErrNilHandle from every method that returns
+// an error, and zero values from the others.
 type Association struct {
 	cfg     Config
 	mod     *core.Module
@@ -265,11 +277,14 @@ func (a *Association) finish(err error) {
 	a.rxc.Fail(err) // nil: the peer closed; the DTLS[rx] stops cleanly
 }
 
+// valid reports whether a was made by Bind.
+func (a *Association) valid() bool { return a != nil && a.mod != nil }
+
 // Close ends the association: it sends close_notify if the handshake
 // completed and waits for its goroutine. The DTLS[rx] and DTLS[tx] call it
 // from Stop. Closing twice does nothing.
 func (a *Association) Close() error {
-	if a == nil {
+	if !a.valid() {
 		return mediaport.ErrNilHandle
 	}
 	a.once.Do(func() {
@@ -295,8 +310,12 @@ func (a *Association) Close() error {
 	return nil
 }
 
-// State returns where the association is, and for Failed the error.
+// State returns where the association is, and for Failed the error. A
+// nil or zero Association is Closed, with ErrNilHandle.
 func (a *Association) State() (State, error) {
+	if !a.valid() {
+		return Closed, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.state, a.err
@@ -305,6 +324,9 @@ func (a *Association) State() (State, error) {
 // Peer returns the address of the peer (zero while a learning server has
 // heard no ClientHello).
 func (a *Association) Peer() netip.AddrPort {
+	if !a.valid() {
+		return netip.AddrPort{}
+	}
 	if p := a.peer.Load(); p != nil {
 		return *p
 	}
@@ -313,6 +335,9 @@ func (a *Association) Peer() netip.AddrPort {
 
 // Stats returns the association's counters.
 func (a *Association) Stats() Stats {
+	if !a.valid() {
+		return Stats{}
+	}
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
 		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops()}
 }

@@ -14,6 +14,9 @@ import (
 
 // established returns the Conn once the handshake has completed.
 func (a *Association) established() (*dtls.Conn, error) {
+	if !a.valid() {
+		return nil, mediaport.ErrNilHandle
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state != Established || a.conn == nil {

@@ -45,3 +45,48 @@ func TestBindHandles(t *testing.T) {
 	}
 	a.Close()
 }
+
+// TestNilAssociation: every method of a nil or zero Association returns
+// ErrNilHandle or a zero value, and none panics.
+func TestNilAssociation(t *testing.T) {
+	for _, a := range []*association.Association{nil, {}} {
+		if err := a.Close(); !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p Close: %v", a, err)
+		}
+		if st, err := a.State(); st != association.Closed || !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p State: %v %v", a, st, err)
+		}
+		if p := a.Peer(); p.IsValid() {
+			t.Errorf("%p Peer: %v", a, p)
+		}
+		if st := a.Stats(); st != (association.Stats{}) {
+			t.Errorf("%p Stats: %+v", a, st)
+		}
+		if _, err := a.Info(); !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p Info: %v", a, err)
+		}
+		if _, err := a.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", nil, 60); !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p ExportKeyingMaterial: %v", a, err)
+		}
+		if _, err := a.SRTPKeys(); !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p SRTPKeys: %v", a, err)
+		}
+		if err := a.VerifyPeerFingerprint("sha-256 00"); !errors.Is(err, mediaport.ErrNilHandle) {
+			t.Errorf("%p VerifyPeerFingerprint: %v", a, err)
+		}
+	}
+}
+
+// TestStateString: every State has a name, and one out of range a
+// numbered form rather than a panic.
+func TestStateString(t *testing.T) {
+	for s, want := range map[association.State]string{
+		association.Handshaking: "handshaking", association.Established: "established",
+		association.Closed: "closed", association.Failed: "failed",
+		-1: "State(-1)", 4: "State(4)",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("State(%d).String() = %q, want %q", int(s), got, want)
+		}
+	}
+}
