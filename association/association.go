@@ -103,24 +103,26 @@ type Stats struct {
 // (not made by Bind) returns ErrNilHandle from every method that returns
 // an error, and zero values from the others.
 type Association struct {
-	cfg     Config
-	mod     *core.Module
-	rxc     link.RxControl
-	txc     link.TxControl
-	peer    atomic.Pointer[netip.AddrPort] // nil until a learning server hears a ClientHello
-	learned chan struct{}                  // closed once peer is set
-	raw     *pktq.Queue                    // records from the peer, for the DTLS stack
-	wake    chan struct{}                  // capacity 1: records arrived
-	done    chan struct{}                  // closed by Close
-	// toRead (capacity 1) says that, since the handshake, pion took a
-	// record or closed: Read may have something to return.
-	toRead chan struct{}
+	cfg  Config
+	mod  *core.Module
+	rxc  link.RxControl
+	txc  link.TxControl
+	peer atomic.Pointer[netip.AddrPort] // nil until a learning server hears a ClientHello
+	raw  *pktq.Queue                    // records from the peer, for the DTLS stack
+	// wake (capacity 1) wakes the one goroutine that waits for the
+	// association's input — the handshake goroutine while a learning
+	// server waits for its peer, then pion's reader in
+	// packetConn.ReadFrom — which then checks again what it waits for: a
+	// peer, a record, Close, its deadline.
+	wake chan struct{}
+	// sessions is the state of the read sessions (see mayRead).
+	sessions atomic.Uint32
 
 	mu      sync.Mutex
 	conn    *dtls.Conn
 	state   State
 	err     error
-	closing bool
+	closing atomic.Bool       // set under mu by Close
 	pskTag  mediaport.CredTag // client: the PSK chosen from the hint
 	// A client holding PSK and ECDSA credentials offers the certificate
 	// suites first (certFirst: the current attempt does) and, if that
@@ -200,13 +202,11 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		cfg.QueueLen = mod.Limits.QueueLen
 	}
 	a := &Association{
-		cfg: cfg, mod: mod, rxc: rxc, txc: txc, learned: make(chan struct{}),
-		raw:  pktq.NewQueue(cfg.QueueLen, mod.Packets),
-		wake: make(chan struct{}, 1), done: make(chan struct{}), toRead: make(chan struct{}, 1),
+		cfg: cfg, mod: mod, rxc: rxc, txc: txc,
+		raw: pktq.NewQueue(cfg.QueueLen, mod.Packets), wake: make(chan struct{}, 1),
 	}
 	if peer.IsValid() {
 		a.peer.Store(&peer)
-		close(a.learned)
 	}
 	if len(mod.Creds.Matching(cfg.Tags, core.CredPSK)) == 0 && len(mod.Creds.Matching(cfg.Tags, core.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
@@ -231,32 +231,36 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	return a, nil
 }
 
-// run performs the handshake, then reads application data until the
-// association ends.
+// run performs the handshake and, once it completes, the first read
+// session: application data that came with the end of the handshake may be
+// waiting already. The goroutine ends with that session; mayRead starts the
+// next ones.
 func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, timer clock.Timer) {
 	err := a.handshake(ctx)
 	timer.Stop()
 	cancel(nil)
-	if err == nil {
-		a.mu.Lock()
-		a.state = Established
-		a.mu.Unlock()
-		a.releaseEarly() // and ready
-		a.rxc.HandshakeDone()
-		a.txc.CapacityChanged()
-		a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.cfg.Role)
-		err = a.readLoop()
+	if err != nil {
+		// Done before reporting: reporting may stop the endpoints, whose
+		// Stop closes the association and waits for this goroutine.
+		a.wg.Done()
+		a.finish(err)
+		return
 	}
-	// Done before reporting: reporting may stop the endpoints, whose Stop
-	// closes the association and waits for this goroutine.
-	a.wg.Done()
-	a.finish(err)
+	a.mu.Lock()
+	a.state = Established
+	a.mu.Unlock()
+	a.releaseEarly() // and ready
+	a.rxc.HandshakeDone()
+	a.txc.CapacityChanged()
+	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.cfg.Role)
+	a.sessions.Store(sessionsOpen | sessionRunning)
+	a.session()
 }
 
 // finish records how the association ended and tells the DTLS[rx].
 func (a *Association) finish(err error) {
 	a.mu.Lock()
-	local := a.closing
+	local := a.closing.Load()
 	switch {
 	case local:
 		a.state = Closed
@@ -289,13 +293,13 @@ func (a *Association) Close() error {
 	}
 	a.once.Do(func() {
 		a.mu.Lock()
-		a.closing = true
+		a.closing.Store(true)
 		c := a.conn
 		a.mu.Unlock()
 		a.ready.Store(false)
-		close(a.done)
+		a.flush() // wakes the handshake or pion's reader
 		if c != nil {
-			c.Close() // close_notify; unblocks the read loop
+			c.Close() // close_notify; ends a read session
 		}
 		a.wg.Wait()
 		a.mu.Lock()

@@ -2,6 +2,7 @@ package association
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -28,12 +29,15 @@ import (
 // retransmissions of its flights (FlightInterval) run on its own timers,
 // inside pion.
 func (a *Association) handshake(ctx context.Context) error {
-	select {
-	case <-a.learned:
-	case <-a.done:
-		return ErrClosed
-	case <-ctx.Done():
-		return fmt.Errorf("%w after %v: no ClientHello", ErrHandshakeTimeout, a.cfg.HandshakeTimeout)
+	for a.peer.Load() == nil {
+		if a.closing.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-a.wake:
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %v: no ClientHello", ErrHandshakeTimeout, a.cfg.HandshakeTimeout)
+		}
 	}
 	pskRetried := false
 	for {
@@ -47,7 +51,7 @@ func (a *Association) handshake(ctx context.Context) error {
 		}
 		c.Close()
 		a.mu.Lock()
-		closing := a.closing
+		closing := a.closing.Load()
 		retry := !closing && ctx.Err() == nil
 		if a.cfg.Role == Client {
 			switch {
@@ -79,11 +83,10 @@ func (a *Association) handshake(ctx context.Context) error {
 func (a *Association) newConn() (*dtls.Conn, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closing {
+	if a.closing.Load() {
 		return nil, ErrClosed
 	}
 	pc := &packetConn{a: a}
-	pc.rd.Clock = a.mod.Clock
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error
@@ -110,6 +113,10 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 // verifyPeer is pion's VerifyPeerCertificate hook: fingerprints, then the
 // accepted public keys.
 func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509.Certificate) error {
+	var accepted []crypto.PublicKey // not cred: pion keeps the hook as long as the Conn
+	if cred != nil {
+		accepted = cred.ECDSA.PeerPublicKeys
+	}
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			if len(a.cfg.PeerFingerprints) > 0 || a.cfg.VerifyPeerKey {
@@ -135,10 +142,10 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 				return fmt.Errorf("%w: %v", ErrPeerKey, err)
 			}
 			pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-			if !ok || cred == nil {
+			if !ok {
 				return ErrPeerKey
 			}
-			for _, k := range cred.ECDSA.PeerPublicKeys {
+			for _, k := range accepted {
 				if kp, ok := k.(*ecdsa.PublicKey); ok && kp.Equal(pub) {
 					return nil
 				}

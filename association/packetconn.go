@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
 
 	"github.com/mediaport/mediaport/internal/clock"
-	"github.com/mediaport/mediaport/internal/deadline"
 	"github.com/mediaport/mediaport/internal/pktq"
 )
 
@@ -74,7 +74,7 @@ const maxEarly = 16
 func (a *Association) holdEarly(p *pktq.Packet) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ready.Load() || a.closing || len(a.early) >= maxEarly {
+	if a.ready.Load() || a.closing.Load() || len(a.early) >= maxEarly {
 		return false
 	}
 	a.early = append(a.early, p)
@@ -92,9 +92,8 @@ func (a *Association) releaseEarly() {
 			a.mod.Packets.Put(p)
 		}
 	}
-	clear(a.early)
-	a.early = a.early[:0]
-	if !a.closing {
+	a.early = nil // no more: the association is ready
+	if !a.closing.Load() {
 		a.ready.Store(true)
 	}
 	a.mu.Unlock()
@@ -122,14 +121,14 @@ func isClientHello(b []byte) bool {
 func (a *Association) learn(src netip.AddrPort) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.peer.Load() != nil || a.closing {
+	if a.peer.Load() != nil || a.closing.Load() {
 		return a.peer.Load() != nil
 	}
 	if err := a.txc.SetDestination(src); err != nil {
 		return false
 	}
 	a.peer.Store(&src)
-	close(a.learned)
+	a.flush() // wakes the handshake
 	a.mod.Log.Debug("association learned its peer", "peer", src)
 	return true
 }
@@ -156,31 +155,104 @@ func (a *Association) write(p []byte) error {
 	return nil
 }
 
-// readLoop delivers decrypted application data to the DTLS[rx].
-func (a *Association) readLoop() error {
-	a.mu.Lock()
-	c := a.conn
-	a.mu.Unlock()
+// The states of the read sessions (Association.sessions).
+const (
+	sessionsOpen   = 1 << iota // established: mayRead starts sessions
+	sessionRunning             // a session's goroutine runs
+	sessionSignal              // Read may have something to return (set by mayRead)
+)
+
+// readLinger is how long a read session waits for more data before it
+// ends and gives its buffer back, on the module's clock.
+const readLinger = 50 * time.Millisecond
+
+// mayRead tells the read session that Read may have something to return,
+// and starts a session if none runs. pion's Conn.Read must be given its
+// buffer before the data arrives, so reading only in sessions, which start
+// when pion takes a record and end after readLinger without data, is what
+// lets an idle association hold no read buffer and no goroutine.
+func (a *Association) mayRead() {
 	for {
-		// Application data that arrived with the end of the handshake may
-		// be waiting already: start with a session.
-		p := a.mod.Packets.Get()
-		err := a.readSession(c, p.Buf)
-		a.mod.Packets.Put(p)
-		if err != nil {
-			return err
+		old := a.sessions.Load()
+		if old&sessionsOpen == 0 {
+			return
 		}
-		select {
-		case <-a.toRead:
-		case <-a.done:
-			return ErrClosed
+		next := old | sessionRunning | sessionSignal
+		if next == old {
+			return
+		}
+		if a.sessions.CompareAndSwap(old, next) {
+			if old&sessionRunning == 0 {
+				a.startSession()
+			}
+			return
 		}
 	}
 }
 
-// readLinger is how long a read session waits for more data before it
-// gives its buffer back, on the module's clock.
-const readLinger = 50 * time.Millisecond
+// startSession starts a session's goroutine, unless Close has begun: Close
+// waits for the sessions started before, and none starts after.
+func (a *Association) startSession() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing.Load() {
+		return
+	}
+	a.wg.Add(1)
+	go a.session()
+}
+
+// session reads application data into a buffer of the module's pool and
+// hands it to the DTLS[rx], in rounds: each lasts until readLinger passes
+// on the module's clock, and another follows when mayRead was called
+// during it. When Read fails (the peer's close_notify, a fatal alert,
+// Close) the association ends.
+func (a *Association) session() {
+	a.mu.Lock()
+	c := a.conn
+	a.mu.Unlock()
+	p := a.mod.Packets.Get()
+	err := a.readRounds(c, p.Buf)
+	a.mod.Packets.Put(p)
+	if err == nil {
+		a.wg.Done()
+		return
+	}
+	a.sessions.Store(0) // no session starts again
+	// Done before reporting: reporting may stop the endpoints, whose Stop
+	// closes the association and waits for this goroutine.
+	a.wg.Done()
+	a.finish(err)
+}
+
+// readRounds runs the rounds of a session; it returns nil when a round
+// ended without mayRead called during it (sessionRunning is then clear).
+func (a *Association) readRounds(c *dtls.Conn, buf []byte) error {
+	for {
+		a.sessions.And(^uint32(sessionSignal)) // this round covers it
+		linger := a.startRound(c)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+					break // readLinger without data
+				}
+				linger.Stop()
+				return err
+			}
+			a.rxc.PushData(buf[:n], *a.peer.Load())
+		}
+		for {
+			old := a.sessions.Load()
+			if old&sessionSignal != 0 {
+				break // records reached pion during the round: go on
+			}
+			if a.sessions.CompareAndSwap(old, old&^sessionRunning) {
+				return nil
+			}
+		}
+	}
+}
 
 // longAgo is a read deadline in the past: it ends a blocked Read at once.
 var longAgo = time.Unix(1, 0)
@@ -204,45 +276,6 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 	})
 }
 
-// readSession reads application data into buf until readLinger passes
-// without any, and hands it to the DTLS[rx]. pion's Conn.Read must be
-// given its buffer before the data arrives, so reading only in sessions,
-// which start when pion takes a record (toRead), is what lets an idle
-// association hold no read buffer.
-func (a *Association) readSession(c *dtls.Conn, buf []byte) error {
-	for {
-		select {
-		case <-a.toRead: // this round covers it
-		default:
-		}
-		linger := a.startRound(c)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-					break // readLinger without data
-				}
-				linger.Stop()
-				return err
-			}
-			a.rxc.PushData(buf[:n], *a.peer.Load())
-		}
-		select {
-		case <-a.toRead: // records reached pion during the round: go on
-		default:
-			return nil
-		}
-	}
-}
-
-// mayRead tells the read loop that Read may have something to return.
-func (a *Association) mayRead() {
-	select {
-	case a.toRead <- struct{}{}:
-	default:
-	}
-}
-
 // packetConn is the net.PacketConn pion runs over: it reads the records
 // the VMP[rx] handed to the association and writes through the DTLS[tx].
 // pion closes it when a handshake attempt fails, so each attempt has its
@@ -250,14 +283,20 @@ func (a *Association) mayRead() {
 type packetConn struct {
 	a      *Association
 	closed atomic.Bool
-	rd     deadline.Deadline // on the module's clock
-	took   bool              // the last ReadFrom returned a record (pion's reader goroutine only)
+	// expired is set by a read deadline that has passed. pion sets one in
+	// the past to cancel a blocked ReadFrom and clears it after; a future
+	// one runs on the module's clock (timer, gen under mu).
+	expired atomic.Bool
+	mu      sync.Mutex
+	timer   clock.Timer
+	gen     uint32
+	took    bool // the last ReadFrom returned a record (pion's reader goroutine only)
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	if c.took {
 		// pion is back for more: whatever the last record gave Read is
-		// waiting now. Tell the read loop again, so that a read round
+		// waiting now. Tell the read session again, so that a read round
 		// starts after the data, not only when pion took the record — a
 		// round whose deadline fired just as the data came may have
 		// returned the timeout rather than the data.
@@ -267,10 +306,9 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 	}
 	for {
-		if c.closed.Load() {
+		if c.closed.Load() || c.a.closing.Load() {
 			return 0, nil, net.ErrClosed
 		}
-		done := c.rd.Done()
 		pp, ok, err := c.a.raw.Pop(p)
 		if ok {
 			if err != nil {
@@ -282,13 +320,10 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			c.took = true
 			return pp.N, net.UDPAddrFromAddrPort(pp.Src), nil
 		}
-		select {
-		case <-c.a.wake:
-		case <-c.a.done:
-			return 0, nil, net.ErrClosed
-		case <-done:
+		if c.expired.Load() {
 			return 0, nil, errDeadline
 		}
+		<-c.a.wake // a record, Close or the deadline
 	}
 }
 
@@ -312,8 +347,9 @@ func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 
 func (c *packetConn) Close() error {
 	c.closed.Store(true)
-	c.rd.Stop()
-	c.a.mayRead() // pion closes it when it ends: Read has its error
+	c.SetReadDeadline(time.Time{}) // stops the timer
+	c.a.flush()                    // wakes ReadFrom
+	c.a.mayRead()                  // pion closes it when it ends: Read has its error
 	return nil
 }
 
@@ -324,6 +360,38 @@ func (c *packetConn) LocalAddr() net.Addr {
 	return &net.UDPAddr{}
 }
 
-func (c *packetConn) SetDeadline(t time.Time) error     { c.rd.Set(t); return nil }
-func (c *packetConn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
-func (c *packetConn) SetWriteDeadline(time.Time) error  { return nil }
+func (c *packetConn) SetDeadline(t time.Time) error    { return c.SetReadDeadline(t) }
+func (c *packetConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetReadDeadline sets the deadline of ReadFrom on the module's clock; the
+// zero time removes it, a time not after now passes at once.
+func (c *packetConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.expired.Store(false)
+	if t.IsZero() {
+		return nil
+	}
+	clk := c.a.mod.Clock
+	wait := t.Sub(clk.Now())
+	if wait <= 0 {
+		c.expired.Store(true)
+		c.a.flush()
+		return nil
+	}
+	gen := c.gen
+	c.timer = clk.AfterFunc(wait, func() {
+		c.mu.Lock()
+		if c.gen == gen {
+			c.expired.Store(true)
+		}
+		c.mu.Unlock()
+		c.a.flush()
+	})
+	return nil
+}
