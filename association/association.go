@@ -103,7 +103,10 @@ type Stats struct {
 // (not made by Bind) returns ErrNilHandle from every method that returns
 // an error, and zero values from the others.
 type Association struct {
-	cfg  Config
+	// cfg is what Bind was given, for the handshake only: its end frees
+	// it (the handshake goroutine alone reads it).
+	cfg  *Config
+	role Role
 	mod  *core.Module
 	rxc  link.RxControl
 	txc  link.TxControl
@@ -202,7 +205,7 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		cfg.QueueLen = mod.Limits.QueueLen
 	}
 	a := &Association{
-		cfg: cfg, mod: mod, rxc: rxc, txc: txc,
+		cfg: &cfg, role: cfg.Role, mod: mod, rxc: rxc, txc: txc,
 		raw: pktq.NewQueue(cfg.QueueLen, mod.Packets), wake: make(chan struct{}, 1),
 	}
 	if peer.IsValid() {
@@ -239,6 +242,7 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	err := a.handshake(ctx)
 	timer.Stop()
 	cancel(nil)
+	a.cfg = nil // what a handshake only needs: an idle association does not keep it
 	if err != nil {
 		// Done before reporting: reporting may stop the endpoints, whose
 		// Stop closes the association and waits for this goroutine.
@@ -252,7 +256,7 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	a.releaseEarly() // and ready
 	a.rxc.HandshakeDone()
 	a.txc.CapacityChanged()
-	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.cfg.Role)
+	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.role)
 	a.sessions.Store(sessionsOpen | sessionRunning)
 	a.session()
 }

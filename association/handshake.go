@@ -53,7 +53,7 @@ func (a *Association) handshake(ctx context.Context) error {
 		a.mu.Lock()
 		closing := a.closing.Load()
 		retry := !closing && ctx.Err() == nil
-		if a.cfg.Role == Client {
+		if a.role == Client {
 			switch {
 			case a.certFirst && !a.pskOnly && !errors.Is(err, ErrFingerprint) && !errors.Is(err, ErrPeerKey):
 				a.pskOnly = true // the certificate suites failed (not our check of the peer): the PSK suites
@@ -72,7 +72,7 @@ func (a *Association) handshake(ctx context.Context) error {
 		case !retry:
 			return err
 		}
-		a.mod.Log.Debug("association handshake attempt failed", "peer", a.Peer(), "role", a.cfg.Role, "err", err)
+		a.mod.Log.Debug("association handshake attempt failed", "peer", a.Peer(), "role", a.role, "err", err)
 		a.raw.Reset()
 		a.dropEarly() // keyed for the failed attempt
 	}
@@ -90,7 +90,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
 	var c *dtls.Conn
 	var err error
-	if a.cfg.Role == Client {
+	if a.role == Client {
 		opts, oerr := a.clientOptions()
 		if oerr != nil {
 			return nil, oerr
@@ -117,17 +117,20 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 	if cred != nil {
 		accepted = cred.ECDSA.PeerPublicKeys
 	}
+	// pion may call the hook after the handshake's end, which frees
+	// a.cfg: it keeps what it needs.
+	fingerprints, verifyKey := a.cfg.PeerFingerprints, a.cfg.VerifyPeerKey
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
-			if len(a.cfg.PeerFingerprints) > 0 || a.cfg.VerifyPeerKey {
+			if len(fingerprints) > 0 || verifyKey {
 				return fmt.Errorf("%w: the peer presented no certificate", ErrPeerKey)
 			}
 			return nil
 		}
-		if len(a.cfg.PeerFingerprints) > 0 {
+		if len(fingerprints) > 0 {
 			got := sha256.Sum256(raw[0])
 			match := false
-			for _, fp := range a.cfg.PeerFingerprints {
+			for _, fp := range fingerprints {
 				if want, _ := parseFingerprint(fp); string(want) == string(got[:]) {
 					match = true
 				}
@@ -136,7 +139,7 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 				return ErrFingerprint
 			}
 		}
-		if a.cfg.VerifyPeerKey {
+		if verifyKey {
 			cert, err := x509.ParseCertificate(raw[0])
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrPeerKey, err)
@@ -262,8 +265,9 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 		if identity == nil {
 			identity = []byte{}
 		}
+		tags, cb := a.cfg.Tags, a.cfg.ClientPSK // pion may call the hook after a.cfg is freed
 		opts = append(opts, dtls.WithPSKIdentityHint(identity), dtls.WithPSK(func(hint []byte) ([]byte, error) {
-			chosen, ok := ChoosePSK(string(hint), a.cfg.Tags, a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK), a.cfg.ClientPSK)
+			chosen, ok := ChoosePSK(string(hint), tags, a.mod.Creds.Matching(tags, core.CredPSK), cb)
 			if !ok {
 				return nil, ErrNoCredential
 			}
@@ -300,8 +304,9 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 		if a.cfg.PSKHint != "" {
 			opts = append(opts, dtls.WithPSKIdentityHint([]byte(a.cfg.PSKHint)))
 		}
+		tags := a.cfg.Tags // pion may call the hook after a.cfg is freed
 		opts = append(opts, dtls.WithPSK(func(identity []byte) ([]byte, error) {
-			for _, c := range a.mod.Creds.Matching(a.cfg.Tags, core.CredPSK) {
+			for _, c := range a.mod.Creds.Matching(tags, core.CredPSK) {
 				if string(c.PSK.Identity) == string(identity) {
 					return c.PSK.Key, nil
 				}

@@ -106,7 +106,7 @@ func (a *Association) SRTPKeys() (SRTPKeys, error) {
 	clientKey, serverKey := m[:k], m[k:2*k]
 	clientSalt, serverSalt := m[2*k:2*k+s], m[2*k+s:]
 	keys := SRTPKeys{Profile: info.SRTPProfile, Material: m}
-	if a.cfg.Role == Client {
+	if a.role == Client {
 		keys.LocalKey, keys.LocalSalt, keys.RemoteKey, keys.RemoteSalt = clientKey, clientSalt, serverKey, serverSalt
 	} else {
 		keys.LocalKey, keys.LocalSalt, keys.RemoteKey, keys.RemoteSalt = serverKey, serverSalt, clientKey, clientSalt

@@ -215,6 +215,7 @@ func (a *Association) session() {
 	err := a.readRounds(c, p.Buf)
 	a.mod.Packets.Put(p)
 	if err == nil {
+		a.raw.Trim() // idle: pion has taken the records
 		a.wg.Done()
 		return
 	}

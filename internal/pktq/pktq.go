@@ -232,6 +232,16 @@ func (q *Queue) Drops() uint64 {
 	return q.drops
 }
 
+// Trim releases the ring of an empty queue (the next Push allocates one),
+// so that an idle queue holds none.
+func (q *Queue) Trim() {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.ring, q.head = nil, 0
+	}
+	q.mu.Unlock()
+}
+
 // Close refuses every later Push. Queued packets stay readable.
 func (q *Queue) Close() {
 	q.mu.Lock()

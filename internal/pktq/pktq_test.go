@@ -187,3 +187,32 @@ func TestTake(t *testing.T) {
 		t.Fatalf("Pop after Take = %q", buf[:pp.N])
 	}
 }
+
+func TestQueueTrim(t *testing.T) {
+	pool := NewPool(16)
+	q := NewQueue(100, pool)
+	buf := make([]byte, 16)
+	for i := 0; i < 10; i++ {
+		q.Push(fill(pool, fmt.Sprint(i)))
+	}
+	q.Pop(buf)
+	q.Trim() // not empty: kept
+	if len(q.ring) != 2*initialRing || q.Len() != 9 {
+		t.Fatalf("Trim of a queue of %d: ring %d", q.Len(), len(q.ring))
+	}
+	for q.Len() > 0 {
+		q.Pop(buf)
+	}
+	q.Trim()
+	if q.ring != nil {
+		t.Fatalf("empty queue keeps a ring of %d after Trim", len(q.ring))
+	}
+	for i := 0; i < 3; i++ { // in order again
+		q.Push(fill(pool, fmt.Sprint(i)))
+	}
+	for i := 0; i < 3; i++ {
+		if pp, ok, err := q.Pop(buf); !ok || err != nil || string(buf[:pp.N]) != fmt.Sprint(i) {
+			t.Fatalf("pop %d after Trim: %q %v %v", i, buf[:pp.N], ok, err)
+		}
+	}
+}
