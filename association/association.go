@@ -224,8 +224,9 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 		txc.SetWriter(nil)
 		return nil, err
 	}
-	rxc.SetOnStop(func() { a.Close() })
-	txc.SetOnStop(func() { a.Close() })
+	stop := func() { a.Close() }
+	rxc.SetOnStop(stop)
+	txc.SetOnStop(stop)
 	// The handshake timeout counts from Bind, on the module's clock.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	timer := mod.Clock.AfterFunc(cfg.HandshakeTimeout, func() { cancel(ErrHandshakeTimeout) })

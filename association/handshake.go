@@ -111,7 +111,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 }
 
 // verifyPeer is pion's VerifyPeerCertificate hook: fingerprints, then the
-// accepted public keys.
+// accepted public keys; nil when the association checks neither.
 func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509.Certificate) error {
 	var accepted []crypto.PublicKey // not cred: pion keeps the hook as long as the Conn
 	if cred != nil {
@@ -120,6 +120,9 @@ func (a *Association) verifyPeer(cred *core.Credential) func([][]byte, [][]*x509
 	// pion may call the hook after the handshake's end, which frees
 	// a.cfg: it keeps what it needs.
 	fingerprints, verifyKey := a.cfg.PeerFingerprints, a.cfg.VerifyPeerKey
+	if len(fingerprints) == 0 && !verifyKey {
+		return nil // nothing to check: any certificate, or none, will do
+	}
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			if len(fingerprints) > 0 || verifyKey {
@@ -245,8 +248,10 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 		opts = append(opts, o)
 	}
 	if cert != nil {
-		opts = append(opts, dtls.WithCertificates(cert.ECDSA.Certificate),
-			dtls.WithInsecureSkipVerify(true), dtls.WithVerifyPeerCertificate(a.verifyPeer(cert)))
+		opts = append(opts, dtls.WithCertificates(cert.ECDSA.Certificate), dtls.WithInsecureSkipVerify(true))
+		if v := a.verifyPeer(cert); v != nil {
+			opts = append(opts, dtls.WithVerifyPeerCertificate(v))
+		}
 	}
 	if len(psks) > 0 {
 		// The identity goes out in ClientKeyExchange, after the server's
@@ -298,7 +303,10 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 			auth = dtls.RequireAnyClientCert
 		}
 		opts = append(opts, dtls.WithCertificates(cert.ECDSA.Certificate), dtls.WithClientAuth(auth),
-			dtls.WithInsecureSkipVerify(true), dtls.WithVerifyPeerCertificate(a.verifyPeer(cert)))
+			dtls.WithInsecureSkipVerify(true))
+		if v := a.verifyPeer(cert); v != nil {
+			opts = append(opts, dtls.WithVerifyPeerCertificate(v))
+		}
 	}
 	if len(psks) > 0 {
 		if a.cfg.PSKHint != "" {
