@@ -269,18 +269,18 @@ func TestDataAfterIdle(t *testing.T) {
 			}
 		}
 		for i := 0; i < burst; i++ {
-			if got, want := s.read(t, 5*time.Second), fmt.Sprintf("%d/%d", round, i); got != want {
+			if got, want := s.read(t, 30*time.Second), fmt.Sprintf("%d/%d", round, i); got != want {
 				t.Fatalf("burst after idle: %q, want %q", got, want)
 			}
 		}
 	}
 	// A close_notify reaching an idle association still stops its
 	// DTLS[rx] cleanly.
-	time.Sleep(120 * time.Millisecond)
+	waitIdle(t, clk)
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := s.waitRx(t, dtlsrx.Stopped, 5*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+	if seen, err := s.waitRx(t, dtlsrx.Stopped, 30*time.Second); err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
 		t.Fatalf("idle side after close_notify: %v %v", seen, err)
 	}
 	if st, _ := s.a.State(); st != association.Closed {
