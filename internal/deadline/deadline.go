@@ -7,19 +7,13 @@ package deadline
 import (
 	"sync"
 	"time"
-
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 // Deadline is a resettable deadline. The zero value has no deadline. It is
 // safe for concurrent use.
 type Deadline struct {
-	// Clock tells the time and runs the timer; nil means the system
-	// clock. Set it before the first call.
-	Clock clock.Clock
-
 	mu    sync.Mutex
-	timer clock.Timer
+	timer *time.Timer
 	done  chan struct{}
 	gen   uint64
 }
@@ -40,17 +34,13 @@ func (d *Deadline) Set(t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	clk := d.Clock
-	if clk == nil {
-		clk = clock.System()
-	}
-	wait := t.Sub(clk.Now())
+	wait := time.Until(t)
 	if wait <= 0 {
 		close(d.done)
 		return
 	}
 	gen, done := d.gen, d.done
-	d.timer = clk.AfterFunc(wait, func() {
+	d.timer = time.AfterFunc(wait, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.gen == gen && !isClosed(done) {

@@ -3,8 +3,6 @@ package deadline
 import (
 	"testing"
 	"time"
-
-	"github.com/mediaport/mediaport/internal/clock"
 )
 
 func TestDeadline(t *testing.T) {
@@ -43,30 +41,4 @@ func TestDeadline(t *testing.T) {
 		t.Fatal("the earlier timer fired after the deadline moved later")
 	}
 	d.Stop()
-}
-
-// TestDeadlineClock: a Deadline with a clock passes when that clock
-// reaches it, not before, and a time before its now passes at once.
-func TestDeadlineClock(t *testing.T) {
-	clk := clock.NewFake(time.Unix(1000, 0))
-	d := Deadline{Clock: clk}
-	d.Set(clk.Now().Add(time.Second))
-	clk.Advance(999 * time.Millisecond)
-	if d.Exceeded() {
-		t.Fatal("exceeded 1 ms early")
-	}
-	clk.Advance(time.Millisecond)
-	if !d.Exceeded() {
-		t.Fatal("not exceeded at the deadline")
-	}
-	d.Set(clk.Now().Add(-time.Nanosecond))
-	if !d.Exceeded() {
-		t.Fatal("a past deadline did not pass at once")
-	}
-	d.Set(clk.Now().Add(time.Second))
-	d.Set(time.Time{})
-	clk.Advance(time.Hour)
-	if d.Exceeded() {
-		t.Fatal("a cleared deadline passed")
-	}
 }
