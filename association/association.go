@@ -290,7 +290,7 @@ func (a *Association) finish(err error) {
 func (a *Association) valid() bool { return a != nil && a.mod != nil }
 
 // Close ends the association: it sends close_notify if the handshake
-// completed and waits for its goroutine. The DTLS[rx] and DTLS[tx] call it
+// completed and waits for its goroutines (handshake, read session). The DTLS[rx] and DTLS[tx] call it
 // from Stop. Closing twice does nothing.
 func (a *Association) Close() error {
 	if !a.valid() {
