@@ -86,8 +86,8 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 	if a.closing.Load() {
 		return nil, ErrClosed
 	}
-	pc := &packetConn{a: a}
 	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
+	pc := &packetConn{a: a, peer: raddr}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {

@@ -283,6 +283,7 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
+	peer   *net.UDPAddr // the source of every record, as pion was given it
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -319,7 +320,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
 			}
 			c.took = true
-			return pp.N, net.UDPAddrFromAddrPort(pp.Src), nil
+			return pp.N, c.peer, nil // deliver let only the peer's records in
 		}
 		if c.expired.Load() {
 			return 0, nil, errDeadline
