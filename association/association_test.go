@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/testutil"
 )
 
@@ -242,22 +245,24 @@ func TestValidRecords(t *testing.T) {
 	}
 }
 
-// TestDataAfterIdle: the read loop holds its buffer only while data
-// flows (sessions of readLinger); after idle periods longer than that,
-// data still crosses both ways, in order, none lost — a single record,
-// and a burst that arrives while a session starts.
+// TestDataAfterIdle: an idle established association has no goroutine of
+// its own (its read sessions end after readLinger on the module's clock,
+// a fake one here) and holds no read buffer; after such idle periods data
+// still crosses both ways, in order, none lost — a single record, and a
+// burst that arrives while a session starts.
 func TestDataAfterIdle(t *testing.T) {
-	mod := certModule(t)
+	clk := clock.NewFake(time.Unix(1000, 0))
+	mod := openModuleClock(t, clk)
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: newCert(t).TLS})
 	a, s := newSide(t, mod), newSide(t, mod)
 	mediaportPair(t, mod, a, s)
-	idle := func() { testutil.WaitNotIn(t, "association.(*Association).readSession") } // readLinger passed without data
 	for round := 0; round < 3; round++ {
-		idle()
+		waitIdle(t, clk)
 		for _, dir := range [][2]*side{{a, s}, {s, a}} {
 			dir[0].sendTo(t, dir[1], fmt.Sprintf("round %d", round)) // after idle
 		}
-		idle()
-		const burst = 100 // within the queues (256) and the socket buffer
+		waitIdle(t, clk)
+		const burst = 100
 		for i := 0; i < burst; i++ {
 			if err := a.tx.SendPacket([]byte(fmt.Sprintf("%d/%d", round, i))); err != nil {
 				t.Fatal(err)
@@ -271,7 +276,7 @@ func TestDataAfterIdle(t *testing.T) {
 	}
 	// A close_notify reaching an idle association still stops its
 	// DTLS[rx] cleanly.
-	idle()
+	waitIdle(t, clk)
 	if err := a.tx.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -436,4 +441,44 @@ func TestShortBufferTerminated(t *testing.T) {
 	if got := s.read(t, testutil.Patience); got != "twelve bytes" {
 		t.Fatalf("after the short buffer: %q", got)
 	}
+}
+
+// waitIdle advances clk by the read sessions' linger until no goroutine
+// that package association started is left (at most 30 s): the
+// associations on a module on clk are idle then, with pion's goroutines
+// only (pion's reader waits in the association's PacketConn).
+func waitIdle(t testing.TB, clk *clock.Fake) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); ; {
+		clk.Advance(50 * time.Millisecond)
+		own := associationGoroutines()
+		if len(own) == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d goroutines of the association while idle:\n%s", len(own), strings.Join(own, "\n\n"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// associationGoroutines returns the stacks of the goroutines that package
+// association started.
+func associationGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var own []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "created by github.com/mediaport/mediaport/association.") {
+			own = append(own, g)
+		}
+	}
+	return own
 }

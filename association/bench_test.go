@@ -206,12 +206,12 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 // BenchmarkIdleMemory establishes 1,000 associations (500 pairs) and
-// reports the heap and goroutines each costs while idle — B/assoc: live
-// objects (HeapAlloc), inuse-B/assoc: heap spans in use (HeapInuse, which
-// also counts fragmentation) — mediaport's
-// association layer (pion Conn, association, queues; the VMP[rx] ports
-// exist before, as the sockets do for the baseline) against a bare pion
-// Conn.
+// reports what each costs while idle: B/assoc is the live heap plus the
+// goroutine stacks (HeapAlloc + StackInuse after GC; heap-B/assoc and
+// stack-B/assoc apart) and goroutines/assoc the goroutines, against a bare
+// pion Conn. Ours counts what a user creates for one: the DTLS[rx], the
+// DTLS[tx] and the association with its pion Conn (the VMP[rx] ports exist
+// before, as the sockets do for the baseline).
 func BenchmarkIdleMemory(b *testing.B) {
 	const pairs = 500
 	measure := func(b *testing.B, setup func(), establish func()) {
@@ -220,23 +220,17 @@ func BenchmarkIdleMemory(b *testing.B) {
 			// The runtime keeps the descriptors of goroutines that ended
 			// and reuses them: without this, whichever side runs first in
 			// the process pays for the descriptors of its goroutines on the
-			// heap and the other reuses them. (Stacks are not in HeapAlloc
-			// either; goroutines/assoc reports the goroutines.)
+			// heap and the other reuses them.
 			spareGoroutines(8 * pairs)
-			runtime.GC()
-			runtime.GC()
-			var m0 runtime.MemStats
-			runtime.ReadMemStats(&m0)
-			g0 := runtime.NumGoroutine()
+			m0, g0 := settle()
 			establish()
-			time.Sleep(100 * time.Millisecond) // let handshake goroutines finish
-			runtime.GC()
-			runtime.GC() // and empty the buffer pools' victim caches
-			var m1 runtime.MemStats
-			runtime.ReadMemStats(&m1)
-			b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/(2*pairs), "B/assoc")
-			b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/(2*pairs), "inuse-B/assoc")
-			b.ReportMetric(float64(runtime.NumGoroutine()-g0)/(2*pairs), "goroutines/assoc")
+			m1, g1 := settle()
+			heap := float64(int64(m1.HeapAlloc) - int64(m0.HeapAlloc))
+			stack := float64(int64(m1.StackInuse) - int64(m0.StackInuse))
+			b.ReportMetric((heap+stack)/(2*pairs), "B/assoc")
+			b.ReportMetric(heap/(2*pairs), "heap-B/assoc")
+			b.ReportMetric(stack/(2*pairs), "stack-B/assoc")
+			b.ReportMetric(float64(g1-g0)/(2*pairs), "goroutines/assoc")
 		}
 	}
 	benchpair.Run(b, func(b *testing.B) {
@@ -248,10 +242,12 @@ func BenchmarkIdleMemory(b *testing.B) {
 		measure(b, func() {
 			sides = nil
 			for i := 0; i < pairs; i++ {
-				sides = append(sides, [2]*side{newSide(b, mod), newSide(b, mod)})
+				sides = append(sides, [2]*side{newPort(b, mod), newPort(b, mod)})
 			}
 		}, func() {
 			for _, p := range sides {
+				p[0].endpoints(b)
+				p[1].endpoints(b)
 				mediaportPair(b, mod, p[0], p[1])
 			}
 		})
@@ -281,6 +277,31 @@ func BenchmarkIdleMemory(b *testing.B) {
 			}
 		})
 	})
+}
+
+// settle waits until the number of goroutines has not changed for 200 ms
+// (goroutines of handshakes and read sessions ending; at most 30 s),
+// collects garbage and returns the memory statistics and the number of
+// goroutines.
+func settle() (runtime.MemStats, int) {
+	n, stable := runtime.NumGoroutine(), 0
+	for end := time.Now().Add(30 * time.Second); stable < 4 && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+	}
+	// Several cycles: the second empties the buffer pools' victim caches,
+	// and each shrinks by half the stacks that grew during a handshake
+	// and use less than a quarter now, as a process idling for long would.
+	for range 5 {
+		runtime.GC()
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m, runtime.NumGoroutine()
 }
 
 // spareGoroutines starts n goroutines that all exist at once and then end,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/internal/udp"
 	"github.com/mediaport/mediaport/vmprx"
@@ -157,20 +159,16 @@ func TestPSKIdentityExact(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			mod := openModule(t)
+			// The module's clock moves only when the test says: a failure
+			// before that is not a timeout.
+			clk := clock.NewFake(time.Unix(1000, 0))
+			mod := openModuleClock(t, clk)
 			addPSK(t, mod, 1, "alice", key, "")
 			addPSK(t, mod, 2, tc.identity, key, "") // the client's: the same key
 			srv, cli := newSide(t, mod), newSide(t, mod)
-			// A failing server fails only at its timeout, which must not
-			// come before the client's flight has reached it (it runs on
-			// wall time): short enough for a quick test, long enough for a
-			// handshake on a loaded machine.
-			srvTimeout := failingServerTimeout
-			if tc.ok {
-				srvTimeout = 10 * time.Second
-			}
-			srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: srvTimeout})
-			cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{2}, HandshakeTimeout: 10 * time.Second})
+			const timeout = 30 * time.Second
+			srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: timeout})
+			cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{2}, HandshakeTimeout: timeout})
 			if tc.ok {
 				waitEstablished(t, cli, srv)
 				info, err := srv.a.Info()
@@ -180,12 +178,11 @@ func TestPSKIdentityExact(t *testing.T) {
 				cli.sendTo(t, srv, "exact")
 				return
 			}
-			// At once, on the server's alert: not at the client's own
-			// handshake timeout.
 			cerr := cli.waitFailed(t, "client", testutil.Patience)
 			if errors.Is(cerr, association.ErrHandshakeTimeout) {
 				t.Fatalf("client failed with %v: want the server's alert, before any timeout", cerr)
 			}
+			clk.Advance(timeout) // a failing server fails only at its timeout
 			serr := srv.waitFailed(t, "server", testutil.Patience)
 			if !errors.Is(serr, association.ErrHandshakeTimeout) {
 				t.Fatalf("server: %v, want the handshake timeout (no client ever authenticated)", serr)
@@ -291,7 +288,7 @@ func TestClientPSKDefaultChoice(t *testing.T) {
 // fatal alert — it neither hangs until its timeout nor goes on with some
 // other key.
 func TestClientNoUsablePSK(t *testing.T) {
-	mod := openModule(t)
+	mod := openModuleClock(t, clock.NewFake(time.Unix(1000, 0))) // never advanced: no timeout
 	addPSK(t, mod, 10, "alice", "0123456789abcdef", "")
 	addPSK(t, mod, 30, "alice", "0123456789abcdef", "")
 	cli, srv := newSide(t, mod), newSide(t, mod)
@@ -305,8 +302,7 @@ func TestClientNoUsablePSK(t *testing.T) {
 	if err := mod.RemoveCredential(10, mediaport.CredPSK); err != nil {
 		t.Fatal(err)
 	}
-	srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{30}, PSKHint: "h", HandshakeTimeout: 20 * time.Second})
-	// At once: with ErrNoCredential, not at the handshake timeout.
+	srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{30}, PSKHint: "h", HandshakeTimeout: 10 * time.Second})
 	cerr := cli.waitFailed(t, "client", testutil.Patience)
 	if !errors.Is(cerr, association.ErrNoCredential) {
 		t.Fatalf("client failed with %v: want ErrNoCredential at once", cerr)
@@ -410,7 +406,9 @@ func TestSelectCertificate(t *testing.T) {
 // timeout). A failed check of the server's certificate is not retried
 // with the PSK.
 func TestMixedCredentialClient(t *testing.T) {
-	mod := openModule(t)
+	// The module's clock never moves: a handshake that waited for its
+	// timeout would never complete.
+	mod := openModuleClock(t, clock.NewFake(time.Unix(1000, 0)))
 	cliCert, srvCert := newCert(t), newCert(t)
 	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: cliCert.TLS})
 	addPSK(t, mod, 1, "alice", "0123456789abcdef", "")
@@ -435,7 +433,7 @@ func TestMixedCredentialClient(t *testing.T) {
 			if tc.pin != "" {
 				pins = []string{tc.pin}
 			}
-			srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: tc.srvTags, HandshakeTimeout: 20 * time.Second})
+			srv.bind(t, cli.port, association.Config{Role: association.Server, Tags: tc.srvTags, HandshakeTimeout: 5 * time.Second})
 			cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, PeerFingerprints: pins,
 				HandshakeTimeout: 20 * time.Second, FlightInterval: 100 * time.Millisecond})
 			if tc.suite == "" {
@@ -464,7 +462,11 @@ func TestMixedCredentialClient(t *testing.T) {
 // timeout), choosing 8 succeeds. With verification off any key is
 // accepted.
 func TestPeerKeyVerification(t *testing.T) {
-	mod := openModule(t)
+	// The module's clock moves only when a failing server is to time out
+	// (by less than the others' timeout): a failure before is not a
+	// timeout.
+	clk := clock.NewFake(time.Unix(1000, 0))
+	mod := openModuleClock(t, clk)
 	c, s8, s9, stranger := newCert(t), testutil.SelfSignedCert(t, "s8"), testutil.SelfSignedCert(t, "s9"), testutil.SelfSignedCert(t, "x")
 	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: c.TLS})
 	addECDSA(t, mod, 8, mediaport.ECDSA{Certificate: s8.TLS, PeerPublicKeys: []crypto.PublicKey{leafKey(t, c)}})
@@ -483,28 +485,23 @@ func TestPeerKeyVerification(t *testing.T) {
 			t.Parallel()
 			cli, srv := newSide(t, mod), newSide(t, mod)
 			sn := newSniffer(t, cli.port, srv.port)
-			// A failing server fails only at its timeout, which must not
-			// come before the client's flight has reached it (it runs on
-			// wall time): short enough for a quick test, long enough for a
-			// handshake on a loaded machine.
-			srvTimeout := failingServerTimeout
+			srvTimeout := time.Second // a failing server fails only at its timeout
 			if tc.ok {
-				srvTimeout = 10 * time.Second
+				srvTimeout = time.Hour
 			}
 			srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{9, 8}, VerifyPeerKey: tc.verify,
 				PeerFingerprints:  []string{association.Fingerprint(c.TLS.Certificate[0])}, // a client certificate is asked for either way
 				SelectCertificate: func([]mediaport.CredTag) mediaport.CredTag { return tc.tag }, HandshakeTimeout: srvTimeout})
-			cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 10 * time.Second})
+			cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, HandshakeTimeout: time.Hour})
 			if tc.ok {
 				waitEstablished(t, cli, srv)
 				cli.sendTo(t, srv, "accepted")
 				return
 			}
-			// At once, on the server's alert: not at the client's own
-			// handshake timeout.
 			if cerr := cli.waitFailed(t, "client", testutil.Patience); errors.Is(cerr, association.ErrHandshakeTimeout) {
-				t.Fatalf("client failed with %v: want the server's alert, before any timeout", cerr)
+				t.Fatalf("client failed with %v: want at once, on the server's alert", cerr)
 			}
+			clk.Advance(srvTimeout)
 			if serr := srv.waitFailed(t, "server", testutil.Patience); !errors.Is(serr, association.ErrHandshakeTimeout) {
 				t.Fatalf("server: %v", serr)
 			}
@@ -519,12 +516,12 @@ func TestPeerKeyVerification(t *testing.T) {
 // association is handshaking, nothing is reported to read and nothing can
 // be sent or exported; records from the peer during the handshake go to
 // the association, never to GetPacket; a handshake nobody answers ends
-// with ErrHandshakeTimeout after Config.HandshakeTimeout, not before —
-// for a client, a server bound to its peer and a server learning its peer.
+// with ErrHandshakeTimeout when the module's clock reaches
+// Config.HandshakeTimeout — for a client, a server bound to its peer and a
+// server learning its peer. The module runs on a fake clock: the timeout
+// is the clock's, however long the wall clock takes.
 func TestHandshakeStartedAndTimeout(t *testing.T) {
-	// Long enough that the peer's record reaches the association before
-	// the timeout on a loaded machine (it runs on wall time).
-	const timeout = 5 * time.Second
+	const timeout = 30 * time.Second
 	for _, tc := range []struct {
 		name     string
 		role     association.Role
@@ -536,7 +533,9 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			mod := certModule(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			mod := openModuleClock(t, clk)
+			addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: newCert(t).TLS})
 			s := newSide(t, mod)
 			silent, err := udp.Listen(netip.AddrPortFrom(lo4, 0)) // reads nothing
 			if err != nil {
@@ -551,7 +550,6 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.tx.ConfigNotify(1200, false)
-			start := time.Now()
 			a, err := association.Bind(s.rx, s.tx, association.Config{Role: tc.role, Tags: []mediaport.CredTag{1}, HandshakeTimeout: timeout})
 			if err != nil {
 				t.Fatal(err)
@@ -569,7 +567,7 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 			if err := s.tx.SendPacket([]byte("early")); !errors.Is(err, dtlstx.ErrNotEstablished) {
 				t.Fatalf("SendPacket while handshaking: %v", err)
 			}
-			if err := a.Write([]byte("early")); !errors.Is(err, association.ErrNotEstablished) {
+			if err := association.Write(a, []byte("early")); !errors.Is(err, association.ErrNotEstablished) {
 				t.Fatalf("Write while handshaking: %v", err)
 			}
 			if _, err := a.SRTPKeys(); !errors.Is(err, association.ErrNotEstablished) {
@@ -586,7 +584,10 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 				if _, err := silent.WriteTo(rec, s.port); err != nil {
 					t.Fatal(err)
 				}
-				testutil.Poll(testutil.Patience, func() bool { return s.a.Stats().Records != 0 })
+				deadline := time.Now().Add(30 * time.Second)
+				for s.a.Stats().Records == 0 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
 				if st := s.a.Stats(); st.Records != 1 {
 					t.Fatalf("stats %+v: the peer's record did not reach the association", st)
 				}
@@ -594,22 +595,52 @@ func TestHandshakeStartedAndTimeout(t *testing.T) {
 					t.Fatalf("DTLS[rx] after a record from the peer: %v %v, want Running", st, err)
 				}
 			}
+			if next, ok := clk.Next(); !ok || next != timeout {
+				t.Fatalf("next timer on the module clock in %v (%v), want the handshake's in %v", next, ok, timeout)
+			}
+			clk.Advance(timeout)
 			seen, err := s.waitRx(t, dtlsrx.Stopped, testutil.Patience)
-			elapsed := time.Since(start)
 			if seen[len(seen)-1] != dtlsrx.Stopped || !errors.Is(err, dtlsrx.ErrAssociation) || !errors.Is(err, association.ErrHandshakeTimeout) ||
 				slices.Contains(seen, dtlsrx.HasPacket) || slices.Contains(seen, dtlsrx.Handshake) {
 				t.Fatalf("statuses %v, %v: want Stopped with the handshake timeout", seen, err)
 			}
-			// Not before the timeout. (How much later cannot be asserted
-			// on wall time on a shared machine.)
-			if elapsed < timeout {
-				t.Fatalf("timed out after %v, want %v", elapsed, timeout)
-			}
 			if st, aerr := a.State(); st != association.Failed || !errors.Is(aerr, association.ErrHandshakeTimeout) {
 				t.Fatalf("association %v %v, want Failed with ErrHandshakeTimeout", st, aerr)
 			}
-			if err := a.Write([]byte("late")); !errors.Is(err, association.ErrNotEstablished) {
+			if err := association.Write(a, []byte("late")); !errors.Is(err, association.ErrNotEstablished) {
 				t.Fatalf("Write after the failure: %v", err)
+			}
+		})
+	}
+}
+
+// TestHandshakeTimeoutNotBefore: a handshake that completes when the
+// module's clock is 1 ms short of Config.HandshakeTimeout succeeds, for a
+// server bound to its peer and a learning server (the client's module runs
+// on the system clock with the default timeout).
+func TestHandshakeTimeoutNotBefore(t *testing.T) {
+	const timeout = 30 * time.Second
+	for _, learn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("learn=%v", learn), func(t *testing.T) {
+			t.Parallel()
+			cert := newCert(t)
+			clk := clock.NewFake(time.Unix(1000, 0))
+			smod := openModuleClock(t, clk)
+			addECDSA(t, smod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+			cmod := openModule(t)
+			addECDSA(t, cmod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+			srv, cli := newSide(t, smod), newSide(t, cmod)
+			peer := cli.port
+			if learn {
+				peer = netip.AddrPort{}
+			}
+			srv.bind(t, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: timeout})
+			clk.Advance(timeout - time.Millisecond)
+			cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
+			waitEstablished(t, cli, srv)
+			cli.sendTo(t, srv, "in time")
+			if next, ok := clk.Next(); ok && next > 50*time.Millisecond {
+				t.Fatalf("a timer due in %v is left on the module clock once established (the handshake's not stopped)", next)
 			}
 		})
 	}
@@ -629,14 +660,14 @@ func TestSendNotEstablished(t *testing.T) {
 		if err := srv.tx.SendPacket([]byte("too early")); !errors.Is(err, dtlstx.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
 			t.Fatalf("SendPacket before the handshake: %v", err)
 		}
-		if err := srv.a.Write([]byte("too early")); !errors.Is(err, association.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
+		if err := association.Write(srv.a, []byte("too early")); !errors.Is(err, association.ErrNotEstablished) || !errors.Is(err, mediaport.ErrState) {
 			t.Fatalf("Write before the handshake: %v", err)
 		}
 	}
 	cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
 	waitEstablished(t, cli, srv)
 	srv.sendTo(t, cli, "now")
-	if err := srv.a.Write([]byte("via Write")); err != nil {
+	if err := association.Write(srv.a, []byte("via Write")); err != nil {
 		t.Fatalf("Write once established: %v", err)
 	}
 	if got := cli.read(t, testutil.Patience); got != "via Write" {
@@ -654,7 +685,7 @@ func TestSendNotEstablished(t *testing.T) {
 	if err := srv.a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.a.Write([]byte("too late")); !errors.Is(err, association.ErrNotEstablished) {
+	if err := association.Write(srv.a, []byte("too late")); !errors.Is(err, association.ErrNotEstablished) {
 		t.Fatalf("Write after Close: %v", err)
 	}
 }

@@ -111,9 +111,9 @@ func deliverOne(a *association.Association, pool *pktq.Pool, d []byte, src netip
 	before = a.Stats()
 	p := pool.Get()
 	p.N, p.Src = copy(p.Buf, d), src
-	if !a.Deliver(p) {
+	if !association.Deliver(a, p) {
 		pool.Put(p)
 	}
-	a.Flush()
+	association.Flush(a)
 	return d, before, a.Stats()
 }

@@ -27,6 +27,17 @@ func openModule(t testing.TB) *mediaport.Module {
 	return mod
 }
 
+// openModuleClock opens a module (closed at cleanup) on clk.
+func openModuleClock(t testing.TB, clk mediaport.Clock) *mediaport.Module {
+	t.Helper()
+	mod, err := mediaport.OpenModule(mediaport.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	return mod
+}
+
 // certModule opens a module (closed at cleanup) holding one self-signed
 // ECDSA credential under tag 1, the setup most tests share.
 func certModule(t testing.TB) *mediaport.Module {
@@ -49,6 +60,14 @@ type side struct {
 
 func newSide(t testing.TB, mod *mediaport.Module) *side {
 	t.Helper()
+	s := newPort(t, mod)
+	s.endpoints(t)
+	return s
+}
+
+// newPort returns a side with its VMP[rx] only (see endpoints).
+func newPort(t testing.TB, mod *mediaport.Module) *side {
+	t.Helper()
 	s := &side{mod: mod}
 	var err error
 	if s.v, err = vmprx.Create(mod); err != nil {
@@ -58,16 +77,23 @@ func newSide(t testing.TB, mod *mediaport.Module) *side {
 		t.Fatal(err)
 	}
 	s.port, _, _ = s.v.Ports()
-	if s.rx, err = dtlsrx.Create(mod); err != nil {
+	return s
+}
+
+// endpoints creates the side's DTLS[rx], attached to its VMP[rx], and its
+// DTLS[tx].
+func (s *side) endpoints(t testing.TB) {
+	t.Helper()
+	var err error
+	if s.rx, err = dtlsrx.Create(s.mod); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.v.ConfigDTLS(s.rx, false); err != nil {
 		t.Fatal(err)
 	}
-	if s.tx, err = dtlstx.Create(mod); err != nil {
+	if s.tx, err = dtlstx.Create(s.mod); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }
 
 // bind points the DTLS[tx] at peer and binds the association.

@@ -90,11 +90,13 @@ func TestSpoofedClientHelloFlood(t *testing.T) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	if g := runtime.NumGoroutine(); g > goroutines+2 {
+	// The server's pion Conn may start its goroutines (3) after the count;
+	// a goroutine per ClientHello would add thousands.
+	if g := runtime.NumGoroutine(); g > goroutines+8 {
 		t.Fatalf("goroutines %d → %d during the flood", goroutines, g)
 	}
 	if grow := int64(after.HeapInuse) - int64(before.HeapInuse); grow > 2<<20 {
-		t.Fatalf("heap grew %d bytes for %d spoofed ClientHellos", grow, senders*each)
+		t.Fatalf("heap grew %d bytes for %d spoofed ClientHellos", grow, sent.Load())
 	}
 	cli.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}})
 	for _, s := range []*side{srv, cli} {

@@ -89,6 +89,8 @@ type Stats struct {
 // DTLSRx is a DTLS[rx] endpoint. Its methods are safe for concurrent use.
 // A nil or zero DTLSRx returns ErrNilHandle from every method.
 type DTLSRx struct {
+	linkRx // the control a terminated association drives (link.RxControlOf)
+
 	ep   *core.Endpoint
 	q    *pktq.Queue
 	pool *pktq.Pool
@@ -110,21 +112,14 @@ type DTLSRx struct {
 	packets, bytes atomic.Uint64
 }
 
+// linkRx is unexported so that the embedded handle is no part of the API.
+type linkRx = link.RxHandle
+
 type recordSink struct{ s link.Sink }
 
 type sourceRef struct{ s link.Source }
 
 func init() {
-	link.DTLSRxControl = func(x any) (link.RxControl, error) {
-		r, _ := x.(*DTLSRx)
-		if r == nil || r.ep == nil {
-			return nil, mediaport.ErrNilHandle
-		}
-		if err := r.ep.Check(); err != nil {
-			return nil, err
-		}
-		return control{r}, nil
-	}
 	link.DTLSRx = func(x any) (link.Sink, error) {
 		r, _ := x.(*DTLSRx)
 		if r == nil || r.ep == nil {
@@ -160,6 +155,7 @@ func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
 	if err != nil {
 		return nil, err
 	}
+	link.SetRxControl(&r.linkRx, control{r})
 	r.ep.SetRunning()
 	return r, nil
 }
@@ -491,6 +487,8 @@ func (s sink) Flush() {
 
 // control is the DTLS[rx] as seen by a terminated association.
 type control struct{ r *DTLSRx }
+
+func (c control) Check() error { return c.r.ep.Check() }
 
 func (c control) SetRecordSink(s link.Sink) error {
 	if s == nil {

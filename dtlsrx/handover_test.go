@@ -50,7 +50,7 @@ func TestHandOverRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		sink, _ := link.DTLSRx(rx)
-		ctl, _ := link.DTLSRxControl(rx)
+		ctl, _ := link.RxControlOf(rx)
 		rec := &recorder{}
 		var sent atomic.Uint32
 		done := make(chan struct{})

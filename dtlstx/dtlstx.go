@@ -74,18 +74,8 @@ type Stats struct {
 
 type writerRef struct{ w link.Writer }
 
-func init() {
-	link.DTLSTxControl = func(x any) (link.TxControl, error) {
-		t, _ := x.(*DTLSTx)
-		if t == nil || t.ep == nil {
-			return nil, mediaport.ErrNilHandle
-		}
-		if err := t.ep.Check(); err != nil {
-			return nil, err
-		}
-		return control{t}, nil
-	}
-}
+// linkTx is unexported so that the embedded handle is no part of the API.
+type linkTx = link.TxHandle
 
 // route is where packets go; replaced whole by Config.
 type route struct {
@@ -97,6 +87,8 @@ type route struct {
 // DTLSTx is a DTLS[tx] endpoint. Its methods are safe for concurrent use.
 // A nil or zero DTLSTx returns ErrNilHandle from every method.
 type DTLSTx struct {
+	linkTx // the control a terminated association drives (link.TxControlOf)
+
 	ep  *core.Endpoint
 	mod *core.Module
 	rt  atomic.Pointer[route]
@@ -125,6 +117,7 @@ func Create(mod *mediaport.Module) (*DTLSTx, error) {
 	if err != nil {
 		return nil, err
 	}
+	link.SetTxControl(&t.linkTx, control{t})
 	return t, nil
 }
 
@@ -409,6 +402,8 @@ func (t *DTLSTx) release() {
 
 // control is the DTLS[tx] as seen by a terminated association.
 type control struct{ t *DTLSTx }
+
+func (c control) Check() error { return c.t.ep.Check() }
 
 func (c control) SetWriter(w link.Writer) error {
 	if w == nil {

@@ -125,7 +125,7 @@ func Run(log *slog.Logger, o Options) ([]string, error) {
 		case dtlsrx.Stopped:
 			return echoes, fmt.Errorf("association ended: %v", err)
 		}
-		if sent == 0 && a.Ready() {
+		if as, _ := a.State(); sent == 0 && as == association.Established {
 			for ; sent < o.Count; sent++ {
 				if err := tx.SendPacket([]byte(fmt.Sprintf("%s #%d", o.Msg, sent+1))); err != nil {
 					return echoes, err

@@ -1,7 +1,13 @@
 // Package link connects endpoint packages without exporting their
-// internals: a VMP[rx] reaches the packet sink of a DTLS[rx] through it.
+// internals: a VMP[rx] reaches the packet sink of a DTLS[rx] through it,
+// and an association the controls of its DTLS[rx] and DTLS[tx].
 // Package dtlsrx sets DTLSRx in its init; package vmprx imports dtlsrx, so
 // the hook is set before vmprx can use it.
+//
+// A DTLS[rx] embeds an RxHandle and a DTLS[tx] a TxHandle, each under an
+// unexported alias: the handle's unexported method puts the endpoint in
+// RxEndpoint (TxEndpoint), so RxControlOf takes a *dtlsrx.DTLSRx, typed,
+// while neither the field nor the method is part of the endpoint's API.
 package link
 
 import (
@@ -63,6 +69,9 @@ var DTLSRx func(rx any) (Sink, error)
 // RxControl is what a DTLS association drives on its DTLS[rx] in terminated
 // mode.
 type RxControl interface {
+	// Check returns nil while the DTLS[rx] is live (created or running),
+	// else the error its methods return.
+	Check() error
 	// SetRecordSink routes the DTLS records the VMP[rx] hands on to s
 	// instead of the DTLS[rx]'s queue, for the rest of the DTLS[rx]'s
 	// life, and first hands s the records that queue already holds (they
@@ -83,8 +92,29 @@ type RxControl interface {
 	Module() *core.Module
 }
 
-// DTLSRxControl returns the RxControl of a *dtlsrx.DTLSRx given as any.
-var DTLSRxControl func(rx any) (RxControl, error)
+// RxHandle holds the RxControl of a DTLS[rx], which embeds it.
+type RxHandle struct{ c RxControl }
+
+func (h *RxHandle) rxHandle() *RxHandle { return h }
+
+// RxEndpoint is a type that embeds RxHandle: a *dtlsrx.DTLSRx.
+type RxEndpoint interface{ rxHandle() *RxHandle }
+
+// SetRxControl gives the DTLS[rx] that embeds h its control (at Create).
+func SetRxControl(h *RxHandle, c RxControl) { h.c = c }
+
+// RxControlOf returns the RxControl of e, or an error for a zero, stopped
+// or destroyed DTLS[rx]. e must not be a nil pointer.
+func RxControlOf(e RxEndpoint) (RxControl, error) {
+	c := e.rxHandle().c
+	if c == nil {
+		return nil, core.ErrNilHandle
+	}
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // Writer is the association as seen by its DTLS[tx] in terminated mode.
 type Writer interface {
@@ -97,6 +127,9 @@ type Writer interface {
 
 // TxControl is what a DTLS association drives on its DTLS[tx].
 type TxControl interface {
+	// Check returns nil while the DTLS[tx] is live (created or running),
+	// else the error its methods return.
+	Check() error
 	// SetWriter makes SendPacket encrypt through w; nil restores
 	// pass-through. It fails if another association holds the DTLS[tx].
 	SetWriter(w Writer) error
@@ -116,5 +149,26 @@ type TxControl interface {
 	SetOnStop(f func())
 }
 
-// DTLSTxControl returns the TxControl of a *dtlstx.DTLSTx given as any.
-var DTLSTxControl func(tx any) (TxControl, error)
+// TxHandle holds the TxControl of a DTLS[tx], which embeds it.
+type TxHandle struct{ c TxControl }
+
+func (h *TxHandle) txHandle() *TxHandle { return h }
+
+// TxEndpoint is a type that embeds TxHandle: a *dtlstx.DTLSTx.
+type TxEndpoint interface{ txHandle() *TxHandle }
+
+// SetTxControl gives the DTLS[tx] that embeds h its control (at Create).
+func SetTxControl(h *TxHandle, c TxControl) { h.c = c }
+
+// TxControlOf returns the TxControl of e, or an error for a zero, stopped
+// or destroyed DTLS[tx]. e must not be a nil pointer.
+func TxControlOf(e TxEndpoint) (TxControl, error) {
+	c := e.txHandle().c
+	if c == nil {
+		return nil, core.ErrNilHandle
+	}
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

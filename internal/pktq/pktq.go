@@ -58,9 +58,9 @@ func (pl *Pool) Put(p *Packet) {
 // Queue is a bounded FIFO of packets. When it is full, Push refuses the
 // packet (tail drop, so what is queued stays in order) and records an
 // overflow: Overrun is reported once per episode, an episode ending when a
-// packet is accepted again. Its ring starts small and doubles up to the
-// bound as bursts need it (an idle endpoint holds little; a busy one stops
-// allocating once grown). A Queue is safe for concurrent use.
+// packet is accepted again. Its ring is allocated at the first Push, small,
+// and doubles up to the bound as bursts need it (an idle endpoint holds
+// none; a busy one stops allocating once grown). A Queue is safe for concurrent use.
 type Queue struct {
 	mu      sync.Mutex
 	pool    *Pool
@@ -82,18 +82,19 @@ func NewQueue(n int, pool *Pool) *Queue {
 	if n <= 0 {
 		n = 1
 	}
-	return &Queue{pool: pool, max: n, ring: make([]*Packet, min(n, initialRing))}
+	return &Queue{pool: pool, max: n}
 }
 
 // initialRing is the ring size a queue starts with.
 const initialRing = 8
 
-// grow doubles the ring, up to the bound; it reports whether there is room.
+// grow allocates the ring or doubles it, up to the bound; it reports
+// whether there is room.
 func (q *Queue) grow() bool {
 	if len(q.ring) >= q.max {
 		return false
 	}
-	ring := make([]*Packet, min(2*len(q.ring), q.max))
+	ring := make([]*Packet, min(max(2*len(q.ring), initialRing), q.max))
 	for i := 0; i < q.n; i++ {
 		ring[i] = q.ring[(q.head+i)%len(q.ring)]
 	}
@@ -229,6 +230,16 @@ func (q *Queue) Drops() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.drops
+}
+
+// Trim releases the ring of an empty queue (the next Push allocates one),
+// so that an idle queue holds none.
+func (q *Queue) Trim() {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.ring, q.head = nil, 0
+	}
+	q.mu.Unlock()
 }
 
 // Close refuses every later Push. Queued packets stay readable.

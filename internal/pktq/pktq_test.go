@@ -111,13 +111,16 @@ func TestNoAllocs(t *testing.T) {
 func TestQueueGrowsToBound(t *testing.T) {
 	pool := NewPool(16)
 	q := NewQueue(100, pool)
-	if len(q.ring) != initialRing {
-		t.Fatalf("initial ring %d", len(q.ring))
+	if q.ring != nil {
+		t.Fatalf("a new queue holds a ring of %d", len(q.ring))
 	}
 	// Pop two first so that the ring has wrapped when it grows.
 	buf := make([]byte, 16)
 	for i := 0; i < 5; i++ {
 		q.Push(fill(pool, fmt.Sprint(i)))
+		if len(q.ring) != initialRing {
+			t.Fatalf("ring of %d after %d pushes, want %d", len(q.ring), i+1, initialRing)
+		}
 	}
 	q.Pop(buf)
 	q.Pop(buf)
@@ -182,5 +185,34 @@ func TestTake(t *testing.T) {
 	buf := make([]byte, 8)
 	if pp, ok, _ := q.Pop(buf); !ok || string(buf[:pp.N]) != "c" {
 		t.Fatalf("Pop after Take = %q", buf[:pp.N])
+	}
+}
+
+func TestQueueTrim(t *testing.T) {
+	pool := NewPool(16)
+	q := NewQueue(100, pool)
+	buf := make([]byte, 16)
+	for i := 0; i < 10; i++ {
+		q.Push(fill(pool, fmt.Sprint(i)))
+	}
+	q.Pop(buf)
+	q.Trim() // not empty: kept
+	if len(q.ring) != 2*initialRing || q.Len() != 9 {
+		t.Fatalf("Trim of a queue of %d: ring %d", q.Len(), len(q.ring))
+	}
+	for q.Len() > 0 {
+		q.Pop(buf)
+	}
+	q.Trim()
+	if q.ring != nil {
+		t.Fatalf("empty queue keeps a ring of %d after Trim", len(q.ring))
+	}
+	for i := 0; i < 3; i++ { // in order again
+		q.Push(fill(pool, fmt.Sprint(i)))
+	}
+	for i := 0; i < 3; i++ {
+		if pp, ok, err := q.Pop(buf); !ok || err != nil || string(buf[:pp.N]) != fmt.Sprint(i) {
+			t.Fatalf("pop %d after Trim: %q %v %v", i, buf[:pp.N], ok, err)
+		}
 	}
 }

@@ -1,0 +1,399 @@
+package association
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3"
+
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/pktq"
+)
+
+// recordSink is the association as the sink of the records its DTLS[rx]
+// hands on (link.Sink).
+type recordSink struct{ a *Association }
+
+func (s recordSink) Deliver(p *pktq.Packet) bool { return s.a.deliver(p) }
+func (s recordSink) Flush()                      { s.a.flush() }
+
+// writer is the association as the DTLS[tx]'s SendPacket encrypts through
+// it (link.Writer).
+type writer struct{ a *Association }
+
+func (w writer) Write(p []byte) error { return w.a.write(p) }
+func (w writer) Ready() bool          { return w.a.ready.Load() }
+
+// deliver takes a record datagram from the VMP[rx].
+func (a *Association) deliver(p *pktq.Packet) bool {
+	if !ValidRecords(p.Bytes()) {
+		a.malformed.Add(1)
+		return false
+	}
+	if a.ready.Load() && !acceptableEstablished(p.Bytes()) {
+		a.rejected.Add(1)
+		return false
+	}
+	peer := a.peer.Load()
+	if peer == nil {
+		if !isClientHello(p.Bytes()) || !a.learn(p.Src) {
+			a.foreign.Add(1)
+			return false
+		}
+		peer = a.peer.Load()
+	}
+	if p.Src != *peer {
+		a.foreign.Add(1)
+		return false
+	}
+	if !a.ready.Load() && onlyApplicationData(p.Bytes()) && a.holdEarly(p) {
+		a.records.Add(1)
+		return true
+	}
+	if !a.raw.Push(p) {
+		return false
+	}
+	a.records.Add(1)
+	return true
+}
+
+// maxEarly bounds the application data datagrams held during a handshake.
+const maxEarly = 16
+
+// holdEarly keeps p, application data that arrived before the handshake
+// completed, until it has: pion/dtls hands such data to Read only if its
+// one-record buffer is free, and drops it otherwise — the peer may send
+// several records the moment its own handshake completes, before ours has.
+// It reports false (p goes to pion at once) when the handshake has
+// completed meanwhile or maxEarly datagrams are held already.
+func (a *Association) holdEarly(p *pktq.Packet) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ready.Load() || a.closing.Load() || len(a.early) >= maxEarly {
+		return false
+	}
+	a.early = append(a.early, p)
+	return true
+}
+
+// releaseEarly hands the held application data to pion, in order, and
+// marks the association ready, under a.mu so that a datagram deliver
+// takes meanwhile is either held and released here or, seeing ready,
+// queued after these.
+func (a *Association) releaseEarly() {
+	a.mu.Lock()
+	for _, p := range a.early {
+		if !a.raw.Push(p) {
+			a.mod.Packets.Put(p)
+		}
+	}
+	a.early = nil // no more: the association is ready
+	if !a.closing.Load() {
+		a.ready.Store(true)
+	}
+	a.mu.Unlock()
+	a.flush()
+}
+
+// dropEarly returns held application data to the pool.
+func (a *Association) dropEarly() {
+	a.mu.Lock()
+	for _, p := range a.early {
+		a.mod.Packets.Put(p)
+	}
+	clear(a.early)
+	a.early = a.early[:0]
+	a.mu.Unlock()
+}
+
+// isClientHello reports whether the first record of b is an epoch-0
+// handshake record starting with a ClientHello.
+func isClientHello(b []byte) bool {
+	return len(b) > 13 && b[0] == ctHandshake && b[3] == 0 && b[4] == 0 && b[13] == 1
+}
+
+// learn makes src the peer of a learning server.
+func (a *Association) learn(src netip.AddrPort) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.peer.Load() != nil || a.closing.Load() {
+		return a.peer.Load() != nil
+	}
+	if err := a.txc.SetDestination(src); err != nil {
+		return false
+	}
+	a.peer.Store(&src)
+	a.flush() // wakes the handshake
+	a.mod.Log.Debug("association learned its peer", "peer", src)
+	return true
+}
+
+// flush wakes the DTLS stack after a batch.
+func (a *Association) flush() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// write encrypts p into one record.
+func (a *Association) write(p []byte) error {
+	a.mu.Lock()
+	c := a.conn
+	a.mu.Unlock()
+	if c == nil || !a.ready.Load() {
+		return ErrNotEstablished
+	}
+	if _, err := c.Write(p); err != nil {
+		return fmt.Errorf("association: write: %w", err)
+	}
+	return nil
+}
+
+// The states of the read sessions (Association.sessions).
+const (
+	sessionsOpen   = 1 << iota // established: mayRead starts sessions
+	sessionRunning             // a session's goroutine runs
+	sessionSignal              // Read may have something to return (set by mayRead)
+)
+
+// readLinger is how long a read session waits for more data before it
+// ends and gives its buffer back, on the module's clock.
+const readLinger = 50 * time.Millisecond
+
+// mayRead tells the read session that Read may have something to return,
+// and starts a session if none runs. pion's Conn.Read must be given its
+// buffer before the data arrives, so reading only in sessions, which start
+// when pion takes a record and end after readLinger without data, is what
+// lets an idle association hold no read buffer and no goroutine.
+func (a *Association) mayRead() {
+	for {
+		old := a.sessions.Load()
+		if old&sessionsOpen == 0 {
+			return
+		}
+		next := old | sessionRunning | sessionSignal
+		if next == old {
+			return
+		}
+		if a.sessions.CompareAndSwap(old, next) {
+			if old&sessionRunning == 0 {
+				a.startSession()
+			}
+			return
+		}
+	}
+}
+
+// startSession starts a session's goroutine, unless Close has begun: Close
+// waits for the sessions started before, and none starts after.
+func (a *Association) startSession() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing.Load() {
+		return
+	}
+	a.wg.Add(1)
+	go a.session()
+}
+
+// session reads application data into a buffer of the module's pool and
+// hands it to the DTLS[rx], in rounds: each lasts until readLinger passes
+// on the module's clock, and another follows when mayRead was called
+// during it. When Read fails (the peer's close_notify, a fatal alert,
+// Close) the association ends.
+func (a *Association) session() {
+	a.mu.Lock()
+	c := a.conn
+	a.mu.Unlock()
+	p := a.mod.Packets.Get()
+	err := a.readRounds(c, p.Buf)
+	a.mod.Packets.Put(p)
+	if err == nil {
+		a.raw.Trim() // idle: pion has taken the records
+		a.wg.Done()
+		return
+	}
+	a.sessions.Store(0) // no session starts again
+	// Done before reporting: reporting may stop the endpoints, whose Stop
+	// closes the association and waits for this goroutine.
+	a.wg.Done()
+	a.finish(err)
+}
+
+// readRounds runs the rounds of a session; it returns nil when a round
+// ended without mayRead called during it (sessionRunning is then clear).
+func (a *Association) readRounds(c *dtls.Conn, buf []byte) error {
+	for {
+		a.sessions.And(^uint32(sessionSignal)) // this round covers it
+		linger := a.startRound(c)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+					break // readLinger without data
+				}
+				linger.Stop()
+				return err
+			}
+			a.rxc.PushData(buf[:n], *a.peer.Load())
+		}
+		for {
+			old := a.sessions.Load()
+			if old&sessionSignal != 0 {
+				break // records reached pion during the round: go on
+			}
+			if a.sessions.CompareAndSwap(old, old&^sessionRunning) {
+				return nil
+			}
+		}
+	}
+}
+
+// longAgo is a read deadline in the past: it ends a blocked Read at once.
+var longAgo = time.Unix(1, 0)
+
+// startRound clears c's read deadline and starts the round's linger on the
+// module's clock: pion's read deadline runs on wall time, so the timer sets
+// one in the past when readLinger has passed, unless a later round has
+// started meanwhile. Stop the timer when the round ends otherwise.
+func (a *Association) startRound(c *dtls.Conn) clock.Timer {
+	a.lingerMu.Lock()
+	a.round++
+	round := a.round
+	c.SetReadDeadline(time.Time{})
+	a.lingerMu.Unlock()
+	return a.mod.Clock.AfterFunc(readLinger, func() {
+		a.lingerMu.Lock()
+		if a.round == round {
+			c.SetReadDeadline(longAgo)
+		}
+		a.lingerMu.Unlock()
+	})
+}
+
+// packetConn is the net.PacketConn pion runs over: it reads the records
+// the VMP[rx] handed to the association and writes through the DTLS[tx].
+// pion closes it when a handshake attempt fails, so each attempt has its
+// own.
+type packetConn struct {
+	a      *Association
+	peer   *net.UDPAddr // the source of every record, as pion was given it
+	closed atomic.Bool
+	// expired is set by a read deadline that has passed. pion sets one in
+	// the past to cancel a blocked ReadFrom and clears it after; a future
+	// one runs on the module's clock (timer, gen under mu).
+	expired atomic.Bool
+	mu      sync.Mutex
+	timer   clock.Timer
+	gen     uint32
+	took    bool // the last ReadFrom returned a record (pion's reader goroutine only)
+}
+
+func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.took {
+		// pion is back for more: whatever the last record gave Read is
+		// waiting now. Tell the read session again, so that a read round
+		// starts after the data, not only when pion took the record — a
+		// round whose deadline fired just as the data came may have
+		// returned the timeout rather than the data.
+		c.took = false
+		if c.a.ready.Load() {
+			c.a.mayRead()
+		}
+	}
+	for {
+		if c.closed.Load() || c.a.closing.Load() {
+			return 0, nil, net.ErrClosed
+		}
+		pp, ok, err := c.a.raw.Pop(p)
+		if ok {
+			if err != nil {
+				return 0, nil, err
+			}
+			if c.a.ready.Load() {
+				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
+			}
+			c.took = true
+			return pp.N, c.peer, nil // deliver let only the peer's records in
+		}
+		if c.expired.Load() {
+			return 0, nil, errDeadline
+		}
+		<-c.a.wake // a record, Close or the deadline
+	}
+}
+
+var errDeadline = &net.OpError{Op: "read", Net: "dtls", Err: timeoutError{}}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if err := c.a.txc.SendRaw(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *packetConn) Close() error {
+	c.closed.Store(true)
+	c.SetReadDeadline(time.Time{}) // stops the timer
+	c.a.flush()                    // wakes ReadFrom
+	c.a.mayRead()                  // pion closes it when it ends: Read has its error
+	return nil
+}
+
+func (c *packetConn) LocalAddr() net.Addr {
+	if l, err := c.a.txc.LocalAddr(); err == nil {
+		return net.UDPAddrFromAddrPort(l)
+	}
+	return &net.UDPAddr{}
+}
+
+func (c *packetConn) SetDeadline(t time.Time) error    { return c.SetReadDeadline(t) }
+func (c *packetConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetReadDeadline sets the deadline of ReadFrom on the module's clock; the
+// zero time removes it, a time not after now passes at once.
+func (c *packetConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.expired.Store(false)
+	if t.IsZero() {
+		return nil
+	}
+	clk := c.a.mod.Clock
+	wait := t.Sub(clk.Now())
+	if wait <= 0 {
+		c.expired.Store(true)
+		c.a.flush()
+		return nil
+	}
+	gen := c.gen
+	c.timer = clk.AfterFunc(wait, func() {
+		c.mu.Lock()
+		if c.gen == gen {
+			c.expired.Store(true)
+		}
+		c.mu.Unlock()
+		c.a.flush()
+	})
+	return nil
+}
