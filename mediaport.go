@@ -130,18 +130,13 @@ type Options struct {
 // created on it and share its logger, clock and limits. A Module is safe for
 // concurrent use.
 type Module struct {
-	c   *core.Module
-	clk Clock
+	coreHandle // how endpoint packages reach c (core.Get)
+	c          *core.Module
+	clk        Clock
 }
 
-func init() {
-	core.Of = func(m any) *core.Module {
-		if mod, ok := m.(*Module); ok && mod != nil {
-			return mod.c
-		}
-		return nil
-	}
-}
+// coreHandle keeps core.Handle out of the Module's API.
+type coreHandle = core.Handle
 
 // OpenModule opens a module (sm_open_module).
 func OpenModule(opts Options) (*Module, error) {
@@ -163,7 +158,9 @@ func OpenModule(opts Options) (*Module, error) {
 	if clk == nil {
 		clk = SystemClock()
 	}
-	return &Module{c: core.NewModule(opts.Logger, coreClock{clk}, limits), clk: clk}, nil
+	m := &Module{c: core.NewModule(opts.Logger, coreClock{clk}, limits), clk: clk}
+	core.SetModule(&m.coreHandle, m.c)
+	return m, nil
 }
 
 // Close stops and destroys every endpoint still open on the module (their

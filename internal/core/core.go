@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,17 +92,32 @@ type Module struct {
 	Creds Credentials
 }
 
-// Of returns the core of a *mediaport.Module (given as any to avoid an
-// import cycle), or nil for a nil or closed-over value. Package mediaport
-// sets it in its init.
-var Of func(m any) *Module
+// Handle is the core of a module as the public *mediaport.Module holds
+// it: the root package embeds a Handle under an unexported alias, so the
+// handle's unexported method puts *mediaport.Module in Holder, and Get
+// takes it typed, while neither the field nor the method is part of the
+// module's API.
+type Handle struct{ c *Module }
 
-// Get returns the core of mod, or ErrNilModule.
-func Get(mod any) (*Module, error) {
-	if Of == nil {
+func (h *Handle) handle() *Handle { return h }
+
+// Holder is a type that embeds Handle: a *mediaport.Module.
+type Holder interface{ handle() *Handle }
+
+// SetModule gives the *mediaport.Module that embeds h its core (at open).
+func SetModule(h *Handle, c *Module) { h.c = c }
+
+// Get returns the core of mod, or ErrNilModule for a nil or zero one.
+func Get(mod Holder) (*Module, error) {
+	if mod == nil {
 		return nil, ErrNilModule
 	}
-	c := Of(mod)
+	// A nil *mediaport.Module in the interface: its promoted method would
+	// dereference it.
+	if v := reflect.ValueOf(mod); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, ErrNilModule
+	}
+	c := mod.handle().c
 	if c == nil {
 		return nil, ErrNilModule
 	}
