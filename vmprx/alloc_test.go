@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -139,7 +138,11 @@ func TestGRONoAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	pt := v.ports[0].Load()
-	m := &pt.rd.Msgs[0]
+	pt.mu.Lock()
+	r := getReader(v.mod, true, pt.conn)
+	pt.mu.Unlock()
+	defer putReader(r)
+	m := &r.rd.Msgs[0]
 	for i := 0; i < 4; i++ {
 		p := m.Buf[i*1200 : (i+1)*1200]
 		p[0] = 0x80
@@ -147,13 +150,11 @@ func TestGRONoAllocs(t *testing.T) {
 	}
 	buf := make([]byte, 2048)
 	testutil.NoAllocs(t, "coalesced route + GetPacket", func() {
-		for !pt.gate.TryEnter() {
-			runtime.Gosched()
-		}
+		pt.mu.Lock()
 		m.N, m.Seg, m.Trunc = 4*1200, 1200, false
-		v.route(pt, 0, 1)
+		v.route(pt, r, 0, 1)
 		v.endBatch(&pt.b)
-		pt.gate.Release()
+		pt.mu.Unlock()
 		for i := 0; i < 4; i++ {
 			if _, err := v.GetPacket(buf); err != nil {
 				t.Fatal(err)
