@@ -46,7 +46,6 @@ type port struct {
 	fd          int // conn's descriptor, for the callers' reads (under mu, until closed)
 	gro         bool
 	callerReads bool
-	done        chan struct{} // closed by release
 
 	// mu serialises the readers of a caller-reads port and guards what
 	// follows; the receive goroutine of a port-reads port, its only
@@ -55,8 +54,9 @@ type port struct {
 	rd     *reader // taken from the pool while the socket is being read
 	b      batch
 	closed bool
+	done   chan struct{} // made by sleep, closed by close
 	w      rxloop.Watch  // caller reads
-	arm    chan struct{} // caller reads: wakes the parked watcher (capacity 1)
+	arm    chan struct{} // caller reads: wakes the parked watcher (capacity 1), and at close
 	timer  clock.Timer   // caller reads: the Watch's delay
 }
 
@@ -121,7 +121,7 @@ func putReader(r *reader) {
 
 // newPort prepares port idx of v on conn.
 func (v *VMPRx) newPort(idx int, conn *udp.Conn, cfg Config) (*port, error) {
-	pt := &port{v: v, idx: idx, conn: conn, fd: conn.FD(), gro: cfg.GRO, callerReads: cfg.CallerReads, done: make(chan struct{})}
+	pt := &port{v: v, idx: idx, conn: conn, fd: conn.FD(), gro: cfg.GRO, callerReads: cfg.CallerReads}
 	if cfg.GRO {
 		if err := conn.EnableGRO(); err != nil {
 			return nil, err
@@ -146,10 +146,18 @@ func (pt *port) start() {
 // close closes the socket; the port's goroutine ends (release waits for
 // it). A caller reading is let finish first.
 func (pt *port) close() {
-	close(pt.done)
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	pt.closed = true
+	if pt.done != nil {
+		close(pt.done)
+	}
+	if pt.arm != nil {
+		select {
+		case pt.arm <- struct{}{}: // the watcher sees closed
+		default:
+		}
+	}
 	pt.w.Close()
 	if pt.timer != nil {
 		pt.timer.Stop()
@@ -222,13 +230,23 @@ func (pt *port) drain() error {
 
 // sleep waits d on the module's clock; false when the port closed.
 func (pt *port) sleep(d time.Duration) bool {
+	pt.mu.Lock()
+	if pt.closed {
+		pt.mu.Unlock()
+		return false
+	}
+	if pt.done == nil {
+		pt.done = make(chan struct{})
+	}
+	done := pt.done
+	pt.mu.Unlock()
 	ch := make(chan struct{})
 	t := pt.v.mod.Clock.AfterFunc(d, func() { close(ch) })
 	defer t.Stop()
 	select {
 	case <-ch:
 		return true
-	case <-pt.done:
+	case <-done:
 		return false
 	}
 }
@@ -247,6 +265,10 @@ func (pt *port) watch() {
 			continue
 		}
 		pt.mu.Lock()
+		if pt.closed {
+			pt.mu.Unlock()
+			return
+		}
 		var act rxloop.Action
 		var d time.Duration
 		if err == nil {
@@ -260,11 +282,7 @@ func (pt *port) watch() {
 		if stopped {
 			return
 		}
-		select {
-		case <-pt.arm:
-		case <-pt.done:
-			return
-		}
+		<-pt.arm // an Arm, or close
 	}
 }
 
@@ -384,6 +402,17 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 				continue
 			}
 			act = pt.w.Read(more)
+			if act&rxloop.Signal != 0 && mine {
+				// The caller got something: signalling it alone is enough,
+				// as a signalled consumer reads until it finds nothing
+				// (and routes, signalling, what is for the others).
+				act &^= rxloop.Signal
+				if self != nil {
+					self.Flush()
+				} else {
+					v.ep.Signal()
+				}
+			}
 		case errors.Is(err, net.ErrClosed):
 			return got
 		case udp.Transient(err):

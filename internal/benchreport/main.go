@@ -44,6 +44,7 @@ var goals = map[string]float64{
 	"vmprx/ReceiveBatch":   1.2,
 	"vmprx/ReceiveGRO":     1.2,
 	"vmprx/ReceiveSingle":  0.9,
+	"vmprx/IdlePorts":      1.0,
 
 	"stun/Respond":           0.8,
 	"turn/ProcessAllocate":   0.9,
@@ -57,6 +58,7 @@ var goals = map[string]float64{
 // metric to compare (lower is better, as for time).
 var units = map[string]string{
 	"association/IdleMemory": "B/assoc",
+	"vmprx/IdlePorts":        "B/port",
 }
 
 // extraPairs compare two sub-benchmarks that are not mediaport/baseline:

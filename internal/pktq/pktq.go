@@ -58,8 +58,8 @@ func (pl *Pool) Put(p *Packet) {
 // Queue is a bounded FIFO of packets. When it is full, Push refuses the
 // packet (tail drop, so what is queued stays in order) and records an
 // overflow: Overrun is reported once per episode, an episode ending when a
-// packet is accepted again. Its ring starts small and doubles up to the
-// bound as bursts need it (an idle endpoint holds little; a busy one stops
+// packet is accepted again. Its ring is allocated with the first packet,
+// starts small and doubles up to the bound as bursts need it (an idle endpoint holds little; a busy one stops
 // allocating once grown). A Queue is safe for concurrent use.
 type Queue struct {
 	mu      sync.Mutex
@@ -82,7 +82,7 @@ func NewQueue(n int, pool *Pool) *Queue {
 	if n <= 0 {
 		n = 1
 	}
-	return &Queue{pool: pool, max: n, ring: make([]*Packet, min(n, initialRing))}
+	return &Queue{pool: pool, max: n} // the ring comes with the first packet
 }
 
 // initialRing is the ring size a queue starts with.
@@ -93,7 +93,7 @@ func (q *Queue) grow() bool {
 	if len(q.ring) >= q.max {
 		return false
 	}
-	ring := make([]*Packet, min(2*len(q.ring), q.max))
+	ring := make([]*Packet, min(max(2*len(q.ring), initialRing), q.max))
 	for i := 0; i < q.n; i++ {
 		ring[i] = q.ring[(q.head+i)%len(q.ring)]
 	}
