@@ -18,6 +18,7 @@ import (
 	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/rxloop"
 	"github.com/mediaport/mediaport/internal/udp"
 	"github.com/mediaport/mediaport/stun"
 )
@@ -116,6 +117,7 @@ type Allocation struct {
 	sess *stun.Session
 	q    *pktq.Queue
 	wg   sync.WaitGroup
+	quit chan struct{} // closed by release: ends the receive goroutine's backoff
 
 	mu          sync.Mutex
 	cfg         Config
@@ -229,6 +231,7 @@ func (a *Allocation) Config(cfg Config) error {
 		return a.ep.Check() // stopped meanwhile: release closes what we opened
 	}
 	a.state = Allocating
+	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go a.receive()
 	if err := a.sendAllocateLocked(); err != nil {
@@ -600,14 +603,31 @@ func (a *Allocation) receive() {
 			pool.Put(p)
 		}
 	}()
+	var bo rxloop.Backoff
 	for {
 		n, err := rd.Read()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			switch {
+			case errors.Is(err, net.ErrClosed):
+				return
+			case udp.Transient(err): // an ICMP error, gone once read
+				continue
+			}
+			// A persistent error: back off on the module's clock, and
+			// after rxloop's limit fail the allocation with it.
+			d, stop := bo.Fail()
+			if stop {
+				a.mu.Lock()
+				a.failLocked(fmt.Errorf("turn: receive: %w", err))
+				a.mu.Unlock()
+				return
+			}
+			if !sleep(a.clk, d, a.quit) {
 				return
 			}
 			continue
 		}
+		bo.OK()
 		got := false
 		for i := 0; i < n; i++ {
 			m := &rd.Msgs[i]
@@ -645,6 +665,19 @@ func (a *Allocation) receive() {
 		if got {
 			a.ep.Signal()
 		}
+	}
+}
+
+// sleep waits d on clk; false when quit closes first.
+func sleep(clk clock.Clock, d time.Duration, quit <-chan struct{}) bool {
+	ch := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(ch) })
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-quit:
+		return false
 	}
 }
 
@@ -852,6 +885,9 @@ func (a *Allocation) release() {
 		delete(a.waiters, td)
 	}
 	conn, sess, q := a.conn, a.sess, a.q
+	if a.quit != nil {
+		close(a.quit) // ends a receive backoff
+	}
 	a.mu.Unlock()
 	if sess != nil {
 		sess.Destroy()
