@@ -162,3 +162,55 @@ func TestGRONoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestCallerReadsNoAllocs: with CallerReads, reading the socket through
+// the DTLS[rx] (GetPacket, GetPackets: straight into the caller's
+// buffers) and the VMP[rx] (GetPacket) allocates nothing in steady state.
+func TestCallerReadsNoAllocs(t *testing.T) {
+	mod, _ := mediaport.OpenModule(mediaport.Options{})
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true, CallerReads: true}); err != nil {
+		t.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	port, _, _ := v.Ports()
+	dtls := make([]byte, 1200)
+	dtls[0] = 23
+	rtp := make([]byte, 1200)
+	rtp[0] = 0x80
+	binary.BigEndian.PutUint32(rtp[8:], 7)
+	bufs := make([][]byte, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, 4), make([]netip.AddrPort, 4)
+	until := func(what string, f func() bool) {
+		for deadline := time.Now().Add(20 * time.Second); !f(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: nothing read", what)
+			}
+		}
+	}
+	testutil.NoAllocs(t, "DTLS[rx].GetPacket from the socket", func() {
+		s.WriteTo(dtls, port)
+		until("GetPacket", func() bool { _, _, err := rx.GetPacket(bufs[0]); return err == nil })
+	})
+	testutil.NoAllocs(t, "DTLS[rx].GetPackets from the socket", func() {
+		for range bufs {
+			s.WriteTo(dtls, port)
+		}
+		got := 0
+		until("GetPackets", func() bool { n, _ := rx.GetPackets(bufs[got:], sizes, srcs); got += n; return got == len(bufs) })
+	})
+	testutil.NoAllocs(t, "VMP[rx].GetPacket from the socket", func() {
+		s.WriteTo(rtp, port)
+		until("VMP[rx] GetPacket", func() bool { _, err := v.GetPacket(bufs[0]); return err == nil })
+	})
+}

@@ -3,6 +3,7 @@ package vmprx
 import (
 	"errors"
 	"syscall"
+	"time"
 
 	"github.com/mediaport/mediaport/internal/rxloop"
 )
@@ -34,9 +35,12 @@ func WatchState(v *VMPRx) rxloop.State {
 	return pt.w.State()
 }
 
-// BreakRTPPort puts a descriptor that is not a socket (a pipe's read end)
-// in place of the RTP socket's descriptor, so that every read of it fails
-// with ENOTSOCK, as a persistent error would.
+// BreakRTPPort makes every read of the RTP socket fail, as a persistent
+// error would: it puts a descriptor that is not a socket (a pipe's read
+// end) in place of the socket's, so that reads on the descriptor fail
+// with ENOTSOCK, and sets a read deadline in the past, so that waits in
+// the poller (which no longer hears of the replaced socket) fail with
+// os.ErrDeadlineExceeded.
 func BreakRTPPort(v *VMPRx) error {
 	pt := v.ports[0].Load()
 	if pt == nil {
@@ -56,5 +60,8 @@ func BreakRTPPort(v *VMPRx) error {
 	if err := rc.Control(func(fd uintptr) { derr = syscall.Dup3(p[0], int(fd), 0) }); err != nil {
 		return err
 	}
-	return derr
+	if derr != nil {
+		return derr
+	}
+	return pt.conn.UDPConn().SetReadDeadline(time.Unix(1, 0))
 }
