@@ -7,16 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/dtlsrx"
-	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/rxloop"
@@ -514,54 +511,6 @@ func testGRO(t *testing.T, loop netip.Addr, callerReads bool) {
 	}
 	if st.Coalesced == 0 || st.Coalesced > 2*n {
 		t.Errorf("%v: %d datagrams arrived coalesced, want some (the batches were sent with GSO)", loop, st.Coalesced)
-	}
-}
-
-// TestPersistentErrorStops: a socket whose every read fails makes the
-// port back off on the module's clock and, after rxloop.DefaultLimit
-// errors in a row, stop the VMP[rx] with the cause — in both modes,
-// instead of spinning. The application calls Status as it would on each
-// wake-up (with CallerReads, that reads the socket too).
-func TestPersistentErrorStops(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			clk := clock.NewFake(time.Unix(1000, 0))
-			mod := openModule(t, mediaport.Options{Clock: clk})
-			v, _, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, CallerReads: m.callerReads})
-			ev, _ := v.Event()
-			waitStatus(t, ev, v.Status, vmprx.GotPorts)
-			if err := vmprx.BreakRTPPort(v); err != nil {
-				t.Fatal(err)
-			}
-			// Until the clock has moved, the endpoint runs: the first
-			// error only starts a delay.
-			deadline := time.Now().Add(20 * time.Second)
-			for clk.Pending() == 0 {
-				v.Status()
-				if time.Now().After(deadline) {
-					t.Fatal("no backoff timer started")
-				}
-				time.Sleep(time.Millisecond)
-			}
-			if st, err := v.Status(); st == vmprx.Stopped {
-				t.Fatalf("stopped before the backoff ran: %v", err)
-			}
-			for !ev.Permanent() {
-				if time.Now().After(deadline) {
-					t.Fatal("not stopped")
-				}
-				clk.Advance(100 * time.Millisecond)
-				v.Status()
-				time.Sleep(time.Millisecond)
-			}
-			st, err := v.Status()
-			if st != vmprx.Stopped || !(errors.Is(err, syscall.ENOTSOCK) || errors.Is(err, os.ErrDeadlineExceeded)) {
-				t.Fatalf("Status = %v, %v; want Stopped with the read error", st, err)
-			}
-			if err := v.Destroy(); err != nil {
-				t.Fatal(err)
-			}
-		})
 	}
 }
 
