@@ -15,6 +15,9 @@ func (s *readerSys) init(*Reader) {}
 // read reads one datagram: batch receive is implemented on Linux only.
 // Reading without waiting polls with an expired deadline.
 func (s *readerSys) read(r *Reader, wait bool) (int, error) {
+	if r.conn == nil {
+		return 0, os.ErrInvalid
+	}
 	m := &r.Msgs[0]
 	c := r.conn.c
 	if !wait {
@@ -32,13 +35,25 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 	return 1, nil
 }
 
-// readFD reads through the socket: without batch receive there is no
-// descriptor path.
-func (s *readerSys) readFD(r *Reader, fd int) (int, error) { return s.read(r, false) }
-
 func (s *readerSys) enableGRO(*Reader) error { return errors.ErrUnsupported }
 
 func enableGRO(*Conn) error { return errors.ErrUnsupported }
 
-// waitReadable is not implemented without Linux's MSG_PEEK path here.
-func waitReadable(*Conn) error { return errors.ErrUnsupported }
+// waitReadable lets the poller wait once: the function given to
+// RawConn.Read reports "not yet" on its first call and "ready" when the
+// poller calls it again. The poller's notification is edge-triggered, and
+// every waiter here starts after a read that emptied the socket, so the
+// next datagram wakes it; a spurious wake-up only costs an empty read.
+func waitReadable(u *Conn) error {
+	if u.rc == nil {
+		return os.ErrInvalid
+	}
+	first := true
+	return u.rc.Read(func(uintptr) bool {
+		if first {
+			first = false
+			return false
+		}
+		return true
+	})
+}
