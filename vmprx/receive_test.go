@@ -631,3 +631,59 @@ func TestCallerReadsDestroy(t *testing.T) {
 		}
 	}
 }
+
+// TestPortReadsCallersNeverRead: in the default mode GetPacket, GetPackets
+// and Status never touch the socket: with the port held (as its receive
+// goroutine holds it while it reads) and a datagram of each kind waiting,
+// they return at once with nothing; once the port is released the
+// receive goroutine delivers both.
+func TestPortReadsCallersNeverRead(t *testing.T) {
+	v, rtp, rx := newMode(t, mediaport.Options{}, false)
+	ev, _ := v.Event()
+	waitStatus(t, ev, v.Status, vmprx.GotPorts)
+	release := vmprx.HoldPorts(v)
+	s := sender(t, lo4)
+	s.WriteTo(dtlsRecord("r"), rtp)
+	s.WriteTo(rtpPacket(1, 1, "m"), rtp)
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 2048)
+		if _, _, err := rx.GetPacket(buf); !errors.Is(err, dtlsrx.ErrNoPacket) {
+			done <- fmt.Errorf("DTLS[rx] GetPacket = %v", err)
+			return
+		}
+		if _, err := rx.GetPackets([][]byte{buf}, []int{0}, []netip.AddrPort{{}}); !errors.Is(err, dtlsrx.ErrNoPacket) {
+			done <- fmt.Errorf("DTLS[rx] GetPackets = %v", err)
+			return
+		}
+		if st, err := rx.Status(); st != dtlsrx.Running || err != nil {
+			done <- fmt.Errorf("DTLS[rx] Status = %v, %v", st, err)
+			return
+		}
+		if _, err := v.GetPacket(buf); !errors.Is(err, vmprx.ErrNoPacket) {
+			done <- fmt.Errorf("VMP[rx] GetPacket = %v", err)
+			return
+		}
+		if st, err := v.Status(); st != vmprx.Running || err != nil {
+			done <- fmt.Errorf("VMP[rx] Status = %v, %v", st, err)
+			return
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		release()
+		t.Fatal("a call waited for the port: it reads the socket")
+	}
+	waitStatus(t, ev, v.Status, vmprx.HasPacket)
+	rev, _ := rx.Event()
+	waitSignal(t, rev.C(), "DTLS[rx]")
+	if n, _, err := rx.GetPacket(make([]byte, 2048)); err != nil || n != 14 {
+		t.Fatalf("DTLS[rx] GetPacket = %d, %v", n, err)
+	}
+}
