@@ -152,7 +152,9 @@ type Stats struct {
 // of a DTLS[rx] it feeds) that reads the socket. Calls for one port never
 // overlap. pkt is valid only during the call (copy what you keep). Replies
 // go out from the same port with SendFrom. The handler must not Stop or
-// Destroy the VMP[rx] (that waits for the reading goroutines); it may call
+// Destroy the VMP[rx] (that waits for the port's reader) nor, with
+// CallerReads, call GetPacket, GetPackets or Status of the VMP[rx] or of
+// its DTLS[rx]s (they would read the port it is called from); it may call
 // any other method.
 type STUNHandler func(pkt []byte, src netip.AddrPort, rtcpPort bool)
 
