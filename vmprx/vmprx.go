@@ -58,10 +58,11 @@ type Config struct {
 	// GRO lets the kernel hand a run of datagrams from one source to the
 	// port in one piece (UDP_GRO, Linux 5.0 and later), which the VMP[rx]
 	// splits again: far fewer system calls for a high-rate flow, such as
-	// a peer sending with segmentation offload. Each port then reads into
-	// GROSlots buffers of 64 KiB of its own (instead of the module's
-	// Batch pooled packets) and copies each datagram out of them. Config
-	// fails, matching errors.ErrUnsupported, where the system cannot.
+	// a peer sending with segmentation offload. While datagrams arrive,
+	// such a port reads into GROSlots buffers of 64 KiB (a reader from a
+	// pool shared by the GRO ports, instead of the module's Batch pooled
+	// packets) and copies each datagram out of them. Config fails,
+	// matching errors.ErrUnsupported, where the system cannot.
 	GRO bool
 	// CallerReads makes the application's calls read the sockets instead
 	// of a receive goroutine per port: GetPacket and Status of the
