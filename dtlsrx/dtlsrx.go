@@ -288,9 +288,10 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 // reads: it copies up to len(bufs) packets, oldest first, into bufs[i],
 // sets sizes[i] to the length and srcs[i] to the source of each, and
 // returns how many. sizes and srcs must be at least as long as bufs. Fed
-// by a VMP[rx] with Config.CallerReads, with its queue empty, it reads the
-// feeding port as GetPacket does; the datagrams for this DTLS[rx] that the port returns
-// first are read straight into bufs, up to one read of the port's batch
+// by a VMP[rx] with Config.CallerReads, with its queue empty, it reads
+// the feeding port as GetPacket does; the datagrams for this DTLS[rx]
+// that the port returns first are read straight into bufs, up to one
+// read of the port's batch
 // (mediaport.Options.Batch) — without a queue or a second copy — as long
 // as the buffers hold mediaport.Options.MaxPacket bytes (2048 by default;
 // the run stops at the first shorter one). A buffer shorter than the next
