@@ -57,8 +57,8 @@ func TestHotPathNoAllocs(t *testing.T) {
 		}
 	})
 
-	// Through the socket: GetPackets reads the port itself (or pops what
-	// the receive goroutine queued when it got there first).
+	// Through the socket: the receive goroutine reads and queues (pooled
+	// reader, pooled packets), GetPackets pops.
 	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
