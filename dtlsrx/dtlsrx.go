@@ -103,7 +103,8 @@ type DTLSRx struct {
 	records atomic.Pointer[recordSink]
 	handMu  sync.Mutex
 	handing atomic.Bool
-	// source is the VMP[rx] port that feeds it, polled by GetPacket.
+	// source is the VMP[rx] port that feeds it, read by GetPacket when
+	// its callers read it.
 	source atomic.Pointer[sourceRef]
 	mu     sync.Mutex
 	onStop func()
@@ -178,13 +179,19 @@ func (r *DTLSRx) Event() (*event.Event, error) {
 }
 
 // Status returns the current status (sm_dtlsrx_status): Stopped once
-// stopped (Err tells why); else Handshake once after a terminated association's handshake; else Overrun
-// once per overflow episode; else HasPacket while a packet is queued; else
+// stopped (Err tells why); else Handshake once after a terminated
+// association's handshake; else Overrun once per overflow episode; else HasPacket while a packet is queued; else
 // Running. While another status remains to be reported, the event is
-// signalled again.
+// signalled again. Fed by a VMP[rx] with CallerReads, with nothing queued,
+// it first reads that VMP[rx]'s port, as GetPacket does.
 func (r *DTLSRx) Status() (Status, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, err
+	}
+	if !r.q.Pending() && r.records.Load() == nil && r.ep.Check() == nil {
+		if src := r.source.Load(); src != nil && src.s.CallerReads() {
+			src.s.Poll(sink{r}, nil) // routes into the queue
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -222,15 +229,12 @@ var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 // GetPacket copies the oldest queued packet into buf and returns its length
 // and the address it came from (sm_dtlsrx_get_packet). When buf is shorter
 // than the packet it returns the packet's length and an error matching
-// ErrBufferTooSmall, and the packet stays queued. With nothing queued and a
-// VMP[rx] passing DTLS to it (pass-through mode), it first reads what that
-// VMP[rx]'s port has received but not yet handed over — on the caller's
-// goroutine, routing every datagram read as the receive goroutine would —
-// so a busy reader does not wait for a wake-up; with still nothing queued
-// it returns 0 and ErrNoPacket. As with the VMP[rx]'s GetPacket, a read
-// that leaves datagrams in the socket leaves them to the next call for
-// about a millisecond before the receive goroutine reads them. After
-// Stop, packets queued before the stop can still be read; then it
+// ErrBufferTooSmall, and the packet stays queued. With nothing queued it
+// returns 0 and ErrNoPacket; fed (in pass-through mode) by a VMP[rx] with
+// Config.CallerReads, it first reads what that VMP[rx]'s port has
+// received — on the caller's goroutine, routing every datagram read as a
+// receive goroutine would — the next record for it straight into buf.
+// After Stop, packets queued before the stop can still be read; then it
 // returns ErrStopped.
 func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
@@ -284,10 +288,11 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 // GetPackets is GetPacket for a batch, the way a server that takes bursts
 // reads: it copies up to len(bufs) packets, oldest first, into bufs[i],
 // sets sizes[i] to the length and srcs[i] to the source of each, and
-// returns how many. sizes and srcs must be at least as long as bufs. In
-// pass-through mode, with its queue empty, it reads the feeding port as
-// GetPacket does; the datagrams for this DTLS[rx] that the port returns
-// first are read straight into bufs, up to one read of the port's batch
+// returns how many. sizes and srcs must be at least as long as bufs. Fed
+// by a VMP[rx] with Config.CallerReads, with its queue empty, it reads
+// the feeding port as GetPacket does; the datagrams for this DTLS[rx]
+// that the port returns first are read straight into bufs, up to one
+// read of the port's batch
 // (mediaport.Options.Batch) — without a queue or a second copy — as long
 // as the buffers hold mediaport.Options.MaxPacket bytes (2048 by default;
 // the run stops at the first shorter one). A buffer shorter than the next
@@ -438,6 +443,9 @@ func (s sink) Deliver(p *pktq.Packet) bool {
 func (r *DTLSRx) handOver(t *recordSink) {
 	r.handMu.Lock()
 	defer r.handMu.Unlock()
+	if r.records.Load() != t {
+		return // the bind was refused: the records stay queued
+	}
 	r.handOverLocked(t)
 }
 
@@ -461,18 +469,27 @@ func (r *DTLSRx) handOverLocked(t *recordSink) {
 
 func (s sink) Empty() bool { return !s.r.q.Pending() }
 
-func (s sink) SetSource(old, src link.Source) {
+func (s sink) Terminated() bool { return s.r.records.Load() != nil }
+
+// SetSource is serialised with SetRecordSink (handMu), so that a
+// terminated association and a caller-reads port never meet.
+func (s sink) SetSource(old, src link.Source) error {
 	var ref *sourceRef
 	if src != nil {
 		ref = &sourceRef{src}
 	}
+	s.r.handMu.Lock()
+	defer s.r.handMu.Unlock()
+	if src != nil && src.CallerReads() && s.r.records.Load() != nil {
+		return fmt.Errorf("dtlsrx: %w: a DTLS[rx] bound to a terminated association cannot take DTLS from a VMP[rx] with CallerReads", mediaport.ErrState)
+	}
 	for {
 		cur := s.r.source.Load()
 		if (cur == nil && old != nil) || (cur != nil && cur.s != old) {
-			return // fed by another port
+			return nil // fed by another port
 		}
 		if s.r.source.CompareAndSwap(cur, ref) {
-			return
+			return nil
 		}
 	}
 }
@@ -503,6 +520,13 @@ func (c control) SetRecordSink(s link.Sink) error {
 	// Until the queue is handed over, Deliver queues behind it.
 	c.r.handing.Store(true)
 	c.r.records.Store(t)
+	// After the store: a VMP[rx] turning CallerReads on meanwhile checks
+	// Terminated after its own store, so one of the two sees the other.
+	if src := c.r.source.Load(); src != nil && src.s.CallerReads() {
+		c.r.records.Store(nil)
+		c.r.handing.Store(false)
+		return fmt.Errorf("dtlsrx: %w: the VMP[rx] feeding this DTLS[rx] reads on its callers' goroutines (CallerReads): a terminated association needs its records delivered", mediaport.ErrState)
+	}
 	c.r.handOverLocked(t)
 	c.r.handing.Store(false)
 	return nil

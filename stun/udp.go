@@ -2,11 +2,16 @@ package stun
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/rxloop"
 	"github.com/mediaport/mediaport/internal/udp"
 )
 
@@ -18,6 +23,8 @@ type UDPTransport struct {
 	conn *udp.Conn
 	once sync.Once
 	wg   sync.WaitGroup
+	quit chan struct{} // closed by Close: ends a backoff
+	err  atomic.Pointer[error]
 }
 
 // ListenUDP binds a UDP socket on local (port 0: any) for a session.
@@ -26,7 +33,7 @@ func ListenUDP(local netip.AddrPort) (*UDPTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UDPTransport{conn: c}, nil
+	return &UDPTransport{conn: c, quit: make(chan struct{})}, nil
 }
 
 // LocalAddr returns the bound address (the zero value on a nil or zero
@@ -48,8 +55,9 @@ func (u *UDPTransport) Send(_ *Session, _ any, pkt []byte, dst netip.AddrPort) e
 }
 
 // Serve starts the goroutine that feeds s with what the socket receives,
-// until Close. On a nil or zero UDPTransport, or with a nil s, it does
-// nothing.
+// until Close. On a persistent read error it backs off on the session's
+// clock and, after a few in a row, stops reading; Err then returns the
+// error. On a nil or zero UDPTransport, or with a nil s, it does nothing.
 func (u *UDPTransport) Serve(s *Session) {
 	if u == nil || u.conn == nil || s == nil {
 		return
@@ -58,17 +66,55 @@ func (u *UDPTransport) Serve(s *Session) {
 	go func() {
 		defer u.wg.Done()
 		buf := make([]byte, 65536)
+		var bo rxloop.Backoff
 		for {
 			n, src, err := u.conn.UDPConn().ReadFromUDPAddrPort(buf)
 			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
+				switch {
+				case errors.Is(err, net.ErrClosed):
+					return
+				case udp.Transient(err): // an ICMP error, gone once read
+					continue
+				}
+				d, stop := bo.Fail()
+				if stop {
+					err = fmt.Errorf("stun: receive: %w", err)
+					u.err.Store(&err)
+					return
+				}
+				if !u.sleep(s.cfg.Clock, d) {
 					return
 				}
 				continue
 			}
+			bo.OK()
 			s.OnRxPkt(buf[:n], IsDatagram, nil, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
 		}
 	}()
+}
+
+// sleep waits d on clk; false when Close comes first.
+func (u *UDPTransport) sleep(clk clock.Clock, d time.Duration) bool {
+	ch := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(ch) })
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-u.quit:
+		return false
+	}
+}
+
+// Err returns the error that made Serve's goroutine stop reading, or nil.
+func (u *UDPTransport) Err() error {
+	if u == nil || u.conn == nil {
+		return mediaport.ErrNilHandle
+	}
+	if p := u.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Close closes the socket and waits for Serve's goroutine.
@@ -77,7 +123,10 @@ func (u *UDPTransport) Close() error {
 		return mediaport.ErrNilHandle
 	}
 	var err error
-	u.once.Do(func() { err = u.conn.Close() })
+	u.once.Do(func() {
+		close(u.quit)
+		err = u.conn.Close()
+	})
 	u.wg.Wait()
 	return err
 }

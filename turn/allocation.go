@@ -115,6 +115,7 @@ type Allocation struct {
 	sess *stun.Session
 	q    *pktq.Queue
 	wg   sync.WaitGroup
+	quit chan struct{} // closed by release: ends the receive goroutine's backoff
 
 	mu          sync.Mutex
 	cfg         Config
@@ -235,6 +236,7 @@ func (a *Allocation) Config(cfg Config) error {
 		return a.ep.Check() // stopped meanwhile: release closes what we opened
 	}
 	a.state = Allocating
+	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go a.receive()
 	if err := a.sendAllocateLocked(); err != nil {
@@ -572,6 +574,9 @@ func (a *Allocation) release() {
 		delete(a.waiters, td)
 	}
 	conn, sess, q := a.conn, a.sess, a.q
+	if a.quit != nil {
+		close(a.quit) // ends a receive backoff
+	}
 	a.mu.Unlock()
 	if sess != nil {
 		sess.Destroy()

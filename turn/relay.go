@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	pionstun "github.com/pion/stun/v3"
 
+	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/rxloop"
 	"github.com/mediaport/mediaport/internal/udp"
 	"github.com/mediaport/mediaport/stun"
 )
@@ -78,14 +81,31 @@ func (a *Allocation) receive() {
 			pool.Put(p)
 		}
 	}()
+	var bo rxloop.Backoff
 	for {
 		n, err := rd.Read()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			switch {
+			case errors.Is(err, net.ErrClosed):
+				return
+			case udp.Transient(err): // an ICMP error, gone once read
+				continue
+			}
+			// A persistent error: back off on the module's clock, and
+			// after rxloop's limit fail the allocation with it.
+			d, stop := bo.Fail()
+			if stop {
+				a.mu.Lock()
+				a.failLocked(fmt.Errorf("turn: receive: %w", err))
+				a.mu.Unlock()
+				return
+			}
+			if !sleep(a.clk, d, a.quit) {
 				return
 			}
 			continue
 		}
+		bo.OK()
 		got := false
 		for i := 0; i < n; i++ {
 			m := &rd.Msgs[i]
@@ -193,4 +213,17 @@ func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 		a.ep.Signal()
 	}
 	return pp.N, pp.Src, nil
+}
+
+// sleep waits d on clk; false when quit closes first.
+func sleep(clk core.Clock, d time.Duration, quit <-chan struct{}) bool {
+	ch := make(chan struct{})
+	t := clk.AfterFunc(d, func() { close(ch) })
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-quit:
+		return false
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -58,8 +57,8 @@ func TestHotPathNoAllocs(t *testing.T) {
 		}
 	})
 
-	// Through the socket: GetPackets reads the port itself (or pops what
-	// the receive goroutine queued when it got there first).
+	// Through the socket: the receive goroutine reads and queues (pooled
+	// reader, pooled packets), GetPackets pops.
 	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +138,11 @@ func TestGRONoAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	pt := v.ports[0].Load()
-	m := &pt.rd.Msgs[0]
+	pt.mu.Lock()
+	r := getReader(v.mod, true, pt.conn)
+	pt.mu.Unlock()
+	defer putReader(r)
+	m := &r.rd.Msgs[0]
 	for i := 0; i < 4; i++ {
 		p := m.Buf[i*1200 : (i+1)*1200]
 		p[0] = 0x80
@@ -147,17 +150,67 @@ func TestGRONoAllocs(t *testing.T) {
 	}
 	buf := make([]byte, 2048)
 	testutil.NoAllocs(t, "coalesced route + GetPacket", func() {
-		for !pt.gate.TryEnter() {
-			runtime.Gosched()
-		}
+		pt.mu.Lock()
 		m.N, m.Seg, m.Trunc = 4*1200, 1200, false
-		v.route(pt, 0, 1)
+		v.route(pt, r, 0, 1)
 		v.endBatch(&pt.b)
-		pt.gate.Release()
+		pt.mu.Unlock()
 		for i := 0; i < 4; i++ {
 			if _, err := v.GetPacket(buf); err != nil {
 				t.Fatal(err)
 			}
 		}
+	})
+}
+
+// TestCallerReadsNoAllocs: with CallerReads, reading the socket through
+// the DTLS[rx] (GetPacket, GetPackets: straight into the caller's
+// buffers) and the VMP[rx] (GetPacket) allocates nothing in steady state.
+func TestCallerReadsNoAllocs(t *testing.T) {
+	mod, _ := mediaport.OpenModule(mediaport.Options{})
+	defer mod.Close()
+	v, _ := Create(mod)
+	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true, CallerReads: true}); err != nil {
+		t.Fatal(err)
+	}
+	rx, _ := dtlsrx.Create(mod)
+	v.ConfigDTLS(rx, false)
+	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	port, _, _ := v.Ports()
+	dtls := make([]byte, 1200)
+	dtls[0] = 23
+	rtp := make([]byte, 1200)
+	rtp[0] = 0x80
+	binary.BigEndian.PutUint32(rtp[8:], 7)
+	bufs := make([][]byte, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, 4), make([]netip.AddrPort, 4)
+	until := func(what string, f func() bool) {
+		for deadline := time.Now().Add(20 * time.Second); !f(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: nothing read", what)
+			}
+		}
+	}
+	testutil.NoAllocs(t, "DTLS[rx].GetPacket from the socket", func() {
+		s.WriteTo(dtls, port)
+		until("GetPacket", func() bool { _, _, err := rx.GetPacket(bufs[0]); return err == nil })
+	})
+	testutil.NoAllocs(t, "DTLS[rx].GetPackets from the socket", func() {
+		for range bufs {
+			s.WriteTo(dtls, port)
+		}
+		got := 0
+		until("GetPackets", func() bool { n, _ := rx.GetPackets(bufs[got:], sizes, srcs); got += n; return got == len(bufs) })
+	})
+	testutil.NoAllocs(t, "VMP[rx].GetPacket from the socket", func() {
+		s.WriteTo(rtp, port)
+		until("VMP[rx] GetPacket", func() bool { _, err := v.GetPacket(bufs[0]); return err == nil })
 	})
 }

@@ -44,43 +44,48 @@ func BenchmarkReceiveStream(b *testing.B) {
 	benchpair.Run(b, func(b *testing.B) { benchMediaport(b, 32) }, benchRaw)
 }
 
-// BenchmarkReceive: the receive path alone on a backlog. Each op of a side
-// queues 64 DTLS records in its socket while its receiver is held (untimed),
-// then times the receiver draining them: VMP[rx] (recvmmsg, 32 per call) →
-// DTLS[rx] → GetPacket, against ReadFromUDP one by one. The two sides run
-// backlog by backlog (benchpair.Interleave): a backlog takes some 40 µs,
-// and the drift of a shared machine over a run of one side and then the
-// other moved single runs' ratios by ±15 %. Figures are per datagram.
+// BenchmarkReceive: the receive path alone on a backlog, in the default
+// mode (the port's receive goroutine reads). Each op of a side queues 64
+// DTLS records in its socket while its receiver is held (untimed), then
+// times the receiver draining them: the receive goroutine (recvmmsg, 32
+// per call) → DTLS[rx] → GetPacket on the application's goroutine,
+// against ReadFromUDP one by one. The two sides run backlog by backlog
+// (benchpair.Interleave): a backlog takes some 40 µs, and the drift of a
+// shared machine over a run of one side and then the other moved single
+// runs' ratios by ±15 %. Figures are per datagram. No goal: the hop from
+// the receive goroutine to the application is the price of the mode.
 func BenchmarkReceive(b *testing.B) {
-	benchBacklogPair(b, 32, false, 0)
+	benchBacklogPair(b, 32, false, 0, false)
 }
 
 // benchBacklogPair runs benchBacklog against benchBacklogRaw.
-func benchBacklogPair(b *testing.B, batch int, gro bool, getBatch int) {
+func benchBacklogPair(b *testing.B, batch int, gro bool, getBatch int, callerReads bool) {
 	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
-		return benchBacklog(b, batch, gro, getBatch)
+		return benchBacklog(b, batch, gro, getBatch, callerReads)
 	}, benchBacklogRaw)
 }
 
-// BenchmarkReceiveBatch: BenchmarkReceive with the application reading in
-// batches too, GetPackets with 32 buffers: the port's recvmmsg reads the
-// records straight into them.
+// BenchmarkReceiveBatch: BenchmarkReceive with Config.CallerReads, the
+// application reading in batches, GetPackets with 32 buffers: its
+// recvmmsg reads the records straight into them.
 func BenchmarkReceiveBatch(b *testing.B) {
-	benchBacklogPair(b, 32, false, 32)
+	benchBacklogPair(b, 32, false, 32, true)
 }
 
-// BenchmarkReceiveGRO: BenchmarkReceive on a port with Config.GRO: the
-// backlog, sent with segmentation offload as in every receive benchmark,
-// reaches the VMP[rx] coalesced (up to GROSlots messages per recvmmsg) and
-// is split again; the baseline socket gets it one datagram at a time.
+// BenchmarkReceiveGRO: BenchmarkReceive with Config.CallerReads on a port
+// with Config.GRO: the backlog, sent with segmentation offload as in
+// every receive benchmark, reaches the VMP[rx] coalesced (up to GROSlots
+// messages per recvmmsg) and is split again; the baseline socket gets it
+// one datagram at a time.
 func BenchmarkReceiveGRO(b *testing.B) {
-	benchBacklogPair(b, 32, true, 0)
+	benchBacklogPair(b, 32, true, 0, true)
 }
 
-// BenchmarkReceiveSingle: BenchmarkReceive with one datagram per receive
-// system call on the mediaport side (Options.Batch = 1).
+// BenchmarkReceiveSingle: BenchmarkReceive with Config.CallerReads and one
+// datagram per receive system call (Options.Batch = 1), straight into
+// GetPacket's buffer.
 func BenchmarkReceiveSingle(b *testing.B) {
-	benchBacklogPair(b, 1, false, 0)
+	benchBacklogPair(b, 1, false, 0, true)
 }
 
 const backlog = 64 // records queued per iteration: within the default receive buffer
@@ -88,14 +93,14 @@ const backlog = 64 // records queued per iteration: within the default receive b
 // benchBacklog is the mediaport side of the backlog benchmarks: it reads
 // with GetPacket, or with GetPackets into getBatch buffers when
 // getBatch > 0.
-func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) benchpair.Side {
+func benchBacklog(b *testing.B, batch int, gro bool, getBatch int, callerReads bool) benchpair.Side {
 	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { mod.Close() })
 	v, _ := vmprx.Create(mod)
-	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro}); err != nil {
+	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro, CallerReads: callerReads}); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
 			b.Skip(err)
 		}
@@ -131,7 +136,8 @@ func benchBacklog(b *testing.B, batch int, gro bool, getBatch int) benchpair.Sid
 	return benchpair.Side{
 		Prepare: func() {
 			// Nobody reads the port while the backlog is queued; the
-			// receive goroutine wakes up for it and waits for the port.
+			// receive goroutine (or the watcher) wakes up for it and
+			// waits for the port.
 			release = vmprx.HoldPorts(v)
 			if _, err := d.SendBatch(pkts[:backlog]); err != nil {
 				b.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -183,15 +182,15 @@ func FuzzCoalesced(f *testing.F) {
 		}
 		v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) {})
 		pt := v.ports[0].Load()
-		for !pt.gate.TryEnter() {
-			runtime.Gosched()
-		}
-		m := &pt.rd.Msgs[0]
+		pt.mu.Lock()
+		r := getReader(v.mod, true, pt.conn)
+		m := &r.rd.Msgs[0]
 		m.N, m.Seg, m.Trunc = copy(m.Buf, msg), int(seg), false
 		m.Src = netip.MustParseAddrPort("192.0.2.1:4000")
-		v.route(pt, 0, 1)
+		v.route(pt, r, 0, 1)
 		v.endBatch(&pt.b)
-		pt.gate.Release()
+		putReader(r)
+		pt.mu.Unlock()
 		want := 1
 		if s := int(seg); s > 0 && s < m.N {
 			want = (m.N + s - 1) / s
@@ -233,13 +232,22 @@ func FuzzGetPackets(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer mod.Close()
-	v, _ := Create(mod)
-	if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true}); err != nil {
-		f.Fatal(err)
+	type side struct {
+		v    *VMPRx
+		rx   *dtlsrx.DTLSRx
+		port netip.AddrPort
 	}
-	rx, _ := dtlsrx.Create(mod)
-	v.ConfigDTLS(rx, false)
-	port, _, _ := v.Ports()
+	var sides []side // port reads, caller reads
+	for _, callerReads := range []bool{false, true} {
+		v, _ := Create(mod)
+		if err := v.Config(Config{Local: netip.MustParseAddr("127.0.0.1"), RTCPMux: true, CallerReads: callerReads}); err != nil {
+			f.Fatal(err)
+		}
+		rx, _ := dtlsrx.Create(mod)
+		v.ConfigDTLS(rx, false)
+		port, _, _ := v.Ports()
+		sides = append(sides, side{v, rx, port})
+	}
 	s, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		f.Fatal(err)
@@ -248,13 +256,9 @@ func FuzzGetPackets(f *testing.F) {
 	bufs := [][]byte{make([]byte, 2048), make([]byte, 2048), make([]byte, 2048), make([]byte, 64), make([]byte, 2048)}
 	sizes, srcs := make([]int, len(bufs)), make([]netip.AddrPort, len(bufs))
 	buf := make([]byte, 2048)
-	counted := func() uint64 {
-		st, _ := v.Stats()
-		return st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
-	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var sent, wantDTLS, wantMedia [][]byte
-		for len(in) > 0 && len(sent) < 48 {
+		for len(in) > 0 && len(sent) < 48 { // well within the socket buffer
 			n := min(int(in[0]&0x7f), len(in)-1)
 			d := in[1 : 1+n]
 			in = in[1+n:]
@@ -266,51 +270,52 @@ func FuzzGetPackets(f *testing.F) {
 				wantMedia = append(wantMedia, d)
 			}
 		}
-		before := counted()
-		pt := v.ports[0].Load()
-		for !pt.gate.TryEnter() {
-			runtime.Gosched()
-		}
-		for _, d := range sent {
-			if _, err := s.WriteTo(d, port); err != nil {
-				pt.gate.Release()
-				t.Fatal(err)
+		for mode, sd := range sides {
+			v, rx := sd.v, sd.rx
+			counted := func() uint64 {
+				st, _ := v.Stats()
+				return st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
 			}
-		}
-		pt.gate.Release() // the reads below poll the port
-		var gotDTLS, gotMedia [][]byte
-		read := func() (more bool) {
-			n, err := rx.GetPackets(bufs, sizes, srcs)
-			if err != nil && !errors.Is(err, dtlsrx.ErrNoPacket) {
-				t.Fatal(err)
-			}
-			for i := range n {
-				if srcs[i] != s.LocalAddr() {
-					t.Fatalf("record from %v, want %v", srcs[i], s.LocalAddr())
+			before := counted()
+			release := HoldPorts(v) // the datagrams wait in the socket
+			for _, d := range sent {
+				if _, err := s.WriteTo(d, sd.port); err != nil {
+					release()
+					t.Fatal(err)
 				}
-				gotDTLS = append(gotDTLS, bytes.Clone(bufs[i][:sizes[i]]))
 			}
-			pkt, err := v.GetPacket(buf)
-			if err == nil {
-				gotMedia = append(gotMedia, bytes.Clone(buf[:pkt.Len]))
+			release()
+			var gotDTLS, gotMedia [][]byte
+			read := func() (more bool) {
+				n, err := rx.GetPackets(bufs, sizes, srcs)
+				if err != nil && !errors.Is(err, dtlsrx.ErrNoPacket) {
+					t.Fatal(err)
+				}
+				for i := range n {
+					if srcs[i] != s.LocalAddr() {
+						t.Fatalf("record from %v, want %v", srcs[i], s.LocalAddr())
+					}
+					gotDTLS = append(gotDTLS, bytes.Clone(bufs[i][:sizes[i]]))
+				}
+				pkt, err := v.GetPacket(buf)
+				if err == nil {
+					gotMedia = append(gotMedia, bytes.Clone(buf[:pkt.Len]))
+				}
+				return n > 0 || err == nil
 			}
-			return n > 0 || err == nil
-		}
-		for deadline := time.Now().Add(5 * time.Second); counted()-before < uint64(len(sent)); read() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d datagrams sent, %d counted", len(sent), counted()-before)
+			for deadline := time.Now().Add(30 * time.Second); counted()-before < uint64(len(sent)); read() {
+				if time.Now().After(deadline) {
+					t.Fatalf("mode %d: %d datagrams sent, %d counted", mode, len(sent), counted()-before)
+				}
 			}
-		}
-		// Every datagram is counted; once the gate is free, whoever read
-		// the last ones has routed them too.
-		for !pt.gate.TryEnter() {
-			runtime.Gosched()
-		}
-		pt.gate.Release()
-		for read() {
-		}
-		if !equalAll(gotDTLS, wantDTLS) || !equalAll(gotMedia, wantMedia) {
-			t.Fatalf("DTLS[rx] read %x, want %x; VMP[rx] read %x, want %x", gotDTLS, wantDTLS, gotMedia, wantMedia)
+			// Every datagram is counted; once the port is free, whoever
+			// read the last ones has routed them too.
+			HoldPorts(v)()
+			for read() {
+			}
+			if !equalAll(gotDTLS, wantDTLS) || !equalAll(gotMedia, wantMedia) {
+				t.Fatalf("mode %d: DTLS[rx] read %x, want %x; VMP[rx] read %x, want %x", mode, gotDTLS, wantDTLS, gotMedia, wantMedia)
+			}
 		}
 	})
 }

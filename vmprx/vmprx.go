@@ -10,17 +10,21 @@
 //     datagrams, and RTP/RTCP on the wrong port — is dropped and counted
 //     (Stats).
 //
-// Each port has a receive goroutine that waits for traffic and reads it in
-// batches (recvmmsg on Linux); a GetPacket that finds its queue empty reads
-// the port itself, one reader at a time, so a reader that keeps up is not
-// woken by the receive goroutine for every batch. Packet buffers are
-// pooled and handed to the queues without copying, so the receive path
-// does not allocate in steady state. With Config.GRO the kernel may hand
-// a run of datagrams over in one piece, which the port splits again.
+// Each socket has one reader at a time, chosen at Config. By default the
+// port's receive goroutine reads it, in batches (recvmmsg on Linux), and
+// GetPacket (of the VMP[rx] and of the DTLS[rx]s it feeds) only pops a
+// queue. With Config.CallerReads no goroutine reads: a watcher goroutine
+// waits for traffic and signals, and GetPacket, GetPackets and Status read
+// the socket themselves — fewer wake-ups and copies for an application
+// that polls. Either way an idle port holds its socket and one goroutine
+// blocked in the netpoller, and no buffers: readers and packet buffers
+// come from pools shared by the module while datagrams arrive, and are
+// handed to the queues without copying, so the receive path does not
+// allocate in steady state. With Config.GRO the kernel may hand a run of
+// datagrams over in one piece, which the port splits again.
 package vmprx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -54,11 +58,29 @@ type Config struct {
 	// GRO lets the kernel hand a run of datagrams from one source to the
 	// port in one piece (UDP_GRO, Linux 5.0 and later), which the VMP[rx]
 	// splits again: far fewer system calls for a high-rate flow, such as
-	// a peer sending with segmentation offload. Each port then reads into
-	// GROSlots buffers of 64 KiB of its own (instead of the module's
-	// Batch pooled packets) and copies each datagram out of them. Config
-	// fails, matching errors.ErrUnsupported, where the system cannot.
+	// a peer sending with segmentation offload. While datagrams arrive,
+	// such a port reads into GROSlots buffers of 64 KiB (a reader from a
+	// pool shared by the GRO ports, instead of the module's Batch pooled
+	// packets) and copies each datagram out of them. Config fails,
+	// matching errors.ErrUnsupported, where the system cannot.
 	GRO bool
+	// CallerReads makes the application's calls read the sockets instead
+	// of a receive goroutine per port: GetPacket and Status of the
+	// VMP[rx], and GetPacket, GetPackets and Status of a pass-through
+	// DTLS[rx] it feeds, read (without waiting, one caller at a time) and
+	// route what the port has received — STUN to the handler, on the
+	// caller's goroutine, RTP/RTCP to the VMP[rx]'s queue, DTLS to its
+	// DTLS[rx], straight into the caller's buffers when they are the next
+	// for it. A watcher goroutine per port, holding no buffer, waits for
+	// traffic and signals the port's consumers (the VMP[rx] and its
+	// DTLS[rx]s) when datagrams wait and no one reads; a consumer so
+	// signalled must read (GetPacket or Status) until it finds nothing,
+	// or datagrams stay in the socket. This is the fastest mode for an
+	// application that reads as soon as it is signalled. A terminated
+	// DTLS association, which reads on its own goroutine, cannot take
+	// the DTLS of such a port: Config, ConfigDTLS and the association's
+	// Bind fail with an error matching ErrState.
+	CallerReads bool
 }
 
 // GROSlots is the number of 64 KiB messages a port with Config.GRO reads
@@ -126,12 +148,14 @@ type Stats struct {
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
-// on the goroutine reading the port: its receive goroutine, or one in a
-// GetPacket (of the VMP[rx] or of a DTLS[rx] it feeds) that found its
-// queue empty and read the socket itself. Calls for one port never
+// on the goroutine reading the port: its receive goroutine, or, with
+// Config.CallerReads, the one in a GetPacket or Status (of the VMP[rx] or
+// of a DTLS[rx] it feeds) that reads the socket. Calls for one port never
 // overlap. pkt is valid only during the call (copy what you keep). Replies
 // go out from the same port with SendFrom. The handler must not Stop or
-// Destroy the VMP[rx] (that waits for the reading goroutines); it may call
+// Destroy the VMP[rx] (that waits for the port's reader) nor, with
+// CallerReads, call GetPacket, GetPackets or Status of the VMP[rx] or of
+// its DTLS[rx]s (they would read the port it is called from); it may call
 // any other method.
 type STUNHandler func(pkt []byte, src netip.AddrPort, rtcpPort bool)
 
@@ -169,55 +193,23 @@ type VMPRx struct {
 
 	mu       sync.Mutex
 	cfg      Config
-	socks    [2]*udp.Conn // RTP, RTCP (RTCP nil with rtcp-mux)
-	gotPorts bool         // GotPorts to report
-	known    map[uint32]struct{}
-	pending  []uint32 // NewSSRC reports waiting
+	socks    [2]*udp.Conn        // RTP, RTCP (RTCP nil with rtcp-mux)
+	gotPorts bool                // GotPorts to report
+	known    map[uint32]struct{} // allocated with the first SSRC
+	pending  []uint32            // NewSSRC reports waiting
 	lastSSRC uint32
 
-	dtls    [2]atomic.Pointer[sinkRef] // per port
-	ports   [2]atomic.Pointer[port]    // set by Config
-	sources [2]*source                 // what a DTLS[rx] polls, per port
-	stun    atomic.Pointer[STUNHandler]
-	wg      sync.WaitGroup
+	dtls        [2]atomic.Pointer[sinkRef] // per port
+	ports       [2]atomic.Pointer[port]    // set by Config
+	sources     [2]source                  // what a DTLS[rx] reads, per port
+	callerReads atomic.Bool                // Config.CallerReads, set by Config
+	stun        atomic.Pointer[STUNHandler]
+	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
 }
 
 type sinkRef struct{ s link.Sink }
-
-// source is port idx of a VMP[rx] as a DTLS[rx] polls it (link.Source).
-type source struct {
-	v   *VMPRx
-	idx int
-}
-
-func (s *source) Poll(self link.Sink, buf []byte) (int, netip.AddrPort, bool) {
-	pt := s.port()
-	if pt == nil {
-		return 0, netip.AddrPort{}, false
-	}
-	d := direct{one: buf}
-	got := pt.poll(s.v, self, &d)
-	return d.n, d.src, got > 0
-}
-
-func (s *source) PollBatch(self link.Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int {
-	pt := s.port()
-	if pt == nil {
-		return 0
-	}
-	d := direct{bufs: bufs, sizes: sizes, srcs: srcs}
-	return pt.poll(s.v, self, &d)
-}
-
-func (s *source) port() *port {
-	pt := s.v.ports[s.idx].Load()
-	if pt == nil && s.idx == 1 {
-		pt = s.v.ports[0].Load() // "the RTCP port" under rtcp-mux
-	}
-	return pt
-}
 
 // Create allocates a VMP[rx] on mod. It binds nothing until Config.
 func Create(mod *mediaport.Module) (*VMPRx, error) {
@@ -225,8 +217,8 @@ func Create(mod *mediaport.Module) (*VMPRx, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &VMPRx{mod: m, known: map[uint32]struct{}{}}
-	v.sources = [2]*source{{v, 0}, {v, 1}}
+	v := &VMPRx{mod: m}
+	v.sources = [2]source{{v, 0}, {v, 1}}
 	v.ep, err = m.NewEndpoint("vmprx", v.release)
 	if err != nil {
 		return nil, err
@@ -269,8 +261,20 @@ func (v *VMPRx) Config(cfg Config) error {
 	if v.q != nil {
 		return fmt.Errorf("vmprx: %w: already configured", mediaport.ErrState)
 	}
+	if cfg.CallerReads {
+		// Before the check, so that a DTLS[rx] binding an association
+		// meanwhile sees it (dtlsrx checks the mode after binding).
+		v.callerReads.Store(true)
+		for i := range v.dtls {
+			if ref := v.dtls[i].Load(); ref != nil && terminated(ref.s) {
+				v.callerReads.Store(false)
+				return fmt.Errorf("vmprx: %w: CallerReads with a DTLS[rx] bound to a terminated association", mediaport.ErrState)
+			}
+		}
+	}
 	socks, err := bindPorts(addr, cfg.RTPPort, cfg.RTCPMux)
 	if err != nil {
+		v.callerReads.Store(false)
 		return fmt.Errorf("vmprx: %w", err)
 	}
 	var ports [2]*port
@@ -278,7 +282,8 @@ func (v *VMPRx) Config(cfg Config) error {
 		if c == nil {
 			continue
 		}
-		if ports[i], err = v.newPort(i, c, cfg.GRO); err != nil {
+		if ports[i], err = v.newPort(i, c, cfg); err != nil {
+			v.callerReads.Store(false)
 			for _, c := range socks {
 				if c != nil {
 					c.Close()
@@ -301,8 +306,7 @@ func (v *VMPRx) Config(cfg Config) error {
 		}
 		v.mod.RegisterSocket(pt.conn)
 		v.ports[i].Store(pt)
-		v.wg.Add(1)
-		go v.receive(pt)
+		pt.start()
 	}
 	v.gotPorts = true
 	v.mod.Log.Debug("vmprx configured", "rtp", socks[0].LocalAddr(), "rtcp_mux", cfg.RTCPMux)
@@ -374,406 +378,40 @@ func (v *VMPRx) release() {
 		}
 		v.mod.UnregisterSocket(c)
 		if pt := v.ports[i].Load(); pt != nil && pt.conn == c {
-			pt.rd.Close(&pt.gate) // once no poller reads it
+			pt.close() // once no caller reads it
 		} else {
-			c.Close() // never polled: Config stopped before it published the port
+			c.Close() // never read: Config stopped before it published the port
 		}
 	}
 	v.wg.Wait()
 	if q != nil {
 		q.Close()
 	}
-	for i, src := range v.sources {
+	for i := range v.sources {
 		if ref := v.dtls[i].Load(); ref != nil {
 			if f, ok := ref.s.(link.Fed); ok {
-				f.SetSource(src, nil) // nothing left to poll
+				f.SetSource(&v.sources[i], nil) // nothing left to read
 			}
 		}
 	}
 }
 
-// port is one bound socket and its reading state. Reading a port — one
-// recvmmsg and the routing of what it returned — happens inside its gate,
-// either on the port's receive goroutine (which waits for traffic) or on a
-// goroutine in GetPacket that found its queue empty (poll, which never
-// waits). So datagrams are routed in the order they arrived, and a reader
-// that keeps up reads the socket itself instead of waiting for a wake-up
-// from the receive goroutine (udp.Gate says how the two hand over).
-type port struct {
-	idx  int // 0 RTP, 1 RTCP
-	conn *udp.Conn
-
-	gate  udp.Gate
-	rd    *udp.Reader    // its slots' buffers are slots[i].Buf (GRO: its own)
-	slots []*pktq.Packet // owned by the reader until handed on; nil with GRO
-	spare *pktq.Packet   // GRO: the packet the next datagram is copied into
-	b     batch
+// fail stops the VMP[rx] with err, the cause its ports stopped receiving:
+// Status then reports Stopped and Err returns it. It is called from a port's
+// goroutine, which Stop waits for: the stop runs on a goroutine of its own.
+func (v *VMPRx) fail(err error) {
+	v.ep.SetCause(fmt.Errorf("vmprx: receive failed: %w", err))
+	v.mod.Log.Error("vmprx stopped: receive failed", "err", err)
+	go v.ep.Stop()
 }
 
-// newPort prepares the reading state of conn.
-func (v *VMPRx) newPort(idx int, conn *udp.Conn, gro bool) (*port, error) {
-	if gro {
-		pt := &port{idx: idx, conn: conn, rd: udp.NewReader(conn, GROSlots, udp.GROBufSize)}
-		if err := pt.rd.EnableGRO(); err != nil {
-			return nil, err
-		}
-		return pt, nil
-	}
-	pt := &port{idx: idx, conn: conn, rd: udp.NewReader(conn, v.mod.Limits.Batch, 0)}
-	pt.slots = make([]*pktq.Packet, len(pt.rd.Msgs))
-	for i := range pt.slots {
-		pt.slots[i] = v.mod.Packets.Get()
-		pt.rd.Msgs[i].Buf = pt.slots[i].Buf
-	}
-	return pt, nil
-}
-
-// receive is the goroutine of one port. When the socket closes it leaves
-// the slots to the garbage collector rather than wait for the gate, which
-// a STUN handler running in poll may hold.
-func (v *VMPRx) receive(pt *port) {
-	defer v.wg.Done()
-	for {
-		n, err := pt.rd.ReadHolding(&pt.gate)
-		if err != nil {
-			switch {
-			case errors.Is(err, net.ErrClosed):
-				return
-			default:
-				// ICMP errors and the like: nothing was read.
-				v.mod.Log.Debug("vmprx receive", "port", pt.conn.LocalAddr(), "err", err)
-			}
-			continue
-		}
-		// The gate is held. Drain what else is queued before signalling,
-		// so that a backlog wakes the application once, not once per
-		// read; bounded so that the first packet is not held back for
-		// long. A read that did not fill the reader emptied the socket:
-		// another would only cost a system call.
-		v.route(pt, 0, n)
-		for drained := n; n == len(pt.rd.Msgs) && drained < maxDrain; drained += n {
-			if n, err = pt.rd.TryRead(); err != nil || n == 0 {
-				break
-			}
-			v.route(pt, 0, n)
-		}
-		v.endBatch(&pt.b)
-		pt.gate.Release()
-	}
-}
-
-// poll reads and routes, without waiting, what one recvmmsg of the port
-// returns, unless another goroutine is reading the port (that one signals
-// what it routes). When that read fills the reader and the caller got
-// something from it, the port is leased to the caller: the receive
-// goroutine leaves the rest to the next poll for as long as polls keep
-// coming (udp.Gate). When the caller got nothing and the receive
-// goroutine stepped back meanwhile, poll reads on. self, when not nil, is
-// the DTLS[rx] sink that polls: it is not signalled (it looks at its
-// queue next). poll returns how many datagrams it read straight into d's
-// buffers for self (link.Source).
-func (pt *port) poll(v *VMPRx, self link.Sink, d *direct) (got int) {
-	owe := false // the receive goroutine stepped back and we did not lease
-	for read := 0; (!owe && pt.gate.TryEnter()) || (owe && pt.gate.TryEnterOwing()); {
-		// The first datagrams go straight into the caller's buffers when
-		// these can hold any datagram and the caller's queue is empty now
-		// that we hold the port (before, another reader of the port may
-		// have queued for it): the datagrams for the caller that come
-		// first are the next in order, returned without a queue or a
-		// second copy.
-		k := 0
-		if read == 0 && self != nil && pt.slots != nil && emptySink(self) {
-			for k < len(pt.rd.Msgs) && k < d.len() && len(d.buf(k)) >= len(pt.slots[k].Buf) {
-				pt.rd.Msgs[k].Buf = d.buf(k)
-				k++
-			}
-		}
-		n, err := pt.rd.Poll()
-		if err != nil {
-			n = 0
-		}
-		first := 0 // the datagrams [0, first) went to self directly
-		for i := 0; i < k; i++ {
-			m := &pt.rd.Msgs[i]
-			m.Buf = pt.slots[i].Buf
-			if i >= n {
-				continue
-			}
-			if m.N > len(m.Buf) { // fits the caller's buffer, not MaxPacket
-				m.N, m.Trunc = len(m.Buf), true
-			}
-			if first == i && v.forSelf(pt.idx, d.buf(i)[:m.N], m.Trunc, self) {
-				d.set(i, m.N, m.Src)
-				first++
-			} else {
-				copy(m.Buf, d.buf(i)[:m.N]) // routed as usual, as is every later one
-			}
-		}
-		if first > 0 {
-			v.count[cDTLS].Add(uint64(first)) // routed to self, as it were
-			got += first
-		}
-		if n > 0 {
-			v.route(pt, first, n)
-			read += n
-		}
-		if self != nil && pt.b.flush == self {
-			pt.b.flush = nil
-		}
-		v.endBatch(&pt.b)
-		// Lease the port to the caller when this read may have left
-		// datagrams and the caller got some, so that it will be back.
-		// Once the receive goroutine has stepped back, a caller that got
-		// nothing reads on until the socket is empty.
-		full := err == nil && n == len(pt.rd.Msgs)
-		mine := got > 0 || (self != nil && !emptySink(self)) || (d.q != nil && d.q.Pending())
-		lease := full && mine
-		owe = pt.gate.Leave(lease) || (owe && full && !lease)
-		if !owe || read >= maxPoll {
-			// Done; or, after maxPoll datagrams, enough for one call: the
-			// receive goroutine, which stepped back, comes back for the
-			// rest within the lease time.
-			return got
-		}
-	}
-	// The gate is held by another reader, whose Leave now says to read on.
-	return got
-}
-
-// direct is where poll may read datagrams for the polling DTLS[rx]: one
-// buffer (GetPacket, with n and src set for it) or several (GetPackets,
-// with their sizes and sources).
-type direct struct {
-	q     *pktq.Queue // the VMP[rx]'s, when it polls (self nil)
-	one   []byte
-	n     int
-	src   netip.AddrPort
-	bufs  [][]byte
-	sizes []int
-	srcs  []netip.AddrPort
-}
-
-func (d *direct) len() int {
-	if d.bufs != nil {
-		return len(d.bufs)
-	}
-	if d.one != nil {
-		return 1
-	}
-	return 0
-}
-
-func (d *direct) buf(i int) []byte {
-	if d.bufs != nil {
-		return d.bufs[i]
-	}
-	return d.one
-}
-
-func (d *direct) set(i, n int, src netip.AddrPort) {
-	if d.bufs != nil {
-		d.sizes[i], d.srcs[i] = n, src
-		return
-	}
-	d.n, d.src = n, src
-}
-
-// emptySink reports whether nothing is queued in s. Called with the port's
-// gate held, so nothing from this port can reach s meanwhile.
-func emptySink(s link.Sink) bool {
+// terminated reports whether s is a DTLS[rx] bound to a terminated
+// association.
+func terminated(s link.Sink) bool {
 	f, ok := s.(link.Fed)
-	return ok && f.Empty()
+	return ok && f.Terminated()
 }
 
-// forSelf reports whether datagram d, read into a polling DTLS[rx]'s own
-// buffer, is a DTLS record for that DTLS[rx] (self) rather than something
-// to route.
-func (v *VMPRx) forSelf(port int, d []byte, trunc bool, self link.Sink) bool {
-	if trunc || self == nil || Classify(d) != ClassDTLS {
-		return false
-	}
-	ref := v.dtls[port].Load()
-	if ref == nil && v.cfg.RTCPMux {
-		ref = v.dtls[1].Load()
-	}
-	return ref != nil && ref.s == self
-}
-
-// route hands on the n datagrams the port's reader returned; the gate is
-// held.
-func (v *VMPRx) route(pt *port, from, n int) {
-	if pt.slots == nil {
-		v.routeCoalesced(pt, n)
-		return
-	}
-	for i := from; i < n; i++ {
-		m := &pt.rd.Msgs[i]
-		p := pt.slots[i]
-		p.N, p.Src = m.N, m.Src
-		if v.handle(pt.idx, p, m.Trunc, &pt.b) {
-			pt.slots[i] = v.mod.Packets.Get()
-			m.Buf = pt.slots[i].Buf
-		}
-	}
-}
-
-// routeCoalesced is route for a GRO port: it copies each datagram of each
-// message (several when the kernel coalesced them) into a pooled packet.
-func (v *VMPRx) routeCoalesced(pt *port, n int) {
-	for i := 0; i < n; i++ {
-		m := &pt.rd.Msgs[i]
-		if m.Trunc { // longer than GROBufSize: cannot happen with UDP
-			v.count[cTruncated].Add(1)
-			continue
-		}
-		d := m.Buf[:m.N]
-		seg := m.Seg
-		if seg <= 0 || seg >= len(d) {
-			seg = len(d)
-		} else {
-			v.count[cCoalesced].Add(uint64((len(d) + seg - 1) / seg))
-		}
-		for first := true; first || len(d) > 0; first = false {
-			k := min(seg, len(d))
-			v.routeCopy(pt, d[:k], m.Src)
-			d = d[k:]
-		}
-	}
-}
-
-// routeCopy routes a copy of datagram d from src.
-func (v *VMPRx) routeCopy(pt *port, d []byte, src netip.AddrPort) {
-	p := pt.spare
-	if p == nil {
-		p = v.mod.Packets.Get()
-	}
-	if len(d) > len(p.Buf) {
-		pt.spare = p
-		v.count[cTruncated].Add(1)
-		return
-	}
-	p.N, p.Src = copy(p.Buf, d), src
-	if v.handle(pt.idx, p, false, &pt.b) {
-		p = nil // handed on
-	}
-	pt.spare = p
-}
-
-// maxDrain bounds the datagrams one receive goroutine reads before it
-// signals; maxPoll those one poll reads when it polls again (udp.Gate's
-// Leave said so) before it leaves the rest to the receive goroutine.
-const (
-	maxDrain = 64
-	maxPoll  = 128
-)
-
-// batch is what the receive goroutine remembers across one batch (and,
-// for the SSRC cache, across batches).
-type batch struct {
-	signal   bool      // something for the VMP[rx]'s own status
-	flush    link.Sink // a DTLS[rx] that was handed packets
-	lastSSRC uint32
-	haveSSRC bool
-}
-
-// handle routes one datagram, p.Bytes(), that arrived on port (0 RTP,
-// 1 RTCP). It returns true when p was handed on (queued or delivered), in
-// which case the caller no longer owns it.
-func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
-	if trunc {
-		v.count[cTruncated].Add(1)
-		return false
-	}
-	data := p.Bytes()
-	switch cls := Classify(data); cls {
-	case ClassRTP, ClassRTCP:
-		if !v.cfg.RTCPMux && (port == 0) != (cls == ClassRTP) {
-			v.count[cMisdirected].Add(1)
-			return false
-		}
-		if cls == ClassRTP {
-			if ssrc := binary.BigEndian.Uint32(data[8:12]); !b.haveSSRC || ssrc != b.lastSSRC {
-				b.lastSSRC, b.haveSSRC = ssrc, true
-				if v.noteSSRC(ssrc) {
-					b.signal = true
-				}
-			}
-		}
-		p.Kind = uint8(cls) | uint8(port)<<7
-		b.signal = true
-		if !v.q.Push(p) {
-			return false // counted by the queue (Overrun)
-		}
-		v.count[cRTP+int(cls-ClassRTP)].Add(1)
-		return true
-	case ClassDTLS:
-		v.count[cDTLS].Add(1)
-		ref := v.dtls[port].Load()
-		if ref == nil && v.cfg.RTCPMux {
-			ref = v.dtls[1].Load() // set for "the RTCP port" before Config chose rtcp-mux
-		}
-		if ref == nil {
-			v.count[cDTLSUnrouted].Add(1)
-			return false
-		}
-		p.Kind = uint8(cls)
-		b.flush = ref.s
-		if !ref.s.Deliver(p) {
-			v.count[cDTLSRefused].Add(1)
-			return false
-		}
-		return true
-	case ClassSTUN:
-		v.count[cSTUN].Add(1)
-		h := v.stun.Load()
-		if h == nil {
-			v.count[cSTUNUnrouted].Add(1)
-			return false
-		}
-		(*h)(data, p.Src, port == 1)
-	case ClassZRTP:
-		v.count[cZRTP].Add(1)
-	case ClassTURN:
-		v.count[cTURN].Add(1)
-	case ClassShort:
-		v.count[cShort].Add(1)
-	default:
-		v.count[cUnknown].Add(1)
-	}
-	return false
-}
-
-// endBatch signals whoever received something during the batch.
-func (v *VMPRx) endBatch(b *batch) {
-	if b.signal {
-		v.ep.Signal()
-	}
-	if b.flush != nil {
-		b.flush.Flush()
-	}
-	b.signal, b.flush = false, nil
-}
-
-// noteSSRC records an SSRC and queues a NewSSRC report the first time; it
-// reports whether it queued one.
-func (v *VMPRx) noteSSRC(ssrc uint32) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if _, ok := v.known[ssrc]; ok {
-		return false
-	}
-	if len(v.known) >= maxSSRCs || len(v.pending) >= maxPending {
-		v.count[cSSRCOverflow].Add(1)
-		return false
-	}
-	v.known[ssrc] = struct{}{}
-	v.pending = append(v.pending, ssrc)
-	return true
-}
-
-// ConfigDTLS sets the DTLS[rx] that receives the DTLS packets arriving on
-// the RTP port, or on the RTCP port when useRTCPPort is true
-// (sm_vmprx_config_dtls). A nil rx (kSMNullDTLSrxId) stops passing DTLS
 // from that port: such packets are then dropped and counted. With rtcp-mux
 // both choices name the one port. It may be called before or after Config.
 func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
@@ -797,24 +435,28 @@ func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 	if err != nil {
 		return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
 	}
-	v.setDTLS(port, &sinkRef{s})
-	return nil
+	return v.setDTLS(port, &sinkRef{s})
 }
 
 // setDTLS routes port's DTLS to ref (nil: none) and makes the DTLS[rx]
-// poll that port instead of the one it replaces.
-func (v *VMPRx) setDTLS(port int, ref *sinkRef) {
-	src := v.sources[port]
-	if old := v.dtls[port].Swap(ref); old != nil {
+// read that port (with Config.CallerReads) instead of the one it
+// replaces. It fails when the DTLS[rx] refuses the port: a terminated
+// association on a caller-reads port.
+func (v *VMPRx) setDTLS(port int, ref *sinkRef) error {
+	src := &v.sources[port]
+	if ref != nil {
+		if f, ok := ref.s.(link.Fed); ok {
+			if err := f.SetSource(nil, src); err != nil {
+				return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
+			}
+		}
+	}
+	if old := v.dtls[port].Swap(ref); old != nil && (ref == nil || old.s != ref.s) {
 		if f, ok := old.s.(link.Fed); ok {
 			f.SetSource(src, nil)
 		}
 	}
-	if ref != nil {
-		if f, ok := ref.s.(link.Fed); ok {
-			f.SetSource(nil, src)
-		}
-	}
+	return nil
 }
 
 // SetSTUNHandler sets the function that receives STUN datagrams arriving on
@@ -891,7 +533,8 @@ func (v *VMPRx) Err() error { return v.endpoint().Err() }
 // order, GotPorts (once after Config), Overrun (once per overflow episode),
 // NewSSRC (once per new SSRC), HasPacket (while packets are queued),
 // Running. While another status remains to be reported, the event is
-// signalled again.
+// signalled again. With Config.CallerReads and nothing queued, it first
+// reads the ports, as GetPacket does.
 func (v *VMPRx) Status() (Status, error) {
 	if err := v.endpoint().CheckAlive(); err != nil {
 		return 0, err
@@ -900,8 +543,13 @@ func (v *VMPRx) Status() (Status, error) {
 		return Stopped, nil
 	}
 	v.mu.Lock()
-	st := Running
 	q := v.q
+	v.mu.Unlock()
+	if q != nil && !q.Pending() && v.callerReads.Load() {
+		v.readPorts(q)
+	}
+	v.mu.Lock()
+	st := Running
 	switch {
 	case v.gotPorts:
 		v.gotPorts = false
@@ -941,14 +589,11 @@ var ErrNoPacket = mediaport.ErrNoPacket
 // GetPacket copies the oldest queued RTP or RTCP packet into buf. When buf
 // is too short it returns the packet's length in Packet.Len and an error
 // matching ErrBufferTooSmall, and the packet stays queued. With nothing
-// queued it first reads what the ports have received but not yet routed —
-// on the caller's goroutine, routing every datagram as the receive
-// goroutines would (DTLS to its DTLS[rx], STUN to the handler) — and with
-// still nothing queued it returns ErrNoPacket. A read that found more
-// queued than one batch leaves the rest to the next GetPacket: the port's
-// receive goroutine takes over when about a millisecond passes without
-// one (see ARCHITECTURE.md, "The receive path"). After Stop, packets
-// queued before the stop can still be read; then it returns ErrStopped.
+// queued it returns ErrNoPacket; with Config.CallerReads it first reads
+// what the ports have received — on the caller's goroutine, routing
+// every datagram as a receive goroutine would (DTLS to its DTLS[rx], STUN
+// to the handler). After Stop, packets queued before the stop can still
+// be read; then it returns ErrStopped.
 func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 	if err := v.endpoint().CheckAlive(); err != nil {
 		return Packet{}, err
@@ -968,14 +613,8 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 	if q.Pending() { // as in dtlsrx.GetPacket
 		pp, ok, err = q.Pop(buf)
 	}
-	if !ok {
-		// Read the ports ourselves rather than wait for a receive
-		// goroutine to queue the packets and wake us.
-		for i := range v.ports {
-			if pt := v.ports[i].Load(); pt != nil {
-				pt.poll(v, nil, &direct{q: q})
-			}
-		}
+	if !ok && v.callerReads.Load() {
+		v.readPorts(q)
 		pp, ok, err = q.Pop(buf)
 	}
 	if !ok {
@@ -992,6 +631,16 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		v.ep.Signal()
 	}
 	return pkt, nil
+}
+
+// readPorts reads the caller-reads ports for the VMP[rx] itself.
+func (v *VMPRx) readPorts(q *pktq.Queue) {
+	for i := range v.ports {
+		if pt := v.ports[i].Load(); pt != nil && pt.callerReads {
+			d := direct{q: q}
+			pt.read(nil, &d)
+		}
+	}
 }
 
 // Stats returns the VMP[rx]'s counters.

@@ -107,10 +107,10 @@ func stunBinding() []byte {
 }
 
 // waitStatus waits on the event until Status returns want, failing after
-// five seconds; it returns the statuses seen on the way.
+// twenty seconds; it returns the statuses seen on the way.
 func waitStatus(t testing.TB, ev *event.Event, status func() (vmprx.Status, error), want vmprx.Status) []vmprx.Status {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var seen []vmprx.Status
 	for {
@@ -235,7 +235,7 @@ func TestDemuxOnePort(t *testing.T) {
 		}
 		rev, _ := rx.Event()
 		for i := 0; i < 10; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			for {
 				n, src, err := rx.GetPacket(buf)
 				if err == nil {
@@ -340,7 +340,7 @@ func TestSeparatePorts(t *testing.T) {
 
 func waitStats(t testing.TB, v *vmprx.VMPRx, ok func(vmprx.Stats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		st, err := v.Stats()
 		if err != nil {

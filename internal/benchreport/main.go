@@ -49,6 +49,7 @@ var goals = map[string]float64{
 	"vmprx/ReceiveBatch":   1.2,
 	"vmprx/ReceiveGRO":     1.2,
 	"vmprx/ReceiveSingle":  0.9,
+	"vmprx/IdlePorts":      1.0,
 
 	"stun/Respond":           0.8,
 	"turn/ProcessAllocate":   0.9,
@@ -64,6 +65,7 @@ var units = map[string]string{
 	"dispatcher/Send":        "ns/delivered",
 	"dispatcher/SendBatch":   "ns/delivered",
 	"association/IdleMemory": "B/assoc",
+	"vmprx/IdlePorts":        "B/port",
 }
 
 // extraPairs compare two sub-benchmarks that are not mediaport/baseline:

@@ -27,11 +27,11 @@ type Sink interface {
 	Flush()
 }
 
-// Source is a port that feeds a Sink: Poll reads and routes what the port
-// has already received, without waiting, unless another goroutine is
-// reading it at that moment. A Sink whose queue is empty polls its Source
-// so that the goroutine asking for a packet reads the socket itself
-// instead of waiting for the port's receive goroutine to wake it.
+// Source is a port that feeds a Sink. When the port's callers read it
+// (vmprx.Config.CallerReads), a Sink whose queue is empty reads the port
+// through Poll: it reads and routes what the port has received, without
+// waiting, one reader at a time; otherwise Poll does nothing (the port's
+// receive goroutine reads and delivers).
 //
 // self is the Sink that polls: it looks at its own queue right after Poll
 // returns, so Poll need not signal it (Flush) for what it routed there.
@@ -46,20 +46,29 @@ type Sink interface {
 // are for self and were returned that way (their lengths in sizes, their
 // sources in srcs; sizes and srcs are at least as long as bufs). The
 // content of the other buffers is undefined.
+//
+// CallerReads reports whether the port is read by its callers (or will
+// be, once configured): no goroutine then delivers to the Sink unasked.
 type Source interface {
 	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, ok bool)
 	PollBatch(self Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int
+	CallerReads() bool
 }
 
-// Fed is implemented by a Sink that polls its Source. SetSource replaces
+// Fed is implemented by a Sink that a Source feeds. SetSource replaces
 // old with src (either may be nil) and does nothing when the Sink's
 // current Source is not old, so a VMP[rx] detaching its port does not
-// detach another's. Empty reports whether nothing is queued in the Sink:
-// a Source checks it, while no one else can route from its port, before
-// it reads a datagram straight into the polling Sink's buffer.
+// detach another's; it fails, matching ErrState, when src.CallerReads()
+// and the Sink is Terminated. Empty reports whether nothing is queued in
+// the Sink: a Source checks it, while no one else can route from its
+// port, before it reads a datagram straight into the polling Sink's
+// buffer. Terminated reports whether the Sink hands its records to a
+// terminated association, which needs them delivered while it reads on
+// its own goroutine: such a Sink cannot be fed by a caller-reads port.
 type Fed interface {
-	SetSource(old, src Source)
+	SetSource(old, src Source) error
 	Empty() bool
+	Terminated() bool
 }
 
 // DTLSRx returns the Sink of a *dtlsrx.DTLSRx given as any, or an error

@@ -122,6 +122,9 @@ func TestQueueGrowsToBound(t *testing.T) {
 			t.Fatalf("ring of %d after %d pushes, want %d", len(q.ring), i+1, initialRing)
 		}
 	}
+	if len(q.ring) != initialRing {
+		t.Fatalf("initial ring %d", len(q.ring))
+	}
 	q.Pop(buf)
 	q.Pop(buf)
 	for i := 5; q.Len() < 100; i++ {

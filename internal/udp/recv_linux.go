@@ -4,40 +4,27 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // readerSys is the recvmmsg state of a Reader: headers, iovecs and source
-// address buffers kept between calls, and the function given to
+// address buffers kept between calls, and the functions given to
 // RawConn.Read bound once so that a Read allocates nothing.
 type readerSys struct {
-	rc    syscall.RawConn
-	hdrs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet6
-	r     *Reader
-	fn    func(fd uintptr) bool // waits when nothing is queued
-	tryFn func(fd uintptr) bool // never waits
-	// holdFn waits, and enters the gate for each attempt: it returns
-	// holding it when it read datagrams.
-	holdFn func(fd uintptr) bool
-	// pollFD is the socket's descriptor for Poll, which holds the Gate
-	// instead of a reference (see Reader.Close); -1 once closed.
-	pollFD    int
-	gate      *Gate         // given to ReadHolding; used by holdFn only
-	lessee    lessee        // the receive goroutine's: used by holdFn and readHolding only
-	holdErrno syscall.Errno // the error of holdFn's last attempt, read without the gate
-	namelen   uint32        // recvfrom's address length (a field: no escape per call)
-	oob       []byte        // GRO: groControlLen bytes per slot
-	n         int
-	errno     syscall.Errno
+	hdrs    []unix.Mmsghdr
+	iovs    []unix.Iovec
+	names   []unix.RawSockaddrInet6
+	fn      func(fd uintptr) bool // waits when nothing is queued
+	tryFn   func(fd uintptr) bool // never waits
+	namelen uint32                // recvfrom's address length (a field: no escape per call)
+	oob     []byte                // GRO: groControlLen bytes per slot
+	n       int
+	errno   syscall.Errno
 }
 
 func (s *readerSys) init(r *Reader) {
@@ -45,37 +32,8 @@ func (s *readerSys) init(r *Reader) {
 	s.hdrs = make([]unix.Mmsghdr, n)
 	s.iovs = make([]unix.Iovec, n)
 	s.names = make([]unix.RawSockaddrInet6, n)
-	s.rc, _ = r.conn.c.SyscallConn()
-	s.r = r
 	s.fn = s.recvmmsg
 	s.tryFn = s.tryRecvmmsg
-	s.holdFn = s.holdRecvmmsg
-	s.pollFD = -1
-	if s.rc != nil {
-		s.rc.Control(func(fd uintptr) { s.pollFD = int(fd) })
-	}
-}
-
-func (s *readerSys) holdRecvmmsg(fd uintptr) bool {
-	if !s.gate.enter(&s.lessee) {
-		// Step back: wait for the next datagram or the lease timer.
-		if !s.lessee.armed {
-			s.lessee.armed = true
-			s.r.conn.c.SetReadDeadline(time.Now().Add(s.gate.leaseTime()))
-		}
-		return false
-	}
-	s.setup(s.r) // the slots may have changed while another goroutine read
-	if !s.recvmmsg(fd) {
-		s.gate.mu.Unlock()
-		return false
-	}
-	if s.errno != 0 || s.n <= 0 {
-		// Copy the error out before another goroutine can read into s.
-		s.holdErrno, s.errno = s.errno, 0
-		s.gate.mu.Unlock()
-	}
-	return true
 }
 
 func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
@@ -103,7 +61,7 @@ func (s *readerSys) recvmmsg(fd uintptr) bool {
 		syscall6 = unix.Syscall6 // GRO: up to GROBufSize bytes per slot to copy
 	}
 	n, _, errno := syscall6(unix.SYS_RECVMMSG, fd,
-		uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), 0, 0, 0)
+		uintptr(unsafe.Pointer(&s.hdrs[0])), uintptr(len(s.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
 		return false // wait for the socket to become readable
 	}
@@ -117,7 +75,7 @@ func (s *readerSys) recvfrom(fd uintptr) bool {
 	iov := &s.iovs[0]
 	s.namelen = unix.SizeofSockaddrInet6
 	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, // RawSyscall: see recvmmsg
-		uintptr(unsafe.Pointer(iov.Base)), uintptr(iov.Len), unix.MSG_TRUNC, // MSG_TRUNC: return the full length
+		uintptr(unsafe.Pointer(iov.Base)), uintptr(iov.Len), unix.MSG_TRUNC|unix.MSG_DONTWAIT, // MSG_TRUNC: return the full length
 		uintptr(unsafe.Pointer(&s.names[0])), uintptr(unsafe.Pointer(&s.namelen)))
 	if errno == unix.EAGAIN || errno == unix.EINTR {
 		return false
@@ -160,7 +118,7 @@ func (s *readerSys) setup(r *Reader) {
 }
 
 func (s *readerSys) read(r *Reader, wait bool) (int, error) {
-	if s.rc == nil {
+	if r.conn == nil || r.conn.rc == nil {
 		return 0, os.ErrInvalid
 	}
 	s.setup(r)
@@ -168,48 +126,18 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 	if !wait {
 		fn = s.tryFn
 	}
-	if err := s.rc.Read(fn); err != nil {
+	if err := r.conn.rc.Read(fn); err != nil {
 		return 0, err
 	}
 	return s.finish(r)
 }
 
-func (s *readerSys) readHolding(r *Reader, g *Gate) (int, error) {
-	if s.rc == nil {
+func (s *readerSys) readFD(r *Reader, fd int) (int, error) {
+	if fd < 0 {
 		return 0, os.ErrInvalid
-	}
-	// Only s.gate and s.holdErrno are touched without the gate: the other
-	// fields may be in use by a goroutine in Poll.
-	s.gate, s.holdErrno = g, 0
-	for {
-		err := s.rc.Read(s.holdFn)
-		if err == nil {
-			break
-		}
-		if !s.lessee.armed || !errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, err // holdFn returned false (gate not held), or never ran
-		}
-		// The lease timer fired: look at the gate again.
-		s.lessee.armed, s.lessee.expired = false, true
-		if err := s.r.conn.c.SetReadDeadline(time.Time{}); err != nil {
-			return 0, err
-		}
-	}
-	if s.holdErrno != 0 {
-		return 0, os.NewSyscallError("recvmmsg", s.holdErrno) // gate not held
-	}
-	return s.finish(r)
-}
-
-func (s *readerSys) poll(r *Reader) (int, error) {
-	if s.rc == nil {
-		return 0, os.ErrInvalid
-	}
-	if s.pollFD < 0 {
-		return 0, net.ErrClosed
 	}
 	s.setup(r)
-	s.tryRecvmmsg(uintptr(s.pollFD))
+	s.tryRecvmmsg(uintptr(fd))
 	return s.finish(r)
 }
 
@@ -253,11 +181,18 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPor
 }
 
 func (s *readerSys) enableGRO(r *Reader) error {
-	if s.rc == nil {
+	if s.oob == nil {
+		s.oob = make([]byte, len(r.Msgs)*groControlLen)
+	}
+	return nil
+}
+
+func enableGRO(u *Conn) error {
+	if u.rc == nil {
 		return os.ErrInvalid
 	}
 	var serr error
-	if err := s.rc.Control(func(fd uintptr) {
+	if err := u.rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1)
 	}); err != nil {
 		return err
@@ -265,14 +200,34 @@ func (s *readerSys) enableGRO(r *Reader) error {
 	if serr != nil {
 		return fmt.Errorf("udp: UDP_GRO: %w (%w)", errors.ErrUnsupported, serr)
 	}
-	s.oob = make([]byte, len(r.Msgs)*groControlLen)
 	return nil
 }
 
-// close closes the socket with g held, so that no Poll is using pollFD.
-func (s *readerSys) close(r *Reader, g *Gate) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	s.pollFD = -1
-	return r.conn.Close()
+func waitReadable(u *Conn) error {
+	if u.rc == nil {
+		return os.ErrInvalid
+	}
+	if u.peekFn == nil {
+		u.peekFn = u.peek
+	}
+	u.peekErr = 0
+	if err := u.rc.Read(u.peekFn); err != nil {
+		return err
+	}
+	if u.peekErr != 0 {
+		return os.NewSyscallError("recvfrom", u.peekErr)
+	}
+	return nil
+}
+
+// peek looks at the next datagram without taking it, into a one-byte
+// buffer: false (the netpoller waits) while nothing is queued.
+func (u *Conn) peek(fd uintptr) bool {
+	_, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
+		uintptr(unsafe.Pointer(&u.peekBuf[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false
+	}
+	u.peekErr = errno
+	return true
 }

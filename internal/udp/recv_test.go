@@ -2,7 +2,11 @@ package udp
 
 import (
 	"bytes"
+	"errors"
+	"net"
 	"net/netip"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +86,62 @@ func TestReaderNoAllocsAndClose(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not unblock Read")
+	}
+}
+
+// TestWaitReadable: WaitReadable returns once a datagram is queued and
+// leaves it queued for a Reader; while it waits, TryReadFD on the same
+// socket does not wait for it (the poller admits one reader); Close ends
+// it with net.ErrClosed.
+func TestWaitReadable(t *testing.T) {
+	r, _ := Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	s, _ := Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	defer s.Close()
+	rd := NewReader(r, 4, 2048)
+	waited := make(chan error, 1)
+	go func() { waited <- r.WaitReadable() }()
+	if n, err := rd.TryReadFD(r.FD()); n != 0 || err != nil {
+		t.Fatalf("TryReadFD of an empty socket = %d, %v", n, err)
+	}
+	s.WriteTo([]byte("hello"), r.LocalAddr())
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("WaitReadable did not return for a queued datagram")
+	}
+	if n, err := rd.TryReadFD(r.FD()); n != 1 || err != nil || string(rd.Msgs[0].Buf[:rd.Msgs[0].N]) != "hello" {
+		t.Fatalf("TryReadFD after WaitReadable = %d, %v: the datagram was not left queued", n, err)
+	}
+	go func() { waited <- r.WaitReadable() }()
+	r.Close()
+	select {
+	case err := <-waited:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("WaitReadable after Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not end WaitReadable")
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{os.NewSyscallError("recvmmsg", syscall.ECONNREFUSED), true},
+		{os.NewSyscallError("recvfrom", syscall.EHOSTUNREACH), true},
+		{syscall.ENETUNREACH, true},
+		{os.NewSyscallError("recvmmsg", syscall.ENOTSOCK), false},
+		{os.NewSyscallError("recvmmsg", syscall.EBADF), false},
+		{net.ErrClosed, false},
+		{errors.New("other"), false},
+	} {
+		if got := Transient(tc.err); got != tc.want {
+			t.Errorf("Transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -22,6 +23,11 @@ type Conn struct {
 	p4    *ipv4.PacketConn
 	p6    *ipv6.PacketConn
 	local netip.AddrPort
+	rc    syscall.RawConn // for the readers
+
+	peekFn  func(fd uintptr) bool // WaitReadable's, bound once
+	peekErr syscall.Errno
+	peekBuf [1]byte
 }
 
 // Listen binds a UDP socket to local. The family follows local's address,
@@ -42,6 +48,10 @@ func Listen(local netip.AddrPort) (*Conn, error) {
 		return nil, err
 	}
 	u := &Conn{c: c, is6: addr.Is6(), local: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	if u.rc, err = c.SyscallConn(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if u.is6 {
 		u.p6 = ipv6.NewPacketConn(c)
 	} else {
