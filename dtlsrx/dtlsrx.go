@@ -120,19 +120,6 @@ type recordSink struct{ s link.Sink }
 
 type sourceRef struct{ s link.Source }
 
-func init() {
-	link.DTLSRx = func(x any) (link.Sink, error) {
-		r, _ := x.(*DTLSRx)
-		if r == nil || r.ep == nil {
-			return nil, mediaport.ErrNilHandle
-		}
-		if err := r.ep.Check(); err != nil {
-			return nil, err
-		}
-		return sink{r}, nil
-	}
-}
-
 // Create allocates a DTLS[rx] on mod (sm_dtlsrx_create). It is Running at
 // once; it receives packets once a VMP[rx] is configured to pass DTLS to it.
 func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
@@ -506,6 +493,8 @@ func (s sink) Flush() {
 type control struct{ r *DTLSRx }
 
 func (c control) Check() error { return c.r.ep.Check() }
+
+func (c control) Sink() link.Sink { return sink{c.r} }
 
 func (c control) SetRecordSink(s link.Sink) error {
 	if s == nil {

@@ -49,7 +49,7 @@ func TestHandOverRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sink, _ := link.DTLSRx(rx)
+		sink, _ := link.SinkOf(rx)
 		ctl, _ := link.RxControlOf(rx)
 		rec := &recorder{}
 		var sent atomic.Uint32

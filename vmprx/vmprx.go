@@ -431,7 +431,7 @@ func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 		}
 		return nil
 	}
-	s, err := link.DTLSRx(rx)
+	s, err := link.SinkOf(rx)
 	if err != nil {
 		return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
 	}

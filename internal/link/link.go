@@ -1,8 +1,7 @@
 // Package link connects endpoint packages without exporting their
-// internals: a VMP[rx] reaches the packet sink of a DTLS[rx] through it,
-// and an association the controls of its DTLS[rx] and DTLS[tx].
-// Package dtlsrx sets DTLSRx in its init; package vmprx imports dtlsrx, so
-// the hook is set before vmprx can use it.
+// internals: a VMP[rx] reaches the packet sink of a DTLS[rx] through it
+// (SinkOf), and an association the controls of its DTLS[rx] and DTLS[tx]
+// (RxControlOf, TxControlOf).
 //
 // A DTLS[rx] embeds an RxHandle and a DTLS[tx] a TxHandle, each under an
 // unexported alias: the handle's unexported method puts the endpoint in
@@ -71,10 +70,6 @@ type Fed interface {
 	Terminated() bool
 }
 
-// DTLSRx returns the Sink of a *dtlsrx.DTLSRx given as any, or an error
-// for a nil, zero or destroyed one.
-var DTLSRx func(rx any) (Sink, error)
-
 // RxControl is what a DTLS association drives on its DTLS[rx] in terminated
 // mode.
 type RxControl interface {
@@ -99,6 +94,8 @@ type RxControl interface {
 	SetOnStop(f func())
 	// Module returns the module of the DTLS[rx].
 	Module() *core.Module
+	// Sink returns the DTLS[rx] as a VMP[rx] port feeds it.
+	Sink() Sink
 }
 
 // RxHandle holds the RxControl of a DTLS[rx], which embeds it.
@@ -111,6 +108,17 @@ type RxEndpoint interface{ rxHandle() *RxHandle }
 
 // SetRxControl gives the DTLS[rx] that embeds h its control (at Create).
 func SetRxControl(h *RxHandle, c RxControl) { h.c = c }
+
+// SinkOf returns the Sink of e, which a VMP[rx] hands the DTLS records of
+// its port, or an error for a zero, stopped or destroyed DTLS[rx]. e must
+// not be a nil pointer.
+func SinkOf(e RxEndpoint) (Sink, error) {
+	c, err := RxControlOf(e)
+	if err != nil {
+		return nil, err
+	}
+	return c.Sink(), nil
+}
 
 // RxControlOf returns the RxControl of e, or an error for a zero, stopped
 // or destroyed DTLS[rx]. e must not be a nil pointer.
