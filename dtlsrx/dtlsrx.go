@@ -180,10 +180,11 @@ func (r *DTLSRx) Event() (*event.Event, error) {
 
 // Status returns the current status (sm_dtlsrx_status): Stopped once
 // stopped (Err tells why); else Handshake once after a terminated
-// association's handshake; else Overrun once per overflow episode; else HasPacket while a packet is queued; else
-// Running. While another status remains to be reported, the event is
-// signalled again. Fed by a VMP[rx] with CallerReads, with nothing queued,
-// it first reads that VMP[rx]'s port, as GetPacket does.
+// association's handshake; else Overrun once per overflow episode; else
+// HasPacket while a packet is queued; else Running. While another status
+// remains to be reported, the event is signalled again. Fed by a VMP[rx]
+// with CallerReads, with nothing queued, it first reads that VMP[rx]'s
+// port, as GetPacket does.
 func (r *DTLSRx) Status() (Status, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, err
