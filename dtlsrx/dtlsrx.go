@@ -250,8 +250,9 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 		pp, ok, err = r.q.Pop(buf)
 	}
 	if !ok && r.records.Load() == nil {
-		// Read the feeding port ourselves rather than wait for its receive
-		// goroutine to hand the packets over and wake us.
+		// A caller-reads port is read by its consumers: read it ourselves.
+		// (For a port-reads port Poll does nothing: its receive goroutine
+		// is the only reader.)
 		if src := r.source.Load(); src != nil {
 			var direct []byte
 			if r.ep.Check() == nil {
