@@ -7,7 +7,7 @@
 // (before any data) and then delivers decrypted application data through
 // GetPacket; the DTLS[tx] has capacity only once the handshake has completed
 // and SendPacket encrypts. A failed handshake or a fatal alert stops the
-// DTLS[rx], whose Status then returns the error; a close_notify from the peer
+// DTLS[rx], whose Err then returns the error; a close_notify from the peer
 // stops it cleanly; Stop of either endpoint (or Close) sends close_notify.
 //
 //	mod.AddCredential(mediaport.Credential{Tag: 10, Type: mediaport.CredECDSA, ECDSA: ...})
@@ -291,8 +291,8 @@ func (a *Association) finish(err error) {
 func (a *Association) valid() bool { return a != nil && a.mod != nil }
 
 // Close ends the association: it sends close_notify if the handshake
-// completed and waits for its goroutines (handshake, read session). The DTLS[rx] and DTLS[tx] call it
-// from Stop. Closing twice does nothing.
+// completed and waits for its goroutines (handshake, read session). The
+// DTLS[rx] and DTLS[tx] call it from Stop. Closing twice does nothing.
 func (a *Association) Close() error {
 	if !a.valid() {
 		return mediaport.ErrNilHandle

@@ -35,7 +35,7 @@ type ConnectionInfo struct {
 	// PeerFingerprint is the SHA-256 fingerprint of the peer certificate
 	// in SDP a=fingerprint form ("sha-256 AB:CD:…"); empty for PSK suites.
 	PeerFingerprint string
-	// PSKIdentityHint is the hint the server sent (client side) or the
+	// PSKIdentity is the hint the server sent (client side) or the
 	// identity the client sent (server side), for PSK suites.
 	PSKIdentity []byte
 }

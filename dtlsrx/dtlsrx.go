@@ -167,10 +167,11 @@ func (r *DTLSRx) Event() (*event.Event, error) {
 
 // Status returns the current status (sm_dtlsrx_status): Stopped once
 // stopped (Err tells why); else Handshake once after a terminated
-// association's handshake; else Overrun once per overflow episode; else HasPacket while a packet is queued; else
-// Running. While another status remains to be reported, the event is
-// signalled again. Fed by a VMP[rx] with CallerReads, with nothing queued,
-// it first reads that VMP[rx]'s port, as GetPacket does.
+// association's handshake; else Overrun once per overflow episode; else
+// HasPacket while a packet is queued; else Running. While another status
+// remains to be reported, the event is signalled again. Fed by a VMP[rx]
+// with CallerReads, with nothing queued, it first reads that VMP[rx]'s
+// port, as GetPacket does.
 func (r *DTLSRx) Status() (Status, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
 		return 0, err
@@ -236,8 +237,9 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 		pp, ok, err = r.q.Pop(buf)
 	}
 	if !ok && r.records.Load() == nil {
-		// Read the feeding port ourselves rather than wait for its receive
-		// goroutine to hand the packets over and wake us.
+		// A caller-reads port is read by its consumers: read it ourselves.
+		// (For a port-reads port Poll does nothing: its receive goroutine
+		// is the only reader.)
 		if src := r.source.Load(); src != nil {
 			var direct []byte
 			if r.ep.Check() == nil {

@@ -11,9 +11,11 @@ import (
 type STUNPort bool
 
 // AttachSTUN hands every STUN datagram that arrives on the VMP[rx]'s ports
-// to s (OnRxPkt, with a STUNPort token), on the port's receive goroutine;
-// nil detaches. Create s with OnSendMsg: v.SendSTUN so that its responses
-// leave from the port the request came to, as ICE needs.
+// to s (OnRxPkt, with a STUNPort token), on the goroutine reading the port,
+// as a STUNHandler (whose limits s's callbacks share: with CallerReads they
+// must not call GetPacket or Status); nil detaches. Create s with
+// OnSendMsg: v.SendSTUN so that its responses leave from the port the
+// request came to, as ICE needs.
 func (v *VMPRx) AttachSTUN(s *stun.Session) error {
 	if s == nil {
 		return v.SetSTUNHandler(nil)

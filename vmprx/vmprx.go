@@ -412,6 +412,9 @@ func terminated(s link.Sink) bool {
 	return ok && f.Terminated()
 }
 
+// ConfigDTLS sets the DTLS[rx] that receives the DTLS packets arriving on
+// the RTP port, or on the RTCP port when useRTCPPort is true
+// (sm_vmprx_config_dtls). A nil rx (kSMNullDTLSrxId) stops passing DTLS
 // from that port: such packets are then dropped and counted. With rtcp-mux
 // both choices name the one port. It may be called before or after Config.
 func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {

@@ -87,7 +87,7 @@ type RxControl interface {
 	PushData(p []byte, src netip.AddrPort) bool
 	// HandshakeDone reports the completed handshake (status Handshake).
 	HandshakeDone()
-	// Fail stops the DTLS[rx] with err, which Status then returns.
+	// Fail stops the DTLS[rx] with err, which its Err then returns.
 	Fail(err error)
 	// SetOnStop sets a function the DTLS[rx]'s Stop calls before it
 	// reaches Stopped (the association sends close_notify).

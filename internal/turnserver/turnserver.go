@@ -1,6 +1,6 @@
 // Package turnserver runs an in-process TURN server (pion/turn v4) on
-// loopback: the embedded default of mediaport's examples, and a second real
-// TURN implementation for tests beside coturn.
+// loopback for mediaport's tests: a second real TURN implementation beside
+// coturn. (The examples embed pion/turn directly, as users would.)
 package turnserver
 
 import (
