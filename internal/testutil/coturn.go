@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -169,15 +171,43 @@ func StartTurnutilsPeer(t testing.TB) netip.AddrPort {
 	return addr
 }
 
-// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,
+// for a peer program that must be told its port. It is chosen below the
+// kernel's ephemeral range, so no socket bound to port 0 meanwhile (by
+// this or another test process) can take it before the peer binds it;
+// only another FreeUDPPort could, at random, and both bind-check it.
 func FreeUDPPort(t testing.TB) uint16 {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	lo, hi := 20000, ephemeralLow()-1
+	for range 1000 {
+		port := lo + rand.IntN(hi-lo+1)
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			continue // in use
+		}
+		c.Close()
+		return uint16(port)
 	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
+	t.Fatalf("no free UDP port in %d-%d", lo, hi)
+	return 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default, 32768, where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n <= 21024 {
+		return 32768
+	}
+	return n
 }
 
 // StartPionTURN starts an in-process pion/turn server on 127.0.0.1 (user
