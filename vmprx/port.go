@@ -50,14 +50,15 @@ type port struct {
 	// mu serialises the readers of a caller-reads port and guards what
 	// follows; the receive goroutine of a port-reads port, its only
 	// reader, takes it too (uncontended) while it reads.
-	mu     sync.Mutex
-	rd     *reader // taken from the pool while the socket is being read
-	b      batch
-	closed bool
-	done   chan struct{} // made by sleep, closed by close
-	w      rxloop.Watch  // caller reads
-	arm    chan struct{} // caller reads: wakes the parked watcher (capacity 1), and at close
-	timer  clock.Timer   // caller reads: the Watch's delay
+	mu       sync.Mutex
+	rd       *reader // taken from the pool while the socket is being read
+	b        batch
+	closed   bool
+	done     chan struct{} // made by sleep, closed by close
+	w        rxloop.Watch  // caller reads
+	arm      chan struct{} // caller reads: wakes the parked watcher (capacity 1), and at close
+	timer    clock.Timer   // caller reads: the Watch's delay
+	timerGen uint64        // which timer is the current one (mu)
 }
 
 // reader is a batch reader and the pooled packets its slots read into,
@@ -302,9 +303,15 @@ func (pt *port) do(act rxloop.Action, d time.Duration, err error) {
 		if pt.timer != nil {
 			pt.timer.Stop()
 		}
+		// A replaced timer's callback may already wait for mu: the
+		// generation tells it that its delay is no longer the current one.
+		pt.timerGen++
+		gen := pt.timerGen
 		pt.timer = pt.v.mod.Clock.AfterFunc(d, func() {
 			pt.mu.Lock()
-			pt.do(pt.w.Elapsed(), 0, nil)
+			if gen == pt.timerGen {
+				pt.do(pt.w.Elapsed(), 0, nil)
+			}
 			pt.mu.Unlock()
 		})
 	}
@@ -401,18 +408,9 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 				pt.w.Read(true) // reads on: no one to signal
 				continue
 			}
+			// More may wait: Signal tells every consumer, not only the
+			// caller, which may stop reading before the socket is empty.
 			act = pt.w.Read(more)
-			if act&rxloop.Signal != 0 && mine {
-				// The caller got something: signalling it alone is enough,
-				// as a signalled consumer reads until it finds nothing
-				// (and routes, signalling, what is for the others).
-				act &^= rxloop.Signal
-				if self != nil {
-					self.Flush()
-				} else {
-					v.ep.Signal()
-				}
-			}
 		case errors.Is(err, net.ErrClosed):
 			return got
 		case udp.Transient(err):
