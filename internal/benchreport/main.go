@@ -41,7 +41,7 @@ import (
 	"github.com/mediaport/mediaport/internal/benchpair"
 )
 
-// goals are the minimum ratios the issues set, by pair name.
+// goals are the minimum ratios mediaport holds itself to, by pair name.
 var goals = map[string]float64{
 	"dispatcher/Send":      0.95,
 	"dispatcher/SendBatch": 1.5,
@@ -56,7 +56,7 @@ var goals = map[string]float64{
 	"turn/RelayRoundTrip":    0.9,
 	"association/Throughput": 0.9,
 	"association/Handshake":  0.9,
-	"association/IdleMemory": 1.0, // heap + stacks, issue 14
+	"association/IdleMemory": 1.0, // heap + goroutine stacks
 }
 
 // units names, for pairs compared on something other than time, the
