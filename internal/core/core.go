@@ -68,6 +68,10 @@ type Timer interface {
 	Stop() bool
 }
 
+// SystemClock is the operating system's clock as the core sees it, for
+// internal code that runs without a module.
+var SystemClock Clock = systemClock{}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                            { return time.Now() }

@@ -26,14 +26,9 @@ type Deadline struct {
 	gen   uint64
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                                 { return time.Now() }
-func (systemClock) AfterFunc(d time.Duration, f func()) core.Timer { return time.AfterFunc(d, f) }
-
 func (d *Deadline) clock() core.Clock {
 	if d.Clock == nil {
-		return systemClock{}
+		return core.SystemClock
 	}
 	return d.Clock
 }
