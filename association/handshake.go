@@ -219,6 +219,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 		dtls.WithCipherSuites(suites...),
 		dtls.WithMTU(a.cfg.MTU),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithLoggerFactory(pionLog{a.mod.Log}),
 	}
 	if len(a.cfg.SRTPProfiles) > 0 {
 		opts = append(opts, dtls.WithSRTPProtectionProfiles(pionProfiles(a.cfg.SRTPProfiles)...))
