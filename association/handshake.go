@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/pion/dtls/v3"
 
@@ -86,7 +85,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 	if a.closing.Load() {
 		return nil, ErrClosed
 	}
-	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
+	raddr := (*peerAddr)(a.peer.Load())
 	pc := &packetConn{a: a, peer: raddr}
 	var c *dtls.Conn
 	var err error

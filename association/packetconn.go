@@ -283,7 +283,7 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
-	peer   *net.UDPAddr // the source of every record, as pion was given it
+	peer   *peerAddr // the source of every record, as pion was given it
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -328,6 +328,15 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		<-c.a.wake // a record, Close or the deadline
 	}
 }
+
+// peerAddr is the association's peer as pion sees it (its Conn's remote
+// address, the source of the records ReadFrom returns): a net.Addr over
+// the address the association holds, which pion only passes back to
+// WriteTo and compares.
+type peerAddr netip.AddrPort
+
+func (p *peerAddr) Network() string { return "udp" }
+func (p *peerAddr) String() string  { return (*netip.AddrPort)(p).String() }
 
 var errDeadline = &net.OpError{Op: "read", Net: "dtls", Err: timeoutError{}}
 
