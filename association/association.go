@@ -121,27 +121,29 @@ type Association struct {
 	wake chan struct{}
 	// sessions is the state of the read sessions (see mayRead).
 	sessions atomic.Uint32
-
-	mu      sync.Mutex
-	conn    *dtls.Conn
-	state   State
-	err     error
-	closing atomic.Bool       // set under mu by Close
-	pskTag  mediaport.CredTag // client: the PSK chosen from the hint
+	// The flags sit together, after sessions, as the struct's small
+	// fields do (with pskTag after once): no padding between them.
+	closing atomic.Bool // set under mu by Close
+	ready   atomic.Bool
 	// A client holding PSK and ECDSA credentials offers the certificate
 	// suites first (certFirst: the current attempt does) and, if that
 	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
 	certFirst, pskOnly bool
+
+	mu    sync.Mutex
+	conn  *dtls.Conn
+	state State
+	err   error
 	// early holds application data that arrived before the handshake
 	// completed (see holdEarly).
 	early []*pktq.Packet
-	ready atomic.Bool
 	// lingerMu guards round, the number of the read round running (see
 	// startRound).
 	lingerMu sync.Mutex
 	round    uint64
 	wg       sync.WaitGroup
 	once     sync.Once
+	pskTag   mediaport.CredTag // client: the PSK chosen from the hint
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
