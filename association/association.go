@@ -144,6 +144,11 @@ type Association struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	pskTag   mediaport.CredTag // client: the PSK chosen from the hint
+	// unread is set when pion may hold something for Read that no read
+	// session was started for: pion took application data or an alert
+	// before the association was ready, or closed its PacketConn (see
+	// run).
+	unread atomic.Bool
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
@@ -238,10 +243,11 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	return a, nil
 }
 
-// run performs the handshake and, once it completes, the first read
-// session: application data that came with the end of the handshake may be
-// waiting already. The goroutine ends with that session; mayRead starts the
-// next ones.
+// run performs the handshake. Once it completes, read sessions start
+// when pion takes a record (mayRead), and at once only if pion already
+// holds something for Read (unread): application data or an alert that
+// came with the end of the handshake, or the end of its Conn. An
+// association that receives nothing after its handshake never calls Read.
 func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, timer clock.Timer) {
 	err := a.handshake(ctx)
 	timer.Stop()
@@ -257,12 +263,19 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	a.mu.Lock()
 	a.state = Established
 	a.mu.Unlock()
+	// Open before ready: a ReadFrom that sees ready calls mayRead, which
+	// must find the sessions open. unread is read after both: whoever
+	// sets it (ReadFrom, packetConn.Close) reads ready or the sessions
+	// after, so either that caller starts the session or run does.
+	a.sessions.Store(sessionsOpen)
 	a.releaseEarly() // and ready
 	a.rxc.HandshakeDone()
 	a.txc.CapacityChanged()
 	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.role)
-	a.sessions.Store(sessionsOpen | sessionRunning)
-	a.session()
+	if a.unread.Load() {
+		a.mayRead()
+	}
+	a.wg.Done()
 }
 
 // finish records how the association ended and tells the DTLS[rx].

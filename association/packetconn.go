@@ -292,7 +292,7 @@ type packetConn struct {
 	mu      sync.Mutex
 	timer   clock.Timer
 	gen     uint32
-	took    bool // the last ReadFrom returned a record (pion's reader goroutine only)
+	took    bool // the last ReadFrom returned a record for Read (see forRead; pion's reader goroutine only)
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -316,10 +316,14 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			if err != nil {
 				return 0, nil, err
 			}
+			data := forRead(p[:pp.N])
+			if data && !c.a.ready.Load() {
+				c.a.unread.Store(true) // before ready is read again: see run
+			}
 			if c.a.ready.Load() {
 				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
 			}
-			c.took = true
+			c.took = data
 			return pp.N, c.peer, nil // deliver let only the peer's records in
 		}
 		if c.expired.Load() {
@@ -360,6 +364,7 @@ func (c *packetConn) Close() error {
 	c.closed.Store(true)
 	c.SetReadDeadline(time.Time{}) // stops the timer
 	c.a.flush()                    // wakes ReadFrom
+	c.a.unread.Store(true)         // before mayRead reads the sessions: see run
 	c.a.mayRead()                  // pion closes it when it ends: Read has its error
 	return nil
 }
