@@ -275,6 +275,7 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	if a.unread.Load() {
 		a.mayRead()
 	}
+	a.raw.Trim() // pion has taken the handshake's records, as a rule: a session's end trims otherwise
 	a.wg.Done()
 }
 
