@@ -121,14 +121,15 @@ type Association struct {
 	wake chan struct{}
 	// sessions is the state of the read sessions (see mayRead).
 	sessions atomic.Uint32
-	// The flags sit together, after sessions, as the struct's small
-	// fields do (with pskTag after once): no padding between them.
+	// The small fields sit together, after sessions and after once, so
+	// that the struct has no padding (240 bytes).
 	closing atomic.Bool // set under mu by Close
 	ready   atomic.Bool
-	// A client holding PSK and ECDSA credentials offers the certificate
-	// suites first (certFirst: the current attempt does) and, if that
-	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
-	certFirst, pskOnly bool
+	// unread is set when pion may hold something for Read that no read
+	// session was started for: pion took application data or an alert
+	// before the association was ready, or closed its PacketConn (see
+	// run).
+	unread atomic.Bool
 
 	mu    sync.Mutex
 	conn  *dtls.Conn
@@ -144,11 +145,10 @@ type Association struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	pskTag   mediaport.CredTag // client: the PSK chosen from the hint
-	// unread is set when pion may hold something for Read that no read
-	// session was started for: pion took application data or an alert
-	// before the association was ready, or closed its PacketConn (see
-	// run).
-	unread atomic.Bool
+	// A client holding PSK and ECDSA credentials offers the certificate
+	// suites first (certFirst: the current attempt does) and, if that
+	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
+	certFirst, pskOnly bool
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
