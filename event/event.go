@@ -126,7 +126,12 @@ func NewSource() *Source {
 // Init makes s, a zero Source that its owner holds by value, a Source
 // with an unsignalled Event, as NewSource does, without an allocation of
 // its own. Call it before s is used or shared; s must not be copied after.
-func (s *Source) Init() { s.ev.made = true }
+// On a nil Source it does nothing.
+func (s *Source) Init() {
+	if s != nil {
+		s.ev.made = true
+	}
+}
 
 // live reports whether s is a Source that NewSource or Init made.
 func (s *Source) live() bool { return s != nil && s.ev.made }

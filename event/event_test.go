@@ -428,3 +428,12 @@ func TestSourceInit(t *testing.T) {
 		t.Fatal("SignalPermanently: not permanent")
 	}
 }
+
+// TestSourceInitNil: Init on a nil Source does nothing.
+func TestSourceInitNil(t *testing.T) {
+	var s *Source
+	s.Init()
+	if s.Event() != nil {
+		t.Fatal("a nil Source has an Event")
+	}
+}
