@@ -86,7 +86,7 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 		return nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &packetConn{a: a, peer: raddr}
+	pc := &packetConn{a: a}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {

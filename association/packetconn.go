@@ -283,7 +283,6 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
-	peer   *peerAddr // the source of every record, as pion was given it
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -324,7 +323,9 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
 			}
 			c.took = data
-			return pp.N, c.peer, nil // deliver let only the peer's records in
+			// deliver let only the peer's records in: their source is the
+			// remote address pion was given, the peer the association holds.
+			return pp.N, (*peerAddr)(c.a.peer.Load()), nil
 		}
 		if c.expired.Load() {
 			return 0, nil, errDeadline
