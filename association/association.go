@@ -121,27 +121,34 @@ type Association struct {
 	wake chan struct{}
 	// sessions is the state of the read sessions (see mayRead).
 	sessions atomic.Uint32
+	// The small fields sit together, after sessions and after once, so
+	// that the struct has no padding (240 bytes).
+	closing atomic.Bool // set under mu by Close
+	ready   atomic.Bool
+	// unread is set when pion may hold something for Read that no read
+	// session was started for: pion took application data or an alert
+	// before the association was ready, or closed its PacketConn (see
+	// run).
+	unread atomic.Bool
 
-	mu      sync.Mutex
-	conn    *dtls.Conn
-	state   State
-	err     error
-	closing atomic.Bool       // set under mu by Close
-	pskTag  mediaport.CredTag // client: the PSK chosen from the hint
-	// A client holding PSK and ECDSA credentials offers the certificate
-	// suites first (certFirst: the current attempt does) and, if that
-	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
-	certFirst, pskOnly bool
+	mu    sync.Mutex
+	conn  *dtls.Conn
+	state State
+	err   error
 	// early holds application data that arrived before the handshake
 	// completed (see holdEarly).
 	early []*pktq.Packet
-	ready atomic.Bool
 	// lingerMu guards round, the number of the read round running (see
 	// startRound).
 	lingerMu sync.Mutex
 	round    uint64
 	wg       sync.WaitGroup
 	once     sync.Once
+	pskTag   mediaport.CredTag // client: the PSK chosen from the hint
+	// A client holding PSK and ECDSA credentials offers the certificate
+	// suites first (certFirst: the current attempt does) and, if that
+	// attempt fails, the PSK suites alone (pskOnly); see clientOptions.
+	certFirst, pskOnly bool
 
 	records, foreign, malformed, rejected atomic.Uint64
 }
@@ -236,10 +243,11 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	return a, nil
 }
 
-// run performs the handshake and, once it completes, the first read
-// session: application data that came with the end of the handshake may be
-// waiting already. The goroutine ends with that session; mayRead starts the
-// next ones.
+// run performs the handshake. Once it completes, read sessions start
+// when pion takes a record (mayRead), and at once only if pion already
+// holds something for Read (unread): application data or an alert that
+// came with the end of the handshake, or the end of its Conn. An
+// association that receives nothing after its handshake never calls Read.
 func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, timer clock.Timer) {
 	err := a.handshake(ctx)
 	timer.Stop()
@@ -255,12 +263,20 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	a.mu.Lock()
 	a.state = Established
 	a.mu.Unlock()
+	// Open before ready: a ReadFrom that sees ready calls mayRead, which
+	// must find the sessions open. unread is read after both: whoever
+	// sets it (ReadFrom, packetConn.Close) reads ready or the sessions
+	// after, so either that caller starts the session or run does.
+	a.sessions.Store(sessionsOpen)
 	a.releaseEarly() // and ready
 	a.rxc.HandshakeDone()
 	a.txc.CapacityChanged()
 	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.role)
-	a.sessions.Store(sessionsOpen | sessionRunning)
-	a.session()
+	if a.unread.Load() {
+		a.mayRead()
+	}
+	a.raw.Trim() // pion has taken the handshake's records, as a rule: a session's end trims otherwise
+	a.wg.Done()
 }
 
 // finish records how the association ended and tells the DTLS[rx].

@@ -288,6 +288,30 @@ func TestDataAfterIdle(t *testing.T) {
 	}
 }
 
+// TestNoReadAfterQuietHandshake: an association that receives nothing
+// after its handshake never reads: no read session starts (none would end
+// here, with the module's clock, a fake one, standing still), so it holds
+// no goroutine of its own and pion's Conn no state for a Read. Data then
+// still starts one.
+func TestNoReadAfterQuietHandshake(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	mod := openModuleClock(t, clk)
+	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: newCert(t).TLS})
+	a, s := newSide(t, mod), newSide(t, mod)
+	mediaportPair(t, mod, a, s)
+	for end := time.Now().Add(testutil.Patience); ; time.Sleep(time.Millisecond) {
+		own := associationGoroutines()
+		if len(own) == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d goroutines of the association after a quiet handshake:\n%s", len(own), strings.Join(own, "\n\n"))
+		}
+	}
+	a.sendTo(t, s, "after the quiet")
+	s.sendTo(t, a, "and back")
+}
+
 // TestDataRightAfterHandshake: a client that sends a burst the moment its
 // handshake completes may reach the server before the server's handshake
 // has completed too; pion/dtls keeps only one such record and drops the

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/pion/dtls/v3"
 
@@ -86,8 +85,8 @@ func (a *Association) newConn() (*dtls.Conn, error) {
 	if a.closing.Load() {
 		return nil, ErrClosed
 	}
-	raddr := net.UDPAddrFromAddrPort(*a.peer.Load())
-	pc := &packetConn{a: a, peer: raddr}
+	raddr := (*peerAddr)(a.peer.Load())
+	pc := &packetConn{a: a}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {
@@ -219,6 +218,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 		dtls.WithCipherSuites(suites...),
 		dtls.WithMTU(a.cfg.MTU),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithLoggerFactory(pionLog{a.mod.Log}),
 	}
 	if len(a.cfg.SRTPProfiles) > 0 {
 		opts = append(opts, dtls.WithSRTPProtectionProfiles(pionProfiles(a.cfg.SRTPProfiles)...))

@@ -283,7 +283,6 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
-	peer   *net.UDPAddr // the source of every record, as pion was given it
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -292,7 +291,7 @@ type packetConn struct {
 	mu      sync.Mutex
 	timer   clock.Timer
 	gen     uint32
-	took    bool // the last ReadFrom returned a record (pion's reader goroutine only)
+	took    bool // the last ReadFrom returned a record for Read (see forRead; pion's reader goroutine only)
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -316,11 +315,17 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			if err != nil {
 				return 0, nil, err
 			}
+			data := forRead(p[:pp.N])
+			if data && !c.a.ready.Load() {
+				c.a.unread.Store(true) // before ready is read again: see run
+			}
 			if c.a.ready.Load() {
 				c.a.mayRead() // a session must run while pion pushes: it blocks when Read is not called
 			}
-			c.took = true
-			return pp.N, c.peer, nil // deliver let only the peer's records in
+			c.took = data
+			// deliver let only the peer's records in: their source is the
+			// remote address pion was given, the peer the association holds.
+			return pp.N, (*peerAddr)(c.a.peer.Load()), nil
 		}
 		if c.expired.Load() {
 			return 0, nil, errDeadline
@@ -328,6 +333,15 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		<-c.a.wake // a record, Close or the deadline
 	}
 }
+
+// peerAddr is the association's peer as pion sees it (its Conn's remote
+// address, the source of the records ReadFrom returns): a net.Addr over
+// the address the association holds, which pion only passes back to
+// WriteTo and compares.
+type peerAddr netip.AddrPort
+
+func (p *peerAddr) Network() string { return "udp" }
+func (p *peerAddr) String() string  { return (*netip.AddrPort)(p).String() }
 
 var errDeadline = &net.OpError{Op: "read", Net: "dtls", Err: timeoutError{}}
 
@@ -351,6 +365,7 @@ func (c *packetConn) Close() error {
 	c.closed.Store(true)
 	c.SetReadDeadline(time.Time{}) // stops the timer
 	c.a.flush()                    // wakes ReadFrom
+	c.a.unread.Store(true)         // before mayRead reads the sessions: see run
 	c.a.mayRead()                  // pion closes it when it ends: Read has its error
 	return nil
 }

@@ -89,3 +89,37 @@ func TestPacketConnDeadline(t *testing.T) {
 		t.Fatalf("ReadFrom after Close: %d %v, want net.ErrClosed", r.n, r.err)
 	}
 }
+
+// TestForRead: a datagram is for Read when one of its records is
+// application data or an alert, wherever it lies.
+func TestForRead(t *testing.T) {
+	rec := func(ct byte, body ...byte) []byte {
+		return append([]byte{ct, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, byte(len(body))}, body...)
+	}
+	cat := func(rs ...[]byte) []byte {
+		var d []byte
+		for _, r := range rs {
+			d = append(d, r...)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		d    []byte
+		want bool
+	}{
+		{"handshake", rec(ctHandshake, 20, 0, 0, 0), false},
+		{"ccs+finished", cat(rec(ctChangeCipherSpec, 1), rec(ctHandshake, 1, 2, 3)), false},
+		{"data", rec(ctApplicationData, 1, 2), true},
+		{"alert", rec(ctAlert, 1, 0), true},
+		{"finished+data", cat(rec(ctHandshake, 1, 2, 3), rec(ctApplicationData, 9)), true},
+		{"ccs+alert", cat(rec(ctChangeCipherSpec, 1), rec(ctAlert, 2, 40)), true},
+	} {
+		if !ValidRecords(tc.d) {
+			t.Fatalf("%s: test datagram not valid", tc.name)
+		}
+		if got := forRead(tc.d); got != tc.want {
+			t.Errorf("%s: forRead %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

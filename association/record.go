@@ -72,3 +72,15 @@ func onlyApplicationData(datagram []byte) bool {
 	}
 	return len(datagram) > 0
 }
+
+// forRead reports whether a datagram that ValidRecords accepted holds a
+// record that pion may hand to Read: application data, or an alert
+// (Read returns a warning alert as an error).
+func forRead(datagram []byte) bool {
+	for b := datagram; len(b) >= 13; b = b[13+int(binary.BigEndian.Uint16(b[11:13])):] {
+		if b[0] == ctApplicationData || b[0] == ctAlert {
+			return true
+		}
+	}
+	return false
+}

@@ -91,9 +91,8 @@ type Stats struct {
 type DTLSRx struct {
 	linkRx // the control a terminated association drives (link.RxControlOf)
 
-	ep   *core.Endpoint
-	q    *pktq.Queue
-	pool *pktq.Pool
+	ep *core.Endpoint
+	q  *pktq.Queue // returns packets to the module's pool, ep.Module().Packets
 
 	// Terminated mode: records go to the association's sink; it pushes
 	// decrypted data into q. Records queued in q before the association
@@ -103,12 +102,12 @@ type DTLSRx struct {
 	records atomic.Pointer[recordSink]
 	handMu  sync.Mutex
 	handing atomic.Bool
+	hsDone  bool // Handshake to report (under mu; here, by handing, to save padding)
 	// source is the VMP[rx] port that feeds it, read by GetPacket when
 	// its callers read it.
 	source atomic.Pointer[sourceRef]
 	mu     sync.Mutex
 	onStop func()
-	hsDone bool // Handshake to report
 
 	packets, bytes atomic.Uint64
 }
@@ -137,8 +136,7 @@ func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
 	if o.QueueLen == 0 {
 		o.QueueLen = m.Limits.QueueLen
 	}
-	r := &DTLSRx{pool: m.Packets}
-	r.q = pktq.NewQueue(o.QueueLen, r.pool)
+	r := &DTLSRx{q: pktq.NewQueue(o.QueueLen, m.Packets)}
 	r.ep, err = m.NewEndpoint("dtlsrx", r.release)
 	if err != nil {
 		return nil, err
@@ -447,7 +445,7 @@ func (r *DTLSRx) handOverLocked(t *recordSink) {
 			break
 		}
 		if !t.s.Deliver(p) {
-			r.pool.Put(p)
+			r.ep.Module().Packets.Put(p)
 		}
 		moved = true
 	}
@@ -528,14 +526,14 @@ func (c control) PushData(data []byte, src netip.AddrPort) bool {
 	if r.ep.Check() != nil {
 		return false
 	}
-	p := r.pool.Get()
+	p := r.ep.Module().Packets.Get()
 	if len(data) > len(p.Buf) {
-		r.pool.Put(p)
+		r.ep.Module().Packets.Put(p)
 		return false
 	}
 	p.N, p.Src = copy(p.Buf, data), src
 	if !r.q.Push(p) {
-		r.pool.Put(p)
+		r.ep.Module().Packets.Put(p)
 		r.ep.Signal()
 		return false
 	}

@@ -89,9 +89,8 @@ type route struct {
 type DTLSTx struct {
 	linkTx // the control a terminated association drives (link.TxControlOf)
 
-	ep  *core.Endpoint
-	mod *core.Module
-	rt  atomic.Pointer[route]
+	ep *core.Endpoint
+	rt atomic.Pointer[route]
 
 	mu        sync.Mutex // Config, ConfigNotify
 	notifySet bool
@@ -112,7 +111,7 @@ func Create(mod *mediaport.Module) (*DTLSTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &DTLSTx{mod: m}
+	t := &DTLSTx{}
 	t.ep, err = m.NewEndpoint("dtlstx", t.release)
 	if err != nil {
 		return nil, err
@@ -159,7 +158,7 @@ func (t *DTLSTx) Config(cfg Config) error {
 	case old != nil && (old.conn.LocalAddr() == source || (source.Port() == 0 && !old.shared && old.conn.Is6() == src.Is6())):
 		r = &route{conn: old.conn, dst: dst, shared: old.shared} // same socket, new destination
 	default:
-		if c := t.mod.LookupSocket(source); c != nil && c.Is6() == src.Is6() {
+		if c := t.ep.Module().LookupSocket(source); c != nil && c.Is6() == src.Is6() {
 			r = &route{conn: c, dst: dst, shared: true}
 			break
 		}

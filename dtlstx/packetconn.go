@@ -37,7 +37,8 @@ func NewPacketConn(rx *dtlsrx.DTLSRx, tx *DTLSTx) (net.PacketConn, error) {
 		return nil, err
 	}
 	c := &packetConn{rx: rx, tx: tx, ev: ev, closed: make(chan struct{})}
-	c.rd.Clock, c.wd.Clock = tx.mod.Clock, tx.mod.Clock // deadlines on the module clock
+	clk := tx.ep.Module().Clock
+	c.rd.Clock, c.wd.Clock = clk, clk // deadlines on the module clock
 	return c, nil
 }
 

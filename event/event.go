@@ -33,7 +33,7 @@ type Event struct {
 	pending bool          // signalled before ch existed
 	ready   bool          // in its queue's ready list (guarded by that queue's mutex)
 	stopped atomic.Bool   // signalled permanently
-	made    bool          // made by NewSource (a zero Event is a nil handle)
+	made    bool          // made by NewSource or Init (a zero Event is a nil handle)
 
 	// Queue membership. q is written under q.mu; tag, prev and next are
 	// guarded by the mutex of the queue the event is attached to. The
@@ -123,11 +123,21 @@ func NewSource() *Source {
 	return s
 }
 
-// live reports whether s is a Source that NewSource made.
+// Init makes s, a zero Source that its owner holds by value, a Source
+// with an unsignalled Event, as NewSource does, without an allocation of
+// its own. Call it before s is used or shared; s must not be copied after.
+// On a nil Source it does nothing.
+func (s *Source) Init() {
+	if s != nil {
+		s.ev.made = true
+	}
+}
+
+// live reports whether s is a Source that NewSource or Init made.
 func (s *Source) live() bool { return s != nil && s.ev.made }
 
 // Event returns the event signalled by s (nil for a nil Source or one
-// NewSource did not make).
+// neither NewSource nor Init made).
 func (s *Source) Event() *Event {
 	if !s.live() {
 		return nil

@@ -397,3 +397,43 @@ func benchSignal(b *testing.B, attached, active int) {
 		}
 	}
 }
+
+// TestSourceInit: a Source held by value is a nil handle until Init, and
+// then works as one NewSource made.
+func TestSourceInit(t *testing.T) {
+	var owner struct {
+		n   int
+		src Source
+	}
+	if ev := owner.src.Event(); ev != nil {
+		t.Fatal("a zero Source has an Event")
+	}
+	owner.src.Signal() // no effect, no panic
+	owner.src.Init()
+	ev := owner.src.Event()
+	if ev == nil || ev != owner.src.Event() {
+		t.Fatal("Init: no Event, or not the same one")
+	}
+	select {
+	case <-ev.C():
+		t.Fatal("Init: event signalled")
+	default:
+	}
+	owner.src.Signal()
+	if err := ev.Wait(ctxTimeout(t, testutil.Patience)); err != nil {
+		t.Fatalf("Wait after Signal: %v", err)
+	}
+	owner.src.SignalPermanently()
+	if !ev.Permanent() {
+		t.Fatal("SignalPermanently: not permanent")
+	}
+}
+
+// TestSourceInitNil: Init on a nil Source does nothing.
+func TestSourceInitNil(t *testing.T) {
+	var s *Source
+	s.Init()
+	if s.Event() != nil {
+		t.Fatal("a nil Source has an Event")
+	}
+}

@@ -171,37 +171,50 @@ func (pt *port) close() {
 }
 
 // receive is the goroutine of a port-reads port: the socket's only
-// reader.
+// reader. Its frame stays small (the errors are handled in failed): it
+// lies under every datagram's routing, and a goroutine whose stack grows
+// past its first 2 kB, as one routing a handshake's records through a
+// large frame would, keeps the 4 kB for the rest of its life.
 func (pt *port) receive() {
-	v := pt.v
-	defer v.wg.Done()
+	defer pt.v.wg.Done()
 	var bo rxloop.Backoff
 	for {
 		err := pt.conn.WaitReadable()
 		if err == nil {
 			err = pt.drain()
 		}
-		switch {
-		case err == nil:
+		if err == nil {
 			bo.OK()
 			continue
-		case errors.Is(err, net.ErrClosed):
-			return
-		case udp.Transient(err):
-			// An ICMP error answering an earlier send: it is gone once read.
-			v.mod.Log.Debug("vmprx receive", "port", pt.conn.LocalAddr(), "err", err)
-			continue
 		}
-		d, stop := bo.Fail()
-		v.mod.Log.Warn("vmprx receive", "port", pt.conn.LocalAddr(), "err", err, "errors", bo.Failures())
-		if stop {
-			v.fail(err)
-			return
-		}
-		if !pt.sleep(d) {
+		if !pt.failed(err, &bo) {
 			return
 		}
 	}
+}
+
+// failed handles an error of the receive goroutine's read and reports
+// whether the goroutine goes on: not when the port closed, nor when the
+// errors reached the backoff's limit (the VMP[rx] then fails).
+//
+//go:noinline
+func (pt *port) failed(err error, bo *rxloop.Backoff) bool {
+	v := pt.v
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return false
+	case udp.Transient(err):
+		// An ICMP error answering an earlier send: it is gone once read.
+		v.mod.Log.Debug("vmprx receive", "port", pt.conn.LocalAddr(), "err", err)
+		return true
+	}
+	d, stop := bo.Fail()
+	v.mod.Log.Warn("vmprx receive", "port", pt.conn.LocalAddr(), "err", err, "errors", bo.Failures())
+	if stop {
+		v.fail(err)
+		return false
+	}
+	return pt.sleep(d)
 }
 
 // drain reads and routes what the socket holds until it is empty, with a

@@ -274,7 +274,7 @@ func (s State) String() string {
 type Endpoint struct {
 	mod   *Module
 	kind  string
-	src   *event.Source
+	src   event.Source // by value: one allocation per endpoint
 	state atomic.Int32
 	mu    sync.Mutex // serialises Stop and Destroy
 	stop  func()
@@ -290,7 +290,8 @@ func (m *Module) NewEndpoint(kind string, stop func()) (*Endpoint, error) {
 	if m == nil {
 		return nil, ErrNilModule
 	}
-	e := &Endpoint{mod: m, kind: kind, src: event.NewSource(), stop: stop}
+	e := &Endpoint{mod: m, kind: kind, stop: stop}
+	e.src.Init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {

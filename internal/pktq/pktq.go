@@ -72,8 +72,8 @@ type Queue struct {
 	pending   atomic.Bool
 	overrun   bool // an Overrun not yet reported
 	inEpisode bool // dropping since the last accepted packet
+	closed    bool // with the other flags: the Queue is 80 bytes, not 88
 	drops     uint64
-	closed    bool
 }
 
 // NewQueue returns a queue of at most n packets that returns popped packets
