@@ -40,13 +40,25 @@ type keepOpen struct{ *net.UDPConn }
 func (keepOpen) Close() error { return nil }
 
 func pionHandshake(b testing.TB, ca, cb *net.UDPConn, cert tls.Certificate) (*dtls.Conn, *dtls.Conn) {
+	return pionHandshakeWith(b, ca, cb, cert, gcm)
+}
+
+// pionHandshakeWith is pionHandshake with the cipher-suite option given
+// (nil: pion's default suites).
+func pionHandshakeWith(b testing.TB, ca, cb *net.UDPConn, cert tls.Certificate, suites dtls.Option) (*dtls.Conn, *dtls.Conn) {
+	srvOpts := []dtls.ServerOption{dtls.WithCertificates(cert)}
+	cliOpts := []dtls.ClientOption{dtls.WithCertificates(cert), dtls.WithInsecureSkipVerify(true)}
+	if suites != nil {
+		srvOpts = append(srvOpts, suites)
+		cliOpts = append(cliOpts, suites)
+	}
 	type res struct {
 		c   *dtls.Conn
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
-		s, err := dtls.ServerWithOptions(keepOpen{cb}, ca.LocalAddr(), dtls.WithCertificates(cert), gcm)
+		s, err := dtls.ServerWithOptions(keepOpen{cb}, ca.LocalAddr(), srvOpts...)
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err = s.HandshakeContext(ctx)
@@ -54,7 +66,7 @@ func pionHandshake(b testing.TB, ca, cb *net.UDPConn, cert tls.Certificate) (*dt
 		}
 		ch <- res{s, err}
 	}()
-	c, err := dtls.ClientWithOptions(keepOpen{ca}, cb.LocalAddr(), dtls.WithCertificates(cert), dtls.WithInsecureSkipVerify(true), gcm)
+	c, err := dtls.ClientWithOptions(keepOpen{ca}, cb.LocalAddr(), cliOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -234,7 +246,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		}
 	}
 	benchpair.Run(b, func(b *testing.B) {
-		mod, _ := mediaport.OpenModule(mediaport.Options{Batch: 4})
+		mod, _ := mediaport.OpenModule(mediaport.Options{})
 		defer mod.Close()
 		cert := newCert(b)
 		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
@@ -272,7 +284,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 			}
 		}, func() {
 			for _, s := range socks[len(socks)-pairs:] {
-				c, srv := pionHandshake(b, s[0], s[1], cert.TLS)
+				c, srv := pionHandshakeWith(b, s[0], s[1], cert.TLS, nil) // pion at its defaults
 				conns = append(conns, c, srv)
 			}
 		})
