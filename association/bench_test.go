@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/benchpair"
+	"github.com/mediaport/mediaport/internal/testutil"
 )
 
 // Paired benchmarks against raw pion/dtls Conns over loopback UDP, same
@@ -233,7 +233,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 			// and reuses them: without this, whichever side runs first in
 			// the process pays for the descriptors of its goroutines on the
 			// heap and the other reuses them.
-			spareGoroutines(8 * pairs)
+			testutil.SpareGoroutines(8 * pairs)
 			m0, g0 := settle()
 			establish()
 			m1, g1 := settle()
@@ -314,23 +314,4 @@ func settle() (runtime.MemStats, int) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m, runtime.NumGoroutine()
-}
-
-// spareGoroutines starts n goroutines that all exist at once and then end,
-// so that the runtime holds n goroutine descriptors for reuse.
-func spareGoroutines(n int) {
-	var started, ended sync.WaitGroup
-	release := make(chan struct{})
-	started.Add(n)
-	ended.Add(n)
-	for range n {
-		go func() {
-			started.Done()
-			<-release
-			ended.Done()
-		}()
-	}
-	started.Wait()
-	close(release)
-	ended.Wait()
 }

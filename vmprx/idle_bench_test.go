@@ -10,6 +10,7 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/benchpair"
+	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -82,7 +83,7 @@ func measureIdle(b *testing.B, create func()) {
 	// The runtime keeps the descriptors of goroutines that ended and
 	// reuses them: start and end as many as the side will start, so that
 	// neither side pays for them on the heap while the other reuses them.
-	spare(idlePorts + 100)
+	testutil.SpareGoroutines(idlePorts + 100)
 	runtime.GC()
 	runtime.GC()
 	var m0, m1 runtime.MemStats
@@ -99,21 +100,4 @@ func measureIdle(b *testing.B, create func()) {
 	b.ReportMetric(heap, "heap-B/port")
 	b.ReportMetric(stack, "stack-B/port")
 	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/idlePorts, "goroutines/port")
-}
-
-func spare(n int) {
-	var started, ended sync.WaitGroup
-	release := make(chan struct{})
-	started.Add(n)
-	ended.Add(n)
-	for range n {
-		go func() {
-			started.Done()
-			<-release
-			ended.Done()
-		}()
-	}
-	started.Wait()
-	close(release)
-	ended.Wait()
 }
