@@ -112,10 +112,6 @@ func (s *sniffer) waitAlert(fromClient bool, match func([2]byte) bool, limit tim
 	}
 }
 
-// failingServerTimeout is the handshake timeout of a server expected to
-// fail by it.
-const failingServerTimeout = 5 * time.Second
-
 const (
 	hsServerKeyExchange = 12
 	alertFatal          = 2

@@ -494,7 +494,7 @@ type control struct{ r *DTLSRx }
 
 func (c control) Check() error { return c.r.ep.Check() }
 
-func (c control) Sink() link.Sink { return sink{c.r} }
+func (c control) Sink() link.Sink { return sink(c) }
 
 func (c control) SetRecordSink(s link.Sink) error {
 	if s == nil {
