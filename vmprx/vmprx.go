@@ -400,9 +400,8 @@ func (v *VMPRx) release() {
 // Status then reports Stopped and Err returns it. It is called from a port's
 // goroutine, which Stop waits for: the stop runs on a goroutine of its own.
 func (v *VMPRx) fail(err error) {
-	v.ep.SetCause(fmt.Errorf("vmprx: receive failed: %w", err))
 	v.mod.Log.Error("vmprx stopped: receive failed", "err", err)
-	go v.ep.Stop()
+	v.ep.StopLater(fmt.Errorf("vmprx: receive failed: %w", err))
 }
 
 // terminated reports whether s is a DTLS[rx] bound to a terminated

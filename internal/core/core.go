@@ -86,6 +86,7 @@ type Module struct {
 	mu        sync.Mutex
 	closed    bool
 	endpoints map[*Endpoint]struct{}
+	stopping  sync.WaitGroup               // StopLater's goroutines
 	sockets   map[netip.AddrPort]*udp.Conn // the ports endpoints own, for sharing
 
 	// Packets recycles the receive buffers (Limits.MaxPacket bytes) of
@@ -175,6 +176,7 @@ func (m *Module) Close() error {
 	for _, e := range eps {
 		_ = e.Destroy()
 	}
+	m.stopping.Wait() // StopLater's goroutines
 	return nil
 }
 
@@ -404,6 +406,28 @@ func (e *Endpoint) StopWith(cause error) error {
 	e.SetCause(cause)
 	return e.stopLocked()
 }
+
+// StopLater stops e with cause (StopWith) on a goroutine of its own, for an
+// endpoint goroutine that Stop waits for (a receive loop that gives up).
+// Module.Close waits for that goroutine; Destroy, which stops e itself,
+// leaves it nothing to do but return.
+func (e *Endpoint) StopLater(cause error) {
+	if e == nil {
+		return
+	}
+	e.mod.stopping.Add(1)
+	go func() {
+		defer e.mod.stopping.Done()
+		_ = e.StopWith(cause)
+		if afterStopLater != nil {
+			afterStopLater()
+		}
+	}()
+}
+
+// afterStopLater, when set by a test, runs at the end of StopLater's
+// goroutine.
+var afterStopLater func()
 
 // Stop releases the endpoint's resources, moves it to Stopped and signals
 // its event permanently. Stopping a stopped endpoint does nothing; stopping

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mediaport/mediaport/internal/udp"
 )
@@ -217,4 +218,37 @@ func TestCause(t *testing.T) {
 		t.Fatal("nil endpoint")
 	}
 	n.SetCause(boom) // no panic
+}
+
+// TestStopLaterClose: an endpoint stopped by StopLater ends Stopped with
+// its cause, and Module.Close does not return while StopLater's goroutine
+// is still running.
+func TestStopLaterClose(t *testing.T) {
+	cause := errors.New("socket broke")
+	release := make(chan struct{})
+	afterStopLater = func() { <-release }
+	defer func() { afterStopLater = nil }()
+	m := NewModule(nil, nil, Limits{})
+	stopped := make(chan struct{})
+	e, err := m.NewEndpoint("test", func() { close(stopped) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetRunning()
+	e.StopLater(cause)
+	<-stopped // StopLater stopped it, not Close's Destroy
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while StopLater's goroutine runs", err)
+	case <-time.After(50 * time.Millisecond): // can only pass wrongly, never fail wrongly
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(e.Cause(), cause) {
+		t.Fatalf("cause %v, want %v", e.Cause(), cause)
+	}
 }
