@@ -25,6 +25,8 @@ type UDPTransport struct {
 	wg   sync.WaitGroup
 	quit chan struct{} // closed by Close: ends a backoff
 	err  atomic.Pointer[error]
+
+	serving atomic.Bool // Serve was called: one reader per socket
 }
 
 // ListenUDP binds a UDP socket on local (port 0: any) for a session.
@@ -57,9 +59,10 @@ func (u *UDPTransport) Send(_ *Session, _ any, pkt []byte, dst netip.AddrPort) e
 // Serve starts the goroutine that feeds s with what the socket receives,
 // until Close. On a persistent read error it backs off on the session's
 // clock and, after a few in a row, stops reading; Err then returns the
-// error. On a nil or zero UDPTransport, or with a nil s, it does nothing.
+// error. Only the first Serve starts a reader (a socket has one); on a nil
+// or zero UDPTransport, or with a nil s, Serve does nothing.
 func (u *UDPTransport) Serve(s *Session) {
-	if u == nil || u.conn == nil || s == nil {
+	if u == nil || u.conn == nil || s == nil || !u.serving.CompareAndSwap(false, true) {
 		return
 	}
 	u.wg.Add(1)
