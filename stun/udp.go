@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/clock"
@@ -85,7 +84,7 @@ func (u *UDPTransport) Serve(s *Session) {
 					u.err.Store(&err)
 					return
 				}
-				if !u.sleep(s.cfg.Clock, d) {
+				if !clock.Sleep(s.cfg.Clock.AfterFunc, d, u.quit) {
 					return
 				}
 				continue
@@ -94,19 +93,6 @@ func (u *UDPTransport) Serve(s *Session) {
 			s.OnRxPkt(buf[:n], IsDatagram, nil, netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
 		}
 	}()
-}
-
-// sleep waits d on clk; false when Close comes first.
-func (u *UDPTransport) sleep(clk clock.Clock, d time.Duration) bool {
-	ch := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(ch) })
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-u.quit:
-		return false
-	}
 }
 
 // Err returns the error that made Serve's goroutine stop reading, or nil.

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	pionstun "github.com/pion/stun/v3"
 
-	"github.com/mediaport/mediaport/internal/core"
+	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/rxloop"
 	"github.com/mediaport/mediaport/internal/udp"
@@ -100,7 +99,7 @@ func (a *Allocation) receive() {
 				a.mu.Unlock()
 				return
 			}
-			if !sleep(a.clk, d, a.quit) {
+			if !clock.Sleep(a.clk.AfterFunc, d, a.quit) {
 				return
 			}
 			continue
@@ -213,17 +212,4 @@ func (a *Allocation) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 		a.ep.Signal()
 	}
 	return pp.N, pp.Src, nil
-}
-
-// sleep waits d on clk; false when quit closes first.
-func sleep(clk core.Clock, d time.Duration, quit <-chan struct{}) bool {
-	ch := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(ch) })
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-quit:
-		return false
-	}
 }

@@ -160,3 +160,19 @@ func (h *fakeHeap) Pop() any {
 	t.index = -1
 	return t
 }
+
+// Sleep waits d on a clock, given as its AfterFunc (a Clock's, or the
+// module core's), and reports true; it returns false at once when quit
+// closes first. The receive loops back off with it, so their delays run on
+// the module's clock.
+func Sleep[T interface{ Stop() bool }](afterFunc func(time.Duration, func()) T, d time.Duration, quit <-chan struct{}) bool {
+	ch := make(chan struct{})
+	t := afterFunc(d, func() { close(ch) })
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-quit:
+		return false
+	}
+}

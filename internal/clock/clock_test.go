@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -82,5 +83,38 @@ func TestSystem(t *testing.T) {
 	now := c.Now()
 	if after := time.Now(); now.Before(before) || now.After(after) {
 		t.Fatalf("system Now %v, not between %v and %v", now, before, after)
+	}
+}
+
+// TestSleep: Sleep returns true once the clock has advanced by d, not
+// before, and false as soon as quit closes, leaving no timer behind.
+func TestSleep(t *testing.T) {
+	f := NewFake(time.Unix(1000, 0))
+	quit := make(chan struct{})
+	done := make(chan bool, 1)
+	go func() { done <- Sleep(f.AfterFunc, time.Second, quit) }()
+	for f.Pending() == 0 {
+		runtime.Gosched()
+	}
+	f.Advance(999 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("Sleep returned before its delay")
+	default:
+	}
+	f.Advance(time.Millisecond)
+	if !<-done {
+		t.Fatal("Sleep reported quit after its delay passed")
+	}
+	go func() { done <- Sleep(f.AfterFunc, time.Second, quit) }()
+	for f.Pending() == 0 {
+		runtime.Gosched()
+	}
+	close(quit)
+	if <-done {
+		t.Fatal("Sleep reported its delay after quit closed")
+	}
+	if n := f.Pending(); n != 0 {
+		t.Fatalf("%d timers pending after Sleep returned", n)
 	}
 }
