@@ -1,0 +1,181 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediaport/mediaport/association"
+)
+
+// Each WebRTC test waits for conditions with a generous limit (the suite
+// runs under CPU contention); none sleeps a fixed time.
+const limit = 60 * time.Second
+
+// echoed is how many RTP packets must go each way: at 50 packets/s (20 ms
+// Opus frames), about a second of audio.
+const echoed = 50
+
+// TestChromiumEcho: headless Chromium offers audio (its fake microphone),
+// we answer in each DTLS role; ICE-lite, DTLS and SRTP complete, the
+// browser's RTP is authenticated and decrypted here, our echo reaches its
+// inbound-rtp stats, and when the page closes its peer connection its
+// close_notify stops our DTLS[rx] cleanly.
+func TestChromiumEcho(t *testing.T) {
+	b := shared.get(t)
+	for _, role := range []Role{Passive, Active} {
+		t.Run(string(role), func(t *testing.T) {
+			srv := newServer(t, nil)
+			b.use(t, srv)
+			id := "echo-" + string(role)
+			b.run(t, Session{ID: id, Media: "audio", Setup: role})
+			c := waitCall(t, srv, id)
+			desc := describe(srv, id)
+			// As the DTLS server we choose: our first preference, which
+			// Chromium offers. As the client we offer it first and Chromium
+			// chooses (AES128_CM_HMAC_SHA1_80, in Chromium 156).
+			want := association.SRTPProfile(0)
+			if role == Passive {
+				want = association.SRTP_AEAD_AES_128_GCM
+			}
+			checkEcho(t, srv, c, id, want, desc)
+
+			// The browser's stats: DTLS connected in the role we left it,
+			// SRTP with the profile we chose, our echo received.
+			waitFor(t, limit, "the browser to count our echo", func() bool {
+				return srv.Peer(id).Stats.PacketsReceived >= echoed
+			}, desc)
+			st := srv.Peer(id).Stats
+			wantRole := map[Role]string{Passive: "client", Active: "server"}[role]
+			wantCipher := c.State().Profile.String() // "SRTP_AEAD_AES_128_GCM"
+			if st.DTLSState != "connected" || st.DTLSRole != wantRole || st.SRTPCipher != wantCipher {
+				t.Errorf("browser transport: dtls %q role %q srtp %q, want connected %s %s", st.DTLSState, st.DTLSRole, st.SRTPCipher, wantRole, wantCipher)
+			}
+
+			// close_notify: the page closes its peer connection.
+			srv.Command(id, "close")
+			waitFor(t, limit, "the page to close", func() bool { return srv.Peer(id).Closed }, desc)
+			waitFor(t, limit, "close_notify to end the association", func() bool {
+				return c.State().DTLS != association.Established
+			}, desc)
+			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil {
+				t.Errorf("after the browser closed: DTLS %v, err %v; want Closed, nil (close_notify)", s.DTLS, s.DTLSErr)
+			}
+		})
+	}
+}
+
+// checkEcho waits for echoed packets each way through the call and checks
+// the handshake's results against the offer; profile is the SRTP profile
+// that must be negotiated (0: any).
+func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile association.SRTPProfile, desc func() string) {
+	t.Helper()
+	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
+	off := mustParse(t, srv.Peer(id).Offer, desc)
+	s := c.State()
+	if s.Profile == 0 || profile != 0 && s.Profile != profile {
+		t.Errorf("SRTP profile %v, want %v", s.Profile, profile)
+	}
+	if !slices.ContainsFunc(off.fingerprints, func(fp string) bool { return strings.EqualFold(fp, s.PeerFingerprint) }) {
+		t.Errorf("peer fingerprint %q is none of the offer's %q", s.PeerFingerprint, off.fingerprints)
+	}
+	if len(s.Checked) == 0 || !slices.Contains(s.Checked, s.Peer) {
+		t.Errorf("DTLS peer %v is not an address that passed a check (%v)", s.Peer, s.Checked)
+	}
+	waitFor(t, limit, "the peer's RTP, decrypted", func() bool { return c.State().Echo.RTPIn >= echoed }, desc)
+	waitFor(t, limit, "our echo to go out", func() bool { return c.State().Echo.RTPOut >= echoed }, desc)
+	s = c.State()
+	var audio offeredMedia
+	for _, m := range off.media {
+		if m.kind == "audio" {
+			audio = m
+			break
+		}
+	}
+	if audio.ssrc == 0 || s.Echo.RTPInSSRC != audio.ssrc || int(s.Echo.RTPInPT) != audio.audioPT {
+		t.Errorf("decrypted RTP: SSRC %#x PT %d, want the offer's a=ssrc %#x and PT %d", s.Echo.RTPInSSRC, s.Echo.RTPInPT, audio.ssrc, audio.audioPT)
+	}
+	if s.Echo.Rejected != 0 || s.Echo.SendErrs != 0 {
+		t.Errorf("%d packets failed authentication, %d sends failed", s.Echo.Rejected, s.Echo.SendErrs)
+	}
+	if !s.Nominated.IsValid() || s.Echo.LastDst != s.Nominated {
+		t.Errorf("echo went to %v, want the nominated address %v", s.Echo.LastDst, s.Nominated)
+	}
+}
+
+func mustParse(t *testing.T, sdp string, desc func() string) *offer {
+	t.Helper()
+	o, err := parseOffer(sdp)
+	if err != nil {
+		t.Fatalf("the peer's offer: %v\n%s", err, desc())
+	}
+	return o
+}
+
+// TestChromiumDataChannel: a data-channel-only offer (Chromium still sends
+// use_srtp; we configure no SRTP profile) completes the DTLS handshake with
+// no SRTP negotiated.
+func TestChromiumDataChannel(t *testing.T) {
+	t.Skip("waits for the hs branch: with no SRTP profile configured, pion answers use_srtp with insufficient_security")
+	b := shared.get(t)
+	srv := newServer(t, nil)
+	b.use(t, srv)
+	id := "data"
+	b.run(t, Session{ID: id, Media: "data", Setup: Passive})
+	c := waitCall(t, srv, id)
+	desc := describe(srv, id)
+	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
+	if p := c.State().Profile; p != 0 {
+		t.Errorf("SRTP profile %v negotiated for a data channel", p)
+	}
+	waitFor(t, limit, "the browser's DTLS to connect", func() bool { return srv.Peer(id).Stats.DTLSState == "connected" }, desc)
+	if a := srv.Peer(id).Answer; !strings.Contains(a, "m=application ") || strings.Contains(a, "m=audio") {
+		t.Errorf("answer:\n%s", a)
+	}
+}
+
+// TestAiortcEcho: aiortc offers audio (its silence track), we answer in
+// each DTLS role; its RTP is decrypted here and our echo reaches its
+// inbound-rtp stats.
+func TestAiortcEcho(t *testing.T) {
+	for _, role := range []Role{Passive, Active} {
+		t.Run(string(role), func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, nil)
+			id := "aiortc-" + string(role)
+			aiortc(t, srv, id, "audio", role)
+			c := waitCall(t, srv, id)
+			desc := describe(srv, id)
+			// aiortc 1.4 offers and accepts AES128_CM_HMAC_SHA1_80 only.
+			checkEcho(t, srv, c, id, association.SRTP_AES128_CM_HMAC_SHA1_80, desc)
+			waitFor(t, limit, "aiortc to count our echo", func() bool {
+				return srv.Peer(id).Stats.PacketsReceived >= echoed
+			}, desc)
+			if st := srv.Peer(id).Stats; st.DTLSState != "connected" {
+				t.Errorf("aiortc DTLS %q", st.DTLSState)
+			}
+			srv.Command(id, "close")
+			waitFor(t, limit, "close_notify from aiortc", func() bool {
+				return c.State().DTLS != association.Established
+			}, desc)
+			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil {
+				t.Errorf("after aiortc closed: DTLS %v, err %v; want Closed, nil", s.DTLS, s.DTLSErr)
+			}
+		})
+	}
+}
+
+// TestAiortcDataChannel: aiortc's data-channel-only offer completes DTLS.
+func TestAiortcDataChannel(t *testing.T) {
+	t.Skip("waits for the hs branch: with no SRTP profile configured, pion answers use_srtp with insufficient_security")
+	srv := newServer(t, nil)
+	id := "aiortc-data"
+	aiortc(t, srv, id, "data", Passive)
+	c := waitCall(t, srv, id)
+	desc := describe(srv, id)
+	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
+	if p := c.State().Profile; p != 0 {
+		t.Errorf("SRTP profile %v negotiated for a data channel", p)
+	}
+}
