@@ -116,7 +116,7 @@ func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{conn: conn, dst: dst}
 	d.batch = udp.NewBatch(conn, dst, m.Limits.Batch)
-	d.ep, err = m.NewEndpoint("dispatcher", func() { conn.Close() })
+	d.ep, err = m.NewEndpoint((*owner)(d))
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -266,3 +266,9 @@ func (d *Dispatcher) Destroy() error {
 	}
 	return d.ep.Destroy()
 }
+
+// owner is the dispatcher as its core.Endpoint sees it (core.Owner).
+type owner Dispatcher
+
+func (o *owner) Kind() string { return "dispatcher" }
+func (o *owner) Release()     { o.conn.Close() }

@@ -137,7 +137,7 @@ func Create(mod *mediaport.Module, opts ...Options) (*DTLSRx, error) {
 		o.QueueLen = m.Limits.QueueLen
 	}
 	r := &DTLSRx{q: pktq.NewQueue(o.QueueLen, m.Packets)}
-	r.ep, err = m.NewEndpoint("dtlsrx", r.release)
+	r.ep, err = m.NewEndpoint((*owner)(r))
 	if err != nil {
 		return nil, err
 	}
@@ -564,3 +564,9 @@ func (c control) SetOnStop(f func()) {
 	c.r.onStop = f
 	c.r.mu.Unlock()
 }
+
+// owner is the DTLS[rx] as its core.Endpoint sees it (core.Owner).
+type owner DTLSRx
+
+func (o *owner) Kind() string { return "dtlsrx" }
+func (o *owner) Release()     { (*DTLSRx)(o).release() }

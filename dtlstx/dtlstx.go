@@ -112,7 +112,7 @@ func Create(mod *mediaport.Module) (*DTLSTx, error) {
 		return nil, err
 	}
 	t := &DTLSTx{}
-	t.ep, err = m.NewEndpoint("dtlstx", t.release)
+	t.ep, err = m.NewEndpoint((*owner)(t))
 	if err != nil {
 		return nil, err
 	}
@@ -470,3 +470,9 @@ func (t *DTLSTx) Destroy() error {
 	}
 	return t.ep.Destroy()
 }
+
+// owner is the DTLS[tx] as its core.Endpoint sees it (core.Owner).
+type owner DTLSTx
+
+func (o *owner) Kind() string { return "dtlstx" }
+func (o *owner) Release()     { (*DTLSTx)(o).release() }

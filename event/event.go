@@ -30,18 +30,14 @@ import (
 type Event struct {
 	mu      sync.Mutex    // guards ch and pending, serialises signalling with the permanent close
 	ch      chan struct{} // created by the first C or Wait: capacity 1, a token means "signalled"; closed when permanent
-	pending bool          // signalled before ch existed
-	ready   bool          // in its queue's ready list (guarded by that queue's mutex)
 	stopped atomic.Bool   // signalled permanently
+	pending bool          // signalled before ch existed
 	made    bool          // made by NewSource or Init (a zero Event is a nil handle)
 
-	// Queue membership. q is written under q.mu; tag, prev and next are
-	// guarded by the mutex of the queue the event is attached to. The
-	// channel is created lazily so that an event used only through a Queue
-	// costs one small object and one cache line per signal.
-	q          atomic.Pointer[Queue]
-	tag        any
-	prev, next *Event
+	// m is the event's membership of a Queue, nil while it is attached to
+	// none. Attach allocates it, so that an event never attached — most
+	// endpoints' — costs 32 bytes; the channel is created lazily too.
+	m atomic.Pointer[member]
 }
 
 // C returns a channel that can be received from while the event is
@@ -165,8 +161,8 @@ func (s *Source) Signal() {
 		}
 	}
 	e.mu.Unlock()
-	if q := e.q.Load(); q != nil {
-		q.push(e)
+	if m := e.m.Load(); m != nil {
+		m.q.push(m)
 	}
 }
 
@@ -187,8 +183,8 @@ func (s *Source) SignalPermanently() {
 		}
 	}
 	e.mu.Unlock()
-	if q := e.q.Load(); q != nil {
-		q.push(e)
+	if m := e.m.Load(); m != nil {
+		m.q.push(m)
 	}
 }
 
@@ -200,11 +196,11 @@ func (s *Source) Detach() {
 	}
 	e := &s.ev
 	for {
-		q := e.q.Load()
-		if q == nil {
+		m := e.m.Load()
+		if m == nil {
 			return
 		}
-		if q.Detach(e) == nil {
+		if m.q.Detach(e) == nil {
 			return
 		}
 		// Detached (and perhaps re-attached) concurrently: look again.

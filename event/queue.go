@@ -53,7 +53,7 @@ type Ready struct {
 // A Queue is safe for concurrent use; several goroutines may Wait.
 type Queue struct {
 	mu         sync.Mutex
-	head, tail *Event // ready list
+	head, tail *member // ready list
 	attached   int
 	closed     bool
 	wake       chan struct{} // capacity 1: a token means "the list may be non-empty"
@@ -80,20 +80,20 @@ func (q *Queue) Attach(e *Event, tag any) error {
 	if q.closed {
 		return ErrQueueClosed
 	}
+	m := &member{ev: e, q: q, tag: tag}
 	for {
-		old := e.q.Load()
-		if old != nil && !old.isClosed() {
+		old := e.m.Load()
+		if old != nil && !old.q.isClosed() {
 			return ErrAttached
 		}
 		// An event of a closed queue may move to a new one.
-		if e.q.CompareAndSwap(old, q) {
+		if e.m.CompareAndSwap(old, m) {
 			break
 		}
 	}
-	e.tag = tag
 	q.attached++
 	if e.signalled() {
-		q.pushLocked(e)
+		q.pushLocked(m)
 	}
 	return nil
 }
@@ -109,14 +109,14 @@ func (q *Queue) Detach(e *Event) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if e.q.Load() != q {
+	m := e.m.Load()
+	if m == nil || m.q != q {
 		return ErrNotAttached
 	}
-	if e.ready {
-		q.unlink(e)
+	if m.ready {
+		q.unlink(m)
 	}
-	e.tag = nil
-	e.q.Store(nil)
+	e.m.Store(nil)
 	q.attached--
 	return nil
 }
@@ -167,24 +167,24 @@ func (q *Queue) poll(out []Ready) (int, error) {
 		return 0, ErrQueueClosed
 	}
 	n := 0
-	var permHead, permTail *Event
+	var permHead, permTail *member
 	for n < len(out) && q.head != nil {
-		e := q.head
-		q.unlink(e)
-		perm := e.stopped.Load()
-		out[n] = Ready{Event: e, Tag: e.tag, Permanent: perm}
+		m := q.head
+		q.unlink(m)
+		perm := m.ev.stopped.Load()
+		out[n] = Ready{Event: m.ev, Tag: m.tag, Permanent: perm}
 		n++
 		if perm {
 			// Level-triggered: report it again on the next Wait.
-			e.ready = true
-			e.next = nil
-			e.prev = permTail
+			m.ready = true
+			m.next = nil
+			m.prev = permTail
 			if permTail == nil {
-				permHead = e
+				permHead = m
 			} else {
-				permTail.next = e
+				permTail.next = m
 			}
-			permTail = e
+			permTail = m
 		}
 	}
 	if permHead != nil {
@@ -240,44 +240,55 @@ func (q *Queue) isClosed() bool {
 }
 
 // push makes e ready on q if it is still attached to q.
-func (q *Queue) push(e *Event) {
+func (q *Queue) push(m *member) {
 	q.mu.Lock()
-	if e.q.Load() == q && !q.closed {
-		q.pushLocked(e)
+	if m.ev.m.Load() == m && !q.closed {
+		q.pushLocked(m)
 	}
 	q.mu.Unlock()
 }
 
-func (q *Queue) pushLocked(e *Event) {
-	if e.ready {
+func (q *Queue) pushLocked(m *member) {
+	if m.ready {
 		return
 	}
-	e.ready = true
-	e.next = nil
-	e.prev = q.tail
+	m.ready = true
+	m.next = nil
+	m.prev = q.tail
 	if q.tail == nil {
-		q.head = e
+		q.head = m
 	} else {
-		q.tail.next = e
+		q.tail.next = m
 	}
-	q.tail = e
+	q.tail = m
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (q *Queue) unlink(e *Event) {
-	if e.prev == nil {
-		q.head = e.next
+func (q *Queue) unlink(m *member) {
+	if m.prev == nil {
+		q.head = m.next
 	} else {
-		e.prev.next = e.next
+		m.prev.next = m.next
 	}
-	if e.next == nil {
-		q.tail = e.prev
+	if m.next == nil {
+		q.tail = m.prev
 	} else {
-		e.next.prev = e.prev
+		m.next.prev = m.prev
 	}
-	e.prev, e.next = nil, nil
-	e.ready = false
+	m.prev, m.next = nil, nil
+	m.ready = false
+}
+
+// member is an Event's membership of one Queue, from Attach to Detach (or
+// the queue's Close). q and ev never change; tag, prev, next and ready are
+// guarded by q.mu.
+type member struct {
+	ev         *Event
+	q          *Queue
+	tag        any
+	prev, next *member // the queue's ready list
+	ready      bool    // in the ready list
 }

@@ -163,7 +163,7 @@ func Create(mod *mediaport.Module) (*Allocation, error) {
 	a := &Allocation{mod: m, clk: m.Clock, pub: mod.Clock(), perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
 		byChannel: map[uint16]netip.AddrPort{}, nextChannel: MinChannel, waiters: map[*stun.TxData]chan error{}}
 	a.sendBuf.New = func() any { b := make([]byte, 0, 65536+ChannelDataHeader); return &b }
-	a.ep, err = m.NewEndpoint("turn allocation", a.release)
+	a.ep, err = m.NewEndpoint((*owner)(a))
 	if err != nil {
 		return nil, err
 	}
@@ -615,3 +615,9 @@ func (a *Allocation) Destroy() error {
 	a.mu.Unlock()
 	return nil
 }
+
+// owner is the allocation as its core.Endpoint sees it (core.Owner).
+type owner Allocation
+
+func (o *owner) Kind() string { return "turn allocation" }
+func (o *owner) Release()     { (*Allocation)(o).release() }

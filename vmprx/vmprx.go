@@ -219,7 +219,7 @@ func Create(mod *mediaport.Module) (*VMPRx, error) {
 	}
 	v := &VMPRx{mod: m}
 	v.sources = [2]source{{v, 0}, {v, 1}}
-	v.ep, err = m.NewEndpoint("vmprx", v.release)
+	v.ep, err = m.NewEndpoint((*owner)(v))
 	if err != nil {
 		return nil, err
 	}
@@ -690,3 +690,9 @@ func (v *VMPRx) Destroy() error {
 	v.mu.Unlock()
 	return nil
 }
+
+// owner is the VMP[rx] as its core.Endpoint sees it (core.Owner).
+type owner VMPRx
+
+func (o *owner) Kind() string { return "vmprx" }
+func (o *owner) Release()     { (*VMPRx)(o).release() }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,7 +86,7 @@ type Module struct {
 
 	mu        sync.Mutex
 	closed    bool
-	endpoints map[*Endpoint]struct{}
+	endpoints []*Endpoint                  // live endpoints; each knows its index (Endpoint.idx)
 	stopping  sync.WaitGroup               // StopLater's goroutines
 	sockets   map[netip.AddrPort]*udp.Conn // the ports endpoints own, for sharing
 
@@ -153,7 +154,7 @@ func NewModule(log *slog.Logger, clk Clock, limits Limits) *Module {
 		limits.MaxCredentials = DefaultLimits.MaxCredentials
 	}
 	m := &Module{Log: log, Clock: clk, Limits: limits,
-		endpoints: map[*Endpoint]struct{}{}, sockets: map[netip.AddrPort]*udp.Conn{},
+		sockets: map[netip.AddrPort]*udp.Conn{},
 		Packets: pktq.NewPool(limits.MaxPacket)}
 	m.Creds.max = limits.MaxCredentials
 	return m
@@ -168,10 +169,7 @@ func (m *Module) Close() error {
 		return ErrClosed
 	}
 	m.closed = true
-	eps := make([]*Endpoint, 0, len(m.endpoints))
-	for e := range m.endpoints {
-		eps = append(eps, e)
-	}
+	eps := slices.Clone(m.endpoints)
 	m.mu.Unlock()
 	for _, e := range eps {
 		_ = e.Destroy()
@@ -275,36 +273,68 @@ func (s State) String() string {
 // socket as ErrStopped.
 type Endpoint struct {
 	mod   *Module
-	kind  string
 	src   event.Source // by value: one allocation per endpoint
 	state atomic.Int32
+	idx   int32      // in mod.endpoints, under mod.mu; -1 once removed
 	mu    sync.Mutex // serialises Stop and Destroy
-	stop  func()
+	owner Owner
 	cause atomic.Pointer[error] // why it ended; nil while live or after Stop
 }
 
-// NewEndpoint registers a new endpoint of the given kind (used in errors and
-// logs) on m. stop releases the endpoint's resources (closes sockets, ends
-// goroutines and waits for them); the lifecycle calls it exactly once, from
-// Stop, Destroy or Module.Close, before the state becomes Stopped. stop must
-// not call back into the lifecycle. The endpoint starts in Created.
-func (m *Module) NewEndpoint(kind string, stop func()) (*Endpoint, error) {
+// Owner is the endpoint an Endpoint is the core of. An endpoint package
+// implements it on an unexported conversion of its handle type (type
+// owner DTLSRx), so that the interface holds the handle's pointer and
+// costs no allocation, and neither method is part of the handle's API.
+type Owner interface {
+	// Kind names the endpoint type in errors and logs ("dtlsrx").
+	Kind() string
+	// Release releases the endpoint's resources (closes sockets, ends
+	// goroutines and waits for them). The lifecycle calls it exactly
+	// once, from Stop, Destroy or Module.Close, before the state becomes
+	// Stopped; it must not call back into the lifecycle.
+	Release()
+}
+
+// NewEndpoint registers a new endpoint on m, the core of o. The endpoint
+// starts in Created.
+func (m *Module) NewEndpoint(o Owner) (*Endpoint, error) {
 	if m == nil {
 		return nil, ErrNilModule
 	}
-	e := &Endpoint{mod: m, kind: kind, stop: stop}
+	e := &Endpoint{mod: m, owner: o}
 	e.src.Init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, fmt.Errorf("%s: %w", kind, ErrClosed)
+		return nil, fmt.Errorf("%s: %w", o.Kind(), ErrClosed)
 	}
 	if len(m.endpoints) >= m.Limits.MaxEndpoints {
-		return nil, fmt.Errorf("%s: %w (%d endpoints)", kind, ErrLimit, m.Limits.MaxEndpoints)
+		return nil, fmt.Errorf("%s: %w (%d endpoints)", o.Kind(), ErrLimit, m.Limits.MaxEndpoints)
 	}
-	m.endpoints[e] = struct{}{}
+	e.idx = int32(len(m.endpoints))
+	m.endpoints = append(m.endpoints, e)
 	return e, nil
 }
+
+// remove takes e out of its module's endpoints; m.mu is held.
+func (m *Module) remove(e *Endpoint) {
+	i := e.idx
+	if i < 0 {
+		return
+	}
+	last := len(m.endpoints) - 1
+	m.endpoints[i] = m.endpoints[last]
+	m.endpoints[i].idx = i
+	m.endpoints[last] = nil
+	m.endpoints = m.endpoints[:last]
+	e.idx = -1
+	if cap(m.endpoints) > 64 && len(m.endpoints) < cap(m.endpoints)/4 {
+		m.endpoints = slices.Clip(slices.Clone(m.endpoints))
+	}
+}
+
+// kind names e's endpoint type.
+func (e *Endpoint) kind() string { return e.owner.Kind() }
 
 // Module returns the module e was created on.
 func (e *Endpoint) Module() *Module { return e.mod }
@@ -329,9 +359,9 @@ func (e *Endpoint) Check() error {
 	case Created, Running:
 		return nil
 	case Stopped:
-		return fmt.Errorf("%s: %w", e.kind, ErrStopped)
+		return fmt.Errorf("%s: %w", e.kind(), ErrStopped)
 	default:
-		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+		return fmt.Errorf("%s: %w", e.kind(), ErrDestroyed)
 	}
 }
 
@@ -342,14 +372,14 @@ func (e *Endpoint) CheckAlive() error {
 		return ErrNilHandle
 	}
 	if State(e.state.Load()) == Destroyed {
-		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+		return fmt.Errorf("%s: %w", e.kind(), ErrDestroyed)
 	}
 	return nil
 }
 
 // Errorf returns an error prefixed with the endpoint kind that wraps err.
 func (e *Endpoint) Errorf(err error, format string, args ...any) error {
-	return fmt.Errorf("%s: %w: %s", e.kind, err, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s: %w: %s", e.kind(), err, fmt.Sprintf(format, args...))
 }
 
 // SetRunning moves e from Created to Running and reports whether it did.
@@ -389,7 +419,7 @@ func (e *Endpoint) Err() error {
 		return ErrNilHandle
 	}
 	if State(e.state.Load()) == Destroyed {
-		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+		return fmt.Errorf("%s: %w", e.kind(), ErrDestroyed)
 	}
 	return e.Cause()
 }
@@ -444,14 +474,12 @@ func (e *Endpoint) Stop() error {
 func (e *Endpoint) stopLocked() error {
 	switch State(e.state.Load()) {
 	case Destroyed:
-		return fmt.Errorf("%s: %w", e.kind, ErrDestroyed)
+		return fmt.Errorf("%s: %w", e.kind(), ErrDestroyed)
 	case Stopped:
 		return nil
 	}
 	e.state.Store(int32(Stopped))
-	if e.stop != nil {
-		e.stop()
-	}
+	e.owner.Release()
 	e.src.SignalPermanently()
 	return nil
 }
@@ -472,7 +500,7 @@ func (e *Endpoint) Destroy() error {
 	e.src.Detach()
 	e.mu.Unlock()
 	e.mod.mu.Lock()
-	delete(e.mod.endpoints, e)
+	e.mod.remove(e)
 	e.mod.mu.Unlock()
 	return nil
 }

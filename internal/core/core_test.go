@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,7 @@ import (
 func TestLifecycle(t *testing.T) {
 	m := NewModule(nil, nil, Limits{})
 	var stops atomic.Int32
-	e, err := m.NewEndpoint("thing", func() { stops.Add(1) })
+	e, err := m.NewEndpoint(testOwner{kind: "thing", stop: func() { stops.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestNilEndpoint(t *testing.T) {
 		}
 	}
 	var m *Module
-	if _, err := m.NewEndpoint("x", nil); !errors.Is(err, ErrNilModule) {
+	if _, err := m.NewEndpoint(testOwner{kind: "x"}); !errors.Is(err, ErrNilModule) {
 		t.Errorf("NewEndpoint on nil module = %v", err)
 	}
 	if _, err := Get(nil); !errors.Is(err, ErrNilModule) {
@@ -71,7 +72,7 @@ func TestConcurrentStopDestroyClose(t *testing.T) {
 		var stops atomic.Int32
 		var eps []*Endpoint
 		for i := 0; i < 4; i++ {
-			e, err := m.NewEndpoint("thing", func() { stops.Add(1) })
+			e, err := m.NewEndpoint(testOwner{kind: "thing", stop: func() { stops.Add(1) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestConcurrentStopDestroyClose(t *testing.T) {
 				t.Fatalf("round %d: endpoint left %v", round, e.State())
 			}
 		}
-		if _, err := m.NewEndpoint("late", nil); !errors.Is(err, ErrClosed) {
+		if _, err := m.NewEndpoint(testOwner{kind: "late"}); !errors.Is(err, ErrClosed) {
 			t.Fatalf("NewEndpoint after Close = %v", err)
 		}
 	}
@@ -106,12 +107,12 @@ func TestLimitAndDefaults(t *testing.T) {
 	if m.Limits.QueueLen != DefaultLimits.QueueLen || m.Limits.Batch != DefaultLimits.Batch || m.Log == nil || m.Clock == nil {
 		t.Fatalf("defaults not applied: %+v", m.Limits)
 	}
-	a, _ := m.NewEndpoint("a", nil)
-	if _, err := m.NewEndpoint("b", nil); !errors.Is(err, ErrLimit) {
+	a, _ := m.NewEndpoint(testOwner{kind: "a"})
+	if _, err := m.NewEndpoint(testOwner{kind: "b"}); !errors.Is(err, ErrLimit) {
 		t.Fatalf("over the limit: %v", err)
 	}
 	a.Destroy()
-	if _, err := m.NewEndpoint("b", nil); err != nil {
+	if _, err := m.NewEndpoint(testOwner{kind: "b"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -183,7 +184,7 @@ func TestCause(t *testing.T) {
 	m := NewModule(nil, nil, Limits{})
 	boom, later := errors.New("boom"), errors.New("later")
 
-	e, _ := m.NewEndpoint("thing", nil)
+	e, _ := m.NewEndpoint(testOwner{kind: "thing"})
 	e.SetRunning()
 	if err := e.Err(); err != nil {
 		t.Fatalf("Err while running = %v", err)
@@ -199,7 +200,7 @@ func TestCause(t *testing.T) {
 		t.Fatalf("Err after Destroy = %v", e.Err())
 	}
 
-	f, _ := m.NewEndpoint("thing", nil)
+	f, _ := m.NewEndpoint(testOwner{kind: "thing"})
 	f.SetCause(boom) // a failure that does not stop by itself
 	if f.State() != Created || f.Err() != boom {
 		t.Fatalf("after SetCause: %v, Err %v", f.State(), f.Err())
@@ -208,7 +209,7 @@ func TestCause(t *testing.T) {
 		t.Fatalf("StopWith: %v, Err %v, state %v: want the first cause, stopped", err, f.Err(), f.State())
 	}
 
-	g, _ := m.NewEndpoint("thing", nil)
+	g, _ := m.NewEndpoint(testOwner{kind: "thing"})
 	if err := g.StopWith(nil); err != nil || g.Err() != nil || g.State() != Stopped {
 		t.Fatalf("StopWith(nil): %v, Err %v", err, g.Err())
 	}
@@ -230,7 +231,7 @@ func TestStopLaterClose(t *testing.T) {
 	defer func() { afterStopLater = nil }()
 	m := NewModule(nil, nil, Limits{})
 	stopped := make(chan struct{})
-	e, err := m.NewEndpoint("test", func() { close(stopped) })
+	e, err := m.NewEndpoint(testOwner{kind: "test", stop: func() { close(stopped) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +251,75 @@ func TestStopLaterClose(t *testing.T) {
 	}
 	if !errors.Is(e.Cause(), cause) {
 		t.Fatalf("cause %v, want %v", e.Cause(), cause)
+	}
+}
+
+// testOwner is a core.Owner made of a kind and an optional stop function.
+type testOwner struct {
+	kind string
+	stop func()
+}
+
+func (o testOwner) Kind() string { return o.kind }
+func (o testOwner) Release() {
+	if o.stop != nil {
+		o.stop()
+	}
+}
+
+// TestRegistryRandom destroys endpoints in a random order among creates:
+// the module's count stays exact, and Close releases each survivor once
+// and no destroyed one again.
+func TestRegistryRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	m := NewModule(nil, nil, Limits{})
+	released := map[int]int{}
+	var mu sync.Mutex
+	var live []*Endpoint
+	var ids []int
+	for i := 0; i < 3000; i++ {
+		if len(live) > 0 && rng.IntN(3) == 0 {
+			j := rng.IntN(len(live))
+			if err := live[j].Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			live = append(live[:j], live[j+1:]...)
+			ids = append(ids[:j], ids[j+1:]...)
+		} else {
+			id := i
+			e, err := m.NewEndpoint(testOwner{kind: "thing", stop: func() {
+				mu.Lock()
+				released[id]++
+				mu.Unlock()
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, e)
+			ids = append(ids, id)
+		}
+		if m.Endpoints() != len(live) {
+			t.Fatalf("step %d: module counts %d endpoints, %d live", i, m.Endpoints(), len(live))
+		}
+	}
+	destroyed := len(released)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Endpoints() != 0 {
+		t.Fatalf("%d endpoints left after Close", m.Endpoints())
+	}
+	for _, id := range ids {
+		if released[id] != 1 {
+			t.Fatalf("survivor %d released %d times", id, released[id])
+		}
+	}
+	if len(released) != destroyed+len(ids) {
+		t.Fatalf("%d released, want %d destroyed + %d survivors", len(released), destroyed, len(ids))
+	}
+	for id, n := range released {
+		if n != 1 {
+			t.Fatalf("endpoint %d released %d times", id, n)
+		}
 	}
 }
