@@ -80,67 +80,103 @@ func (h *hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv.ServeHTTP(w, r)
 }
 
-type sharedBrowser struct {
-	once   sync.Once
-	err    error
+// page is a headless Chromium on the driven page of its own hub.
+type page struct {
 	hub    *hub
 	http   *httptest.Server
 	chrome *browser.Chromium
 }
 
-var shared sharedBrowser
+// startPage starts Chromium on a new hub; close kills it.
+func startPage() (*page, error) {
+	p := &page{hub: &hub{queue: make(chan Session), quit: make(chan struct{})}}
+	p.http = httptest.NewServer(p.hub)
+	var err error
+	if p.chrome, err = browser.StartChromium(p.http.URL + "/?driven"); err != nil {
+		p.http.Close()
+		return nil, err
+	}
+	return p, nil
+}
 
-// chromium returns the shared browser, starting it on first use; it skips
-// t when Chromium is missing (fails under MEDIAPORT_REQUIRE_PEERS=1).
-func (b *sharedBrowser) get(t *testing.T) *sharedBrowser {
+// close kills the browser and stops the hub.
+func (p *page) close() {
+	p.chrome.Close()
+	close(p.hub.quit)
+	p.http.Close()
+}
+
+// needChromium skips t when Chromium is missing (fails it under
+// MEDIAPORT_REQUIRE_PEERS=1).
+func needChromium(t *testing.T) {
 	t.Helper()
 	if _, err := browser.ChromiumPath(); err != nil {
 		browser.Missing(t, "chromium", err)
 	}
-	b.once.Do(func() {
-		b.hub = &hub{queue: make(chan Session), quit: make(chan struct{})}
-		b.http = httptest.NewServer(b.hub)
-		b.chrome, b.err = browser.StartChromium(b.http.URL + "/?driven")
-	})
-	if b.err != nil {
-		t.Fatalf("starting chromium: %v", b.err)
-	}
-	if b.chrome.Exited() {
-		t.Fatalf("chromium exited: %s", tail(b.chrome.Output(), 2000))
-	}
-	return b
 }
 
-func (b *sharedBrowser) close() {
-	if b.hub == nil {
-		return
+// ownPage starts a browser for t alone, killed when t ends.
+func ownPage(t *testing.T) *page {
+	t.Helper()
+	needChromium(t)
+	p, err := startPage()
+	if err != nil {
+		t.Fatalf("starting chromium: %v", err)
 	}
-	if b.chrome != nil {
-		b.chrome.Close()
+	t.Cleanup(p.close)
+	return p
+}
+
+// sharedPage is the browser the tests share, started on first use and
+// killed by TestMain.
+type sharedPage struct {
+	once sync.Once
+	err  error
+	p    *page
+}
+
+var shared sharedPage
+
+// get returns the shared browser, starting it on first use; it skips t
+// when Chromium is missing (fails it under MEDIAPORT_REQUIRE_PEERS=1).
+func (s *sharedPage) get(t *testing.T) *page {
+	t.Helper()
+	needChromium(t)
+	s.once.Do(func() { s.p, s.err = startPage() })
+	if s.err != nil {
+		t.Fatalf("starting chromium: %v", s.err)
 	}
-	close(b.hub.quit)
-	b.http.Close()
+	if s.p.chrome.Exited() {
+		t.Fatalf("chromium exited: %s", tail(s.p.chrome.Output(), 2000))
+	}
+	return s.p
+}
+
+func (s *sharedPage) close() {
+	if s.p != nil {
+		s.p.close()
+	}
 }
 
 // use makes srv the server the browser's requests go to until t ends.
-func (b *sharedBrowser) use(t *testing.T, srv *Server) {
-	b.hub.mu.Lock()
-	b.hub.srv = srv
-	b.hub.mu.Unlock()
+func (p *page) use(t *testing.T, srv *Server) {
+	p.hub.mu.Lock()
+	p.hub.srv = srv
+	p.hub.mu.Unlock()
 	t.Cleanup(func() {
-		b.hub.mu.Lock()
-		b.hub.srv = nil
-		b.hub.mu.Unlock()
+		p.hub.mu.Lock()
+		p.hub.srv = nil
+		p.hub.mu.Unlock()
 	})
 }
 
 // run hands sess to the page.
-func (b *sharedBrowser) run(t *testing.T, sess Session) {
+func (p *page) run(t *testing.T, sess Session) {
 	t.Helper()
 	select {
-	case b.hub.queue <- sess:
+	case p.hub.queue <- sess:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("the page did not ask for a session in 60 s; chromium: %s", tail(b.chrome.Output(), 2000))
+		t.Fatalf("the page did not ask for a session in 60 s; chromium: %s", tail(p.chrome.Output(), 2000))
 	}
 }
 
@@ -213,8 +249,8 @@ func describe(srv *Server, id string) func() string {
 		}
 		p := srv.Peer(id)
 		fmt.Fprintf(&b, "peer: stats %+v reports %d closed %v errors %q\n", p.Stats, p.Reports, p.Closed, p.Errors)
-		if shared.chrome != nil {
-			fmt.Fprintf(&b, "chromium: %s\n", tail(shared.chrome.Output(), 3000))
+		if shared.p != nil {
+			fmt.Fprintf(&b, "chromium: %s\n", tail(chromeLog(shared.p.chrome.Output()), 3000))
 		}
 		return b.String()
 	}
@@ -225,6 +261,18 @@ func waitCall(t *testing.T, srv *Server, id string) *Call {
 	t.Helper()
 	waitFor(t, 60*time.Second, "the offer of "+id, func() bool { return srv.Call(id) != nil }, describe(srv, id))
 	return srv.Call(id)
+}
+
+// chromeLog drops the lines of Chromium's output about D-Bus, which a
+// headless test machine does not run.
+func chromeLog(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, "dbus/") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, n int) string {
