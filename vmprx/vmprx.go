@@ -476,7 +476,12 @@ func (v *VMPRx) SetSTUNHandler(h STUNHandler) error {
 }
 
 // SendFrom sends p to dst from the RTP port (or the RTCP port), so the peer
-// sees the same 5-tuple as the media: for STUN responses and consent.
+// sees the same 5-tuple as the media: for STUN responses and consent, one
+// datagram at a time, with the socket's TOS (0). To send RTP and RTCP from
+// the port, use a dispatcher whose Config.Local is the port
+// (dispatcher.Create): it sends from this same socket, with its own TOS on
+// each datagram, without allocating, and in batches (sendmmsg, UDP
+// segmentation offload).
 func (v *VMPRx) SendFrom(rtcpPort bool, p []byte, dst netip.AddrPort) error {
 	if err := v.endpoint().Check(); err != nil {
 		return err
