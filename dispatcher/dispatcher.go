@@ -166,19 +166,22 @@ func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 	}
 	if d.shared {
 		cancel, ok := d.conn.OnClose(d.sourceClosed)
-		if !ok {
+		if !ok { // the VMP[rx] closed it since LookupSocket
 			_ = d.ep.Destroy()
-			return nil, fmt.Errorf("dispatcher: %w: the VMP[rx] on %v is stopping", mediaport.ErrState, source)
+			return nil, fmt.Errorf("dispatcher: %w", ErrSourceClosed)
 		}
 		d.mu.Lock()
 		d.unhook = cancel
 		d.mu.Unlock()
 	}
 	if !d.ep.SetRunning() {
-		// Module.Close destroyed it meanwhile: release may have run
+		// Stopped meanwhile: the VMP[rx] closed the socket, or
+		// Module.Close destroyed the dispatcher. release may have run
 		// before unhook was set.
+		err := d.check()
+		_ = d.ep.Destroy()
 		d.release()
-		return nil, d.ep.Check()
+		return nil, err
 	}
 	m.Log.Debug("dispatcher created", "local", d.conn.LocalAddr(), "shared", d.shared, "destination", dst, "tos", cfg.TOS)
 	return d, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -450,4 +451,52 @@ func TestSharedSendDoesNotAllocate(t *testing.T) {
 	pkts := [][]byte{pkt, pkt, pkt, pkt}
 	testutil.NoAllocs(t, "Send", func() { d.Send(pkt) })
 	testutil.NoAllocs(t, "SendBatch", func() { d.SendBatch(pkts) })
+}
+
+// TestCreateRacingMediaPortStop: a dispatcher created on a port while its
+// VMP[rx] stops either fails cleanly, or has a socket of its own (the port
+// was free again), or shares the socket and has stopped with
+// ErrSourceClosed once the VMP[rx]'s Stop has returned; no endpoint is
+// left behind.
+func TestCreateRacingMediaPortStop(t *testing.T) {
+	mod := openModule(t)
+	r := receiver(t, netip.MustParseAddr("127.0.0.1"))
+	outcomes := map[string]int{}
+	for round := 0; round < 100; round++ {
+		v, port, _ := mediaPort(t, mod, netip.MustParseAddr("127.0.0.1"), true)
+		stopped := make(chan error, 1)
+		go func() { stopped <- v.Stop() }()
+		d, err := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr(), Local: port})
+		if serr := <-stopped; serr != nil {
+			t.Fatal(serr)
+		}
+		switch shared, _ := d.SharesSocket(); {
+		case err != nil:
+			outcomes["failed"]++
+			if !errors.Is(err, dispatcher.ErrSourceClosed) && !errors.Is(err, syscall.EADDRINUSE) {
+				t.Fatalf("Create racing the VMP[rx]'s Stop = %v", err)
+			}
+			if mod.Endpoints() != 1 {
+				t.Fatalf("failed Create (%v) left %d endpoints, want the VMP[rx] alone", err, mod.Endpoints())
+			}
+		case shared:
+			outcomes["shared"]++
+			if st, _ := d.Status(); st != dispatcher.Stopped || !errors.Is(d.Err(), dispatcher.ErrSourceClosed) {
+				t.Fatalf("shared dispatcher %v, Err %v after the VMP[rx] stopped", st, d.Err())
+			}
+			if err := d.Send([]byte("x")); !errors.Is(err, dispatcher.ErrSourceClosed) {
+				t.Fatalf("Send = %v", err)
+			}
+		default:
+			outcomes["own socket"]++
+		}
+		if d != nil {
+			d.Destroy()
+		}
+		v.Destroy()
+		if n := mod.Endpoints(); n != 0 {
+			t.Fatalf("round %d: %d endpoints left", round, n)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
 }
