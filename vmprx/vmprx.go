@@ -22,6 +22,11 @@
 // handed to the queues without copying, so the receive path does not
 // allocate in steady state. With Config.GRO the kernel may hand a run of
 // datagrams over in one piece, which the port splits again.
+//
+// What leaves the port leaves from its socket: STUN with SendFrom
+// (SendSTUN), DTLS through a DTLS[tx] whose Config.Local is the port, and
+// RTP and RTCP through a dispatcher whose Config.Local is the port, which
+// adds its TOS to each datagram and sends in batches.
 package vmprx
 
 import (
