@@ -19,11 +19,17 @@ import (
 // mediaPort configures a VMP[rx] on loopback and returns it with its ports.
 func mediaPort(t testing.TB, mod *mediaport.Module, loopback netip.Addr, mux bool) (v *vmprx.VMPRx, rtp, rtcp netip.AddrPort) {
 	t.Helper()
+	return mediaPortConfig(t, mod, vmprx.Config{Local: loopback, RTCPMux: mux})
+}
+
+func mediaPortConfig(t testing.TB, mod *mediaport.Module, cfg vmprx.Config) (v *vmprx.VMPRx, rtp, rtcp netip.AddrPort) {
+	t.Helper()
+	loopback := cfg.Local
 	v, err := vmprx.Create(mod)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Config(vmprx.Config{Local: loopback, RTCPMux: mux}); err != nil {
+	if err := v.Config(cfg); err != nil {
 		if loopback.Is6() {
 			t.Skipf("IPv6 loopback unavailable: %v", err)
 		}
@@ -84,18 +90,20 @@ func TestSendFromMediaPort(t *testing.T) {
 		rtcpPort bool
 		anyAddr  bool
 		tos      int
+		caller   bool // vmprx.Config.CallerReads
 	}{
-		{"IPv4 mux", netip.MustParseAddr("127.0.0.1"), true, false, false, 0xb8},
-		{"IPv4 mux unspecified local", netip.MustParseAddr("127.0.0.1"), true, false, true, 0xb8},
-		{"IPv4 RTP port", netip.MustParseAddr("127.0.0.1"), false, false, false, 0x88},
-		{"IPv4 RTCP port", netip.MustParseAddr("127.0.0.1"), false, true, false, 0x88},
-		{"IPv4 TOS 0", netip.MustParseAddr("127.0.0.1"), true, false, false, 0},
-		{"IPv6 mux", netip.IPv6Loopback(), true, false, false, 0xb8},
-		{"IPv6 RTCP port unspecified local", netip.IPv6Loopback(), false, true, true, 0x48},
+		{"IPv4 mux", netip.MustParseAddr("127.0.0.1"), true, false, false, 0xb8, false},
+		{"IPv4 mux unspecified local", netip.MustParseAddr("127.0.0.1"), true, false, true, 0xb8, false},
+		{"IPv4 RTP port", netip.MustParseAddr("127.0.0.1"), false, false, false, 0x88, false},
+		{"IPv4 RTCP port", netip.MustParseAddr("127.0.0.1"), false, true, false, 0x88, false},
+		{"IPv4 TOS 0", netip.MustParseAddr("127.0.0.1"), true, false, false, 0, false},
+		{"IPv4 caller reads", netip.MustParseAddr("127.0.0.1"), true, false, false, 0xb8, true},
+		{"IPv6 mux", netip.IPv6Loopback(), true, false, false, 0xb8, false},
+		{"IPv6 RTCP port unspecified local", netip.IPv6Loopback(), false, true, true, 0x48, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mod := openModule(t)
-			v, rtp, rtcp := mediaPort(t, mod, tc.loopback, tc.mux)
+			v, rtp, rtcp := mediaPortConfig(t, mod, vmprx.Config{Local: tc.loopback, RTCPMux: tc.mux, CallerReads: tc.caller})
 			port := rtp
 			if tc.rtcpPort {
 				port = rtcp
