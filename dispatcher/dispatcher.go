@@ -157,7 +157,9 @@ func Create(mod *mediaport.Module, cfg Config) (*Dispatcher, error) {
 		}
 	}
 	d.batch = udp.NewBatch(d.conn, dst, m.Limits.Batch)
-	d.batch.SetControl(d.ctl)
+	if d.ctl != nil {
+		d.batch.SetControl(d.ctl)
+	}
 	if d.ep, err = m.NewEndpoint("dispatcher", d.release); err != nil {
 		if !d.shared {
 			d.conn.Close()
