@@ -22,6 +22,11 @@
 // handed to the queues without copying, so the receive path does not
 // allocate in steady state. With Config.GRO the kernel may hand a run of
 // datagrams over in one piece, which the port splits again.
+//
+// What leaves the port leaves from its socket: STUN with SendFrom
+// (SendSTUN), DTLS through a DTLS[tx] whose Config.Local is the port, and
+// RTP and RTCP through a dispatcher whose Config.Local is the port, which
+// adds its TOS to each datagram and sends in batches.
 package vmprx
 
 import (
@@ -476,7 +481,12 @@ func (v *VMPRx) SetSTUNHandler(h STUNHandler) error {
 }
 
 // SendFrom sends p to dst from the RTP port (or the RTCP port), so the peer
-// sees the same 5-tuple as the media: for STUN responses and consent.
+// sees the same 5-tuple as the media: for STUN responses and consent, one
+// datagram at a time, with the socket's TOS (0). To send RTP and RTCP from
+// the port, use a dispatcher whose Config.Local is the port
+// (dispatcher.Create): it sends from this same socket, with its own TOS on
+// each datagram, without allocating, and in batches (sendmmsg, UDP
+// segmentation offload).
 func (v *VMPRx) SendFrom(rtcpPort bool, p []byte, dst netip.AddrPort) error {
 	if err := v.endpoint().Check(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Command pipeline is mediaport's main job end to end, in one process on
 // loopback with no outside setup: two media endpoints, A and B, each a
-// VMP[rx] with RTP and RTCP on one port (rtcp-mux) and a UDP dispatcher.
+// VMP[rx] with RTP and RTCP on one port (rtcp-mux) and a UDP dispatcher
+// that sends from that port.
 //
 //  1. ports: each VMP[rx] binds its port and reports GotPorts.
 //  2. ice: an ICE-lite STUN responder (short-term credentials) sits on each
@@ -268,7 +269,8 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 		return r, err
 	}
 
-	// A's RTP goes out through its dispatcher, or through the relay.
+	// A's RTP goes out through its dispatcher, from its media port, or
+	// through the relay.
 	sendA := func(p []byte) error { return a.d.Send(p) }
 	var srv *pionturn.Server
 	var al *turn.Allocation
@@ -301,10 +303,10 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 
 	if err := r.stage(log, "rtp", func() (string, error) {
 		var err error
-		if a.d, err = newDispatcher(mod, b.port); err != nil {
+		if a.d, err = newDispatcher(mod, a.port, b.port); err != nil {
 			return "", err
 		}
-		if b.d, err = newDispatcher(mod, a.port); err != nil {
+		if b.d, err = newDispatcher(mod, b.port, a.port); err != nil {
 			return "", err
 		}
 		pkt := make([]byte, 0, 1500)
@@ -330,8 +332,8 @@ func Run(ctx context.Context, log *slog.Logger, o Options) (r *Report, err error
 			if r.RTPFromA != r.Relayed {
 				return "", fmt.Errorf("RTP from A reached B from %v, want the relayed address %v", r.RTPFromA, r.Relayed)
 			}
-		} else if local, _ := a.d.LocalAddr(); r.RTPFromA != local {
-			return "", fmt.Errorf("RTP from A reached B from %v, want A's dispatcher %v", r.RTPFromA, local)
+		} else if r.RTPFromA != a.port {
+			return "", fmt.Errorf("RTP from A reached B from %v, want A's media port %v", r.RTPFromA, a.port)
 		}
 		r.NewSSRCAtB, r.NewSSRCAtA = b.newSSRC, a.newSSRC
 		if r.NewSSRCAtB != a.ssrc || r.NewSSRCAtA != b.ssrc {
@@ -549,9 +551,13 @@ func allocate(ctx context.Context, mod *mediaport.Module, server netip.AddrPort)
 	}
 }
 
-func newDispatcher(mod *mediaport.Module, dst netip.AddrPort) (*dispatcher.Dispatcher, error) {
-	// TOS 0xb8: DSCP EF, as for voice.
-	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: netip.AddrPortFrom(loopback, 0), TOS: 0xb8})
+// newDispatcher returns a dispatcher that sends to dst from the media port
+// port: it shares the port's socket, so the peer gets RTP from the address
+// its ICE checks and DTLS use.
+func newDispatcher(mod *mediaport.Module, port, dst netip.AddrPort) (*dispatcher.Dispatcher, error) {
+	// TOS 0xb8: DSCP EF, as for voice; on the shared socket it goes with
+	// each datagram and leaves STUN and DTLS alone.
+	return dispatcher.Create(mod, dispatcher.Config{Destination: dst, Local: port, TOS: 0xb8})
 }
 
 // rtpPacket builds RTP packet i of a PCMU stream: sequence number and

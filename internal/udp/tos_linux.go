@@ -60,3 +60,17 @@ func parseTOS(oob []byte) int {
 	}
 	return -1
 }
+
+// tosControl builds the IP_TOS or IPV6_TCLASS control message of one
+// datagram (an int, as both take it).
+func tosControl(is6 bool, tos int) []byte {
+	b := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafePointer(b))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TOS
+	if is6 {
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_TCLASS
+	}
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[unix.CmsgLen(0):], uint32(tos))
+	return b
+}

@@ -17,3 +17,6 @@ func (u *Conn) ReadTOS(p []byte) (n int, src netip.AddrPort, tos int, err error)
 	n, src, err = u.c.ReadFromUDPAddrPort(p)
 	return n, src, -1, err
 }
+
+// tosControl: no per-datagram TOS outside Linux.
+func tosControl(bool, int) []byte { return nil }

@@ -28,6 +28,10 @@ type Conn struct {
 	peekFn  func(fd uintptr) bool // WaitReadable's, bound once
 	peekErr syscall.Errno
 	peekBuf [1]byte
+
+	hookMu sync.Mutex
+	closed bool
+	hooks  map[*closeHook]struct{} // OnClose's
 }
 
 // Listen binds a UDP socket to local. The family follows local's address,
@@ -96,7 +100,11 @@ func (u *Conn) WriteTo(p []byte, dst netip.AddrPort) (int, error) {
 }
 
 // Close closes the socket; blocked reads and writes return net.ErrClosed.
-func (u *Conn) Close() error { return u.c.Close() }
+// The functions given to OnClose run first, before the socket closes.
+func (u *Conn) Close() error {
+	u.runCloseHooks()
+	return u.c.Close()
+}
 
 // Batch sends many datagrams to one destination in one sendmmsg system
 // call (golang.org/x/net WriteBatch). Where the kernel supports UDP
@@ -118,7 +126,8 @@ type Batch struct {
 	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
 	iov  [][]byte       // the datagrams of the current call; msgs[m].Buffers slices it
 	ends []int          // ends[m]: index in iov after the last datagram of msgs[m]
-	oob  [][]byte       // per message, a UDP_SEGMENT control message
+	ctl  []byte         // SetControl's, carried by every message (nil: none)
+	oob  [][]byte       // per message: ctl, then a UDP_SEGMENT control message
 }
 
 // maxGSOBytes bounds the payload of one segmented message (an IPv4 UDP
@@ -145,6 +154,18 @@ func NewBatch(u *Conn, dst netip.AddrPort, size int) *Batch {
 		b.oob[i] = newGSOControl()
 	}
 	return b
+}
+
+// SetControl makes every message of later sends carry the control message
+// ctl (as built by Conn.TOSControl): for every datagram, including each of
+// a segmented message. nil sends none.
+func (b *Batch) SetControl(ctl []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ctl = ctl
+	for i := range b.oob {
+		b.oob[i] = append(append(b.oob[i][:0:0], ctl...), newGSOControl()...)
+	}
 }
 
 // Send sends every datagram of pkts, in order, in as few system calls as the
@@ -190,9 +211,9 @@ func (b *Batch) send(n int, gso bool) (int, error) {
 			j = gsoGroupEnd(b.iov[:n], i)
 		}
 		b.msgs[m].Buffers = b.iov[i:j]
-		b.msgs[m].OOB = nil
+		b.msgs[m].OOB = b.ctl
 		if j-i > 1 {
-			setGSOSize(b.oob[m], len(b.iov[i]))
+			setGSOSize(b.oob[m][len(b.ctl):], len(b.iov[i]))
 			b.msgs[m].OOB = b.oob[m]
 		}
 		b.ends[m] = j
