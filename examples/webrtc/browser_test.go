@@ -96,6 +96,9 @@ func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile associatio
 	if audio.ssrc == 0 || s.Echo.RTPInSSRC != audio.ssrc || int(s.Echo.RTPInPT) != audio.audioPT {
 		t.Errorf("decrypted RTP: SSRC %#x PT %d, want the offer's a=ssrc %#x and PT %d", s.Echo.RTPInSSRC, s.Echo.RTPInPT, audio.ssrc, audio.audioPT)
 	}
+	if !s.Echo.SharedPort {
+		t.Error("the echo's dispatcher does not send from the media port's socket")
+	}
 	if s.Echo.Rejected != 0 || s.Echo.SendErrs != 0 {
 		t.Errorf("%d packets failed authentication, %d sends failed", s.Echo.Rejected, s.Echo.SendErrs)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/dispatcher"
 	"github.com/mediaport/mediaport/vmprx"
 	"github.com/pion/srtp/v3"
 )
@@ -21,21 +22,33 @@ type EchoStats struct {
 	RTPOut     int    // RTP packets echoed to the browser
 	SendErrs   int
 	LastDst    netip.AddrPort // where the last echo went
+	// SharedPort: the dispatcher sends from the media port's own socket.
+	SharedPort bool
 }
 
 // echo sends the browser's audio back to it. start runs once the handshake
 // has completed, packet on every RTP/RTCP datagram from the VMP[rx].
 //
-// This version protects with pion/srtp itself and sends with
-// vmprx.SendFrom: the step that moves to mediaport's SRTP on the VMP[rx]
-// and to a dispatcher sharing the media port's socket.
+// The echo sends through a dispatcher whose Local is the media port: it
+// shares the VMP[rx]'s socket, so the browser sees the RTP come from the
+// address its ICE checks selected (it drops media from any other). Its
+// Destination is where sendTo says media goes; when that moves, the
+// dispatcher is replaced.
+//
+// This version protects with pion/srtp itself: the step that moves to
+// mediaport's SRTP on the VMP[rx] and the dispatcher.
 type echo struct {
 	mu       sync.Mutex
 	dec, enc *srtp.Context
 	plain    []byte
 	out      []byte
+	d        *dispatcher.Dispatcher
+	dst      netip.AddrPort // d's destination
 	st       EchoStats
 }
+
+// tosVoice is DSCP EF, for the echo's RTP.
+const tosVoice = 0xb8
 
 func (e *echo) start(c *Call, keys association.SRTPKeys) error {
 	dec, err := srtp.CreateContext(keys.RemoteKey, keys.RemoteSalt, srtp.ProtectionProfile(keys.Profile))
@@ -87,7 +100,8 @@ func (e *echo) packet(c *Call, p []byte, info vmprx.Packet) {
 			return
 		}
 		dst := c.sendTo(info.Src)
-		if err := c.v.SendFrom(false, out, dst); err != nil {
+		if err := e.send(c, out, dst); err != nil {
+			c.log.Debug("echo", "err", err)
 			e.st.SendErrs++
 			return
 		}
@@ -102,7 +116,33 @@ func (e *echo) stats() EchoStats {
 	return e.st
 }
 
-func (e *echo) close() {}
+// send sends p to dst from the media port, through a dispatcher for dst.
+func (e *echo) send(c *Call, p []byte, dst netip.AddrPort) error {
+	if e.d == nil || e.dst != dst {
+		if e.d != nil {
+			e.d.Stop()
+			e.d.Destroy()
+		}
+		d, err := dispatcher.Create(c.srv.mod, dispatcher.Config{Destination: dst, Local: c.port, TOS: tosVoice})
+		if err != nil {
+			e.d = nil
+			return err
+		}
+		e.d, e.dst = d, dst
+		e.st.SharedPort, _ = d.SharesSocket()
+	}
+	return e.d.Send(p)
+}
+
+func (e *echo) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.d != nil {
+		e.d.Stop()
+		e.d.Destroy()
+		e.d = nil
+	}
+}
 
 // sendTo is where media goes: the nominated pair's remote address, else
 // the packet's source.
