@@ -95,6 +95,9 @@ type Module struct {
 
 	// Creds is the module's credential pool (RIOT credman).
 	Creds Credentials
+
+	// Answers limits the error answers sent to unauthenticated peers.
+	Answers AnswerBudget
 }
 
 // Handle is the core of a module as the public *mediaport.Module holds
