@@ -6,8 +6,9 @@ import "net/netip"
 var CheckAlternate = checkAlternate
 
 // Receive hands b to a as if its socket had received it from src, and
-// reports whether peer data was delivered to the queue (or lost to a full
-// one), for the fuzz target of the receive path.
+// reports whether ChannelData was delivered to the queue (or lost to a
+// full one; a Data indication is queued by the session's callback and not
+// reported), for the fuzz target of the receive path.
 func Receive(a *Allocation, b []byte, src netip.AddrPort) bool {
 	p := a.mod.Packets.Get()
 	n := copy(p.Buf, b)
