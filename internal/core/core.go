@@ -180,6 +180,7 @@ func (m *Module) Close() error {
 		_ = e.Destroy()
 	}
 	m.stopping.Wait() // StopLater's goroutines
+	m.Creds.Clear()   // zeroes the keys
 	return nil
 }
 
