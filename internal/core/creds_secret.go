@@ -3,17 +3,22 @@ package core
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"math/big"
 )
 
 // clone returns a copy of c that shares no secret with it: the PSK key
 // and identity, and an ECDSA private key, are copied (the certificate
-// chain and the peer public keys, which are public, are shared).
+// chain and the peer public keys, which are public, are shared). Add has
+// validated the key, so copying it cannot fail.
 func (c Credential) clone() Credential {
 	c.PSK.Key = bytes.Clone(c.PSK.Key)
 	c.PSK.Identity = bytes.Clone(c.PSK.Identity)
 	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok && k != nil {
-		c.ECDSA.Certificate.PrivateKey = &ecdsa.PrivateKey{PublicKey: k.PublicKey, D: new(big.Int).Set(k.D)}
+		if raw, err := k.Bytes(); err == nil {
+			if k2, err := ecdsa.ParseRawPrivateKey(k.Curve, raw); err == nil {
+				c.ECDSA.Certificate.PrivateKey = k2
+			}
+			clear(raw)
+		}
 	}
 	return c
 }
@@ -25,9 +30,12 @@ func (c Credential) clone() Credential {
 func (c *Credential) wipe() {
 	clear(c.PSK.Key)
 	clear(c.PSK.Identity)
-	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok && k != nil && k.D != nil {
-		clear(k.D.Bits())
-		k.D.SetInt64(0)
+	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok && k != nil {
+		//lint:ignore SA1019 zeroing the raw scalar is the point: the key must stop working
+		if d := k.D; d != nil {
+			clear(d.Bits())
+			d.SetInt64(0)
+		}
 	}
 	*c = Credential{}
 }

@@ -43,7 +43,7 @@ func TestPoolZeroesSecrets(t *testing.T) {
 	held := p.creds[0].PSK.Key
 	heldID := p.creds[0].PSK.Identity
 	heldEC := p.creds[1].ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
-	if &held[0] == &key[0] || heldEC == ecKey || heldEC.D == ecKey.D {
+	if &held[0] == &key[0] || heldEC == ecKey {
 		t.Fatal("the pool shares the caller's secrets")
 	}
 	out, _ := p.Get(1, CredPSK)
@@ -60,9 +60,16 @@ func TestPoolZeroesSecrets(t *testing.T) {
 	if string(key) != "psk-secret-0123456789" || string(out.PSK.Key) != "psk-secret-0123456789" {
 		t.Fatal("zeroing reached the caller's key or a copy handed out")
 	}
+	want, _ := ecKey.Bytes()
 	p.Clear()
-	if heldEC.D.Sign() != 0 || ecKey.D.Sign() == 0 || outEC.D.Cmp(ecKey.D) != 0 {
-		t.Fatalf("Clear: pool's D %v, caller's zero %v, handed-out copy intact %v", heldEC.D, ecKey.D.Sign() == 0, outEC.D.Cmp(ecKey.D) == 0)
+	// A zeroed key no longer works; the caller's and the copy handed out do.
+	if _, err := heldEC.Bytes(); err == nil {
+		t.Fatal("Clear: the pool's ECDSA key still works")
+	}
+	for _, k := range []*ecdsa.PrivateKey{ecKey, outEC} {
+		if b, err := k.Bytes(); err != nil || !bytes.Equal(b, want) {
+			t.Fatalf("Clear reached the caller's key or a copy handed out: %v", err)
+		}
 	}
 	if p.Len() != 0 {
 		t.Fatalf("%d credentials after Clear", p.Len())
