@@ -174,10 +174,8 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if len(cfg.PSKHint) > MaxPSKHint {
 		return nil, fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
 	}
-	for _, fp := range cfg.PeerFingerprints {
-		if _, err := parseFingerprint(fp); err != nil {
-			return nil, err
-		}
+	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+		return nil, err
 	}
 	for _, p := range cfg.SRTPProfiles {
 		if _, _, ok := p.keySalt(); !ok {
