@@ -2,7 +2,9 @@ package association_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -53,10 +55,11 @@ func newPionSocket(t *testing.T) *pionPeer {
 
 // start runs the handshake with peer in the background (client or
 // server); the Conn is closed when the test ends.
-func (p *pionPeer) start(t *testing.T, client bool, peer netip.AddrPort, cert testutil.Cert, profiles []dtls.SRTPProtectionProfile) {
+func (p *pionPeer) start(t *testing.T, client bool, peer netip.AddrPort, cert testutil.Cert, profiles []dtls.SRTPProtectionProfile, extra ...dtls.Option) {
 	t.Helper()
 	raddr := net.UDPAddrFromAddrPort(peer)
 	opts := []dtls.Option{dtls.WithCertificates(cert.TLS), dtls.WithInsecureSkipVerify(true), dtls.WithFlightInterval(100 * time.Millisecond)}
+	opts = append(opts, extra...)
 	if len(profiles) > 0 {
 		opts = append(opts, dtls.WithSRTPProtectionProfiles(profiles...))
 	}
@@ -131,15 +134,18 @@ func TestFailureWithPion(t *testing.T) {
 		received   bool  // our error carries the peer's alert, not ours
 		cause      error // ours, when we sent the alert
 		peerAlerts bool  // the pion peer reports an alert from us
+		peerReject bool  // the pion peer rejects our certificate
 	}{
 		{"server/fingerprint", association.Server, association.Config{PeerFingerprints: []string{wrongPin}}, nil,
-			association.AlertBadCertificate, false, association.ErrFingerprint, true},
+			association.AlertBadCertificate, false, association.ErrFingerprint, true, false},
 		{"client/fingerprint", association.Client, association.Config{PeerFingerprints: []string{wrongPin}}, nil,
-			association.AlertBadCertificate, false, association.ErrFingerprint, true},
+			association.AlertBadCertificate, false, association.ErrFingerprint, true, false},
 		{"server/no-srtp-profile", association.Server, association.Config{SRTPProfiles: gcm128}, cm80,
-			association.AlertInsufficientSecurity, false, association.ErrNoSRTPProfile, true},
+			association.AlertInsufficientSecurity, false, association.ErrNoSRTPProfile, true, false},
 		{"client/peer-alert", association.Client, association.Config{SRTPProfiles: gcm128}, cm80,
-			association.AlertInsufficientSecurity, true, nil, false},
+			association.AlertInsufficientSecurity, true, nil, false, false},
+		{"server/peer-alert", association.Server, association.Config{}, nil,
+			association.AlertBadCertificate, true, nil, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -147,9 +153,15 @@ func TestFailureWithPion(t *testing.T) {
 			p := newPionSocket(t)
 			cfg := tc.cfg
 			cfg.Role, cfg.Tags, cfg.HandshakeTimeout = tc.role, []mediaport.CredTag{1}, 5*time.Second
+			var extra []dtls.Option
+			if tc.peerReject {
+				extra = append(extra, dtls.WithVerifyPeerCertificate(func([][]byte, [][]*x509.Certificate) error {
+					return errors.New("not the certificate the signalling named")
+				}))
+			}
 			if tc.role == association.Server {
 				s.bind(t, p.addr, cfg)
-				p.start(t, true, s.port, theirs, tc.peerSRTP)
+				p.start(t, true, s.port, theirs, tc.peerSRTP, extra...)
 			} else {
 				p.start(t, false, s.port, theirs, tc.peerSRTP)
 				s.bind(t, p.addr, cfg)
@@ -329,4 +341,88 @@ func TestDataChannelOnlyWithOpenSSL(t *testing.T) {
 		checkEstablished(t, s, p, interopCase{}, false, true)
 		exchange(t, s, p, false)
 	})
+}
+
+// TestServerWaitsOnceForPSKSuites (DTLS 1): a server holding only a PSK,
+// offered only certificate suites, sends insufficient_security and waits
+// once for the client's next ClientHello (a mediaport client holding both
+// kinds offers the PSK suites next). Another certificate-only ClientHello
+// from the same peer then fails it at once with ErrNoCipherSuite; a client
+// that never comes back leaves it to fail at its timeout, with the cause.
+func TestServerWaitsOnceForPSKSuites(t *testing.T) {
+	theirs := testutil.SelfSignedCert(t, "pion")
+	// waiting is the server's log of a failed attempt it waits after.
+	const waiting = "association handshake attempt failed, waiting for a retry"
+	pskServer := func(t *testing.T, clk *clock.Fake, peer netip.AddrPort) (*side, *recorder) {
+		rec := &recorder{level: slog.LevelDebug}
+		mod, err := mediaport.OpenModule(mediaport.Options{Clock: clk, Logger: slog.New(rec)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mod.Close() })
+		pskCreds(t, mod)
+		s := newSide(t, mod)
+		s.bind(t, peer, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 10 * time.Second})
+		return s, rec
+	}
+	// certHello runs a pion client offering certificate suites only from
+	// local, on a socket of its own (pion closes it when the attempt
+	// fails, and no reader of the last attempt is left to take datagrams
+	// meant for the next).
+	certHello := func(t *testing.T, local, srv netip.AddrPort) error {
+		pc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(local))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		c, err := dtls.ClientWithOptions(pc, net.UDPAddrFromAddrPort(srv), dtls.WithCertificates(theirs.TLS),
+			dtls.WithInsecureSkipVerify(true), dtls.WithFlightInterval(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+		defer cancel()
+		return c.HandshakeContext(ctx)
+	}
+	t.Run("second attempt", func(t *testing.T) {
+		t.Parallel()
+		local := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
+		s, _ := pskServer(t, clock.NewFake(time.Unix(1000, 0)), local) // never advanced
+		for i := range 2 {
+			if err := certHello(t, local, s.port); err == nil || !strings.Contains(err.Error(), "InsufficientSecurity") {
+				st, serr := s.a.State()
+				t.Fatalf("pion attempt %d: %v, want our insufficient_security (server %v %v)", i+1, err, st, serr)
+			}
+		}
+		err := s.waitFailed(t, "server", testutil.Patience)
+		wantAlert(t, "server", err, association.AlertInsufficientSecurity, false, association.ErrNoCipherSuite)
+	})
+	t.Run("no second attempt", func(t *testing.T) {
+		t.Parallel()
+		clk := clock.NewFake(time.Unix(1000, 0))
+		local := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
+		s, rec := pskServer(t, clk, local)
+		if err := certHello(t, local, s.port); err == nil {
+			t.Fatal("pion completed a certificate suite with a PSK-only server")
+		}
+		testutil.Eventually(t, testutil.Patience, func() bool { return rec.has(waiting) }, "the server logged no failed attempt")
+		clk.Advance(10 * time.Second)
+		err := s.waitFailed(t, "server", testutil.Patience)
+		if !errors.Is(err, association.ErrHandshakeTimeout) || !errors.Is(err, association.ErrNoCipherSuite) {
+			t.Fatalf("server: %v, want the timeout with ErrNoCipherSuite", err)
+		}
+	})
+}
+
+// has reports whether a record with message msg was kept.
+func (r *recorder) has(msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.recs {
+		if rec.Message == msg {
+			return true
+		}
+	}
+	return false
 }

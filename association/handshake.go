@@ -56,22 +56,27 @@ func (a *Association) handshake(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		a.mu.Lock()
-		closing := a.closing.Load()
-		a.mu.Unlock()
-		switch {
-		case closing:
+		if a.closing.Load() {
 			c.Close()
 			return ErrClosed
-		case ctx.Err() != nil:
-			c.Close()
-			if last != nil {
-				return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, a.cfg.HandshakeTimeout, last)
-			}
-			return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, a.cfg.HandshakeTimeout, err)
 		}
-		fail := handshakeFailure(err, &w.sent) // before Close, which may send an alert of its own
+		var fail error // why the attempt failed, unless the timeout ended it
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			fail = handshakeFailure(err, &w.sent) // before Close, which may send an alert of its own
+		}
 		c.Close()
+		if ctx.Err() != nil {
+			switch {
+			case fail != nil:
+				last = fail
+			case last == nil:
+				last = err
+			}
+			return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, a.cfg.HandshakeTimeout, last)
+		}
+		if fail == nil {
+			fail = handshakeFailure(err, &w.sent)
+		}
 		retry := false
 		a.mu.Lock()
 		if a.role == Client {
