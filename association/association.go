@@ -7,7 +7,9 @@
 // (before any data) and then delivers decrypted application data through
 // GetPacket; the DTLS[tx] has capacity only once the handshake has completed
 // and SendPacket encrypts. A failed handshake or a fatal alert stops the
-// DTLS[rx], whose Err then returns the error; a close_notify from the peer
+// DTLS[rx] at once, whose Err then returns the error with its cause
+// (ErrFingerprint, ErrNoSRTPProfile, … and an *AlertError for the alert
+// sent or received); a close_notify from the peer
 // stops it cleanly; Stop of either endpoint (or Close) sends close_notify.
 //
 //	mod.AddCredential(mediaport.Credential{Tag: 10, Type: mediaport.CredECDSA, ECDSA: ...})
@@ -174,10 +176,8 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if len(cfg.PSKHint) > MaxPSKHint {
 		return nil, fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
 	}
-	for _, fp := range cfg.PeerFingerprints {
-		if _, err := parseFingerprint(fp); err != nil {
-			return nil, err
-		}
+	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+		return nil, err
 	}
 	for _, p := range cfg.SRTPProfiles {
 		if _, _, ok := p.keySalt(); !ok {
