@@ -116,23 +116,37 @@ func mustParse(t *testing.T, sdp string, desc func() string) *offer {
 	return o
 }
 
-// TestChromiumDataChannel: a data-channel-only offer (Chromium still sends
-// use_srtp; we configure no SRTP profile) completes the DTLS handshake with
-// no SRTP negotiated.
+// TestChromiumDataChannel: a data-channel-only offer completes the DTLS
+// handshake in both roles. Chromium offers use_srtp even so; we configure
+// no SRTP profile: as the server the association still answers one
+// (pion's server cannot leave use_srtp out), as the client it offers none.
 func TestChromiumDataChannel(t *testing.T) {
-	t.Skip("waits for the hs branch: with no SRTP profile configured, pion answers use_srtp with insufficient_security")
 	b := shared.get(t)
-	srv := newServer(t, nil)
-	b.use(t, srv)
-	id := "data"
-	b.run(t, Session{ID: id, Media: "data", Setup: Passive})
+	for _, role := range []Role{Passive, Active} {
+		t.Run(string(role), func(t *testing.T) {
+			srv := newServer(t, nil)
+			b.use(t, srv)
+			id := "data-" + string(role)
+			b.run(t, Session{ID: id, Media: "data", Setup: role})
+			want := association.SRTPProfile(0)
+			if role == Passive {
+				want = association.SRTP_AEAD_AES_128_GCM
+			}
+			checkData(t, srv, id, want)
+		})
+	}
+}
+
+// checkData waits for a data-channel-only call's handshake on both sides.
+func checkData(t *testing.T, srv *Server, id string, profile association.SRTPProfile) {
+	t.Helper()
 	c := waitCall(t, srv, id)
 	desc := describe(srv, id)
 	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
-	if p := c.State().Profile; p != 0 {
-		t.Errorf("SRTP profile %v negotiated for a data channel", p)
+	if p := c.State().Profile; p != profile {
+		t.Errorf("SRTP profile %v, want %v", p, profile)
 	}
-	waitFor(t, limit, "the browser's DTLS to connect", func() bool { return srv.Peer(id).Stats.DTLSState == "connected" }, desc)
+	waitFor(t, limit, "the peer's DTLS to connect", func() bool { return srv.Peer(id).Stats.DTLSState == "connected" }, desc)
 	if a := srv.Peer(id).Answer; !strings.Contains(a, "m=application ") || strings.Contains(a, "m=audio") {
 		t.Errorf("answer:\n%s", a)
 	}
@@ -169,16 +183,20 @@ func TestAiortcEcho(t *testing.T) {
 	}
 }
 
-// TestAiortcDataChannel: aiortc's data-channel-only offer completes DTLS.
+// TestAiortcDataChannel: aiortc's data-channel-only offer completes DTLS
+// in both roles (aiortc offers and accepts AES128_CM_HMAC_SHA1_80 only).
 func TestAiortcDataChannel(t *testing.T) {
-	t.Skip("waits for the hs branch: with no SRTP profile configured, pion answers use_srtp with insufficient_security")
-	srv := newServer(t, nil)
-	id := "aiortc-data"
-	aiortc(t, srv, id, "data", Passive)
-	c := waitCall(t, srv, id)
-	desc := describe(srv, id)
-	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
-	if p := c.State().Profile; p != 0 {
-		t.Errorf("SRTP profile %v negotiated for a data channel", p)
+	for _, role := range []Role{Passive, Active} {
+		t.Run(string(role), func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, nil)
+			id := "aiortc-data-" + string(role)
+			aiortc(t, srv, id, "data", role)
+			want := association.SRTPProfile(0)
+			if role == Passive {
+				want = association.SRTP_AES128_CM_HMAC_SHA1_80
+			}
+			checkData(t, srv, id, want)
+		})
 	}
 }

@@ -64,8 +64,12 @@ async def main():
                 s["packetsReceived"] = r.packetsReceived
             elif r.type == "outbound-rtp":
                 s["packetsSent"] = r.packetsSent
-            elif r.type == "transport":
-                s["dtlsState"] = getattr(r, "dtlsState", "")
+        # aiortc's getStats has no transport dtlsState: ask the DTLS
+        # transport itself (bundled: one for every m= line).
+        if pc.sctp is not None:
+            s["dtlsState"] = pc.sctp.transport.state
+        elif pc.getTransceivers():
+            s["dtlsState"] = pc.getTransceivers()[0].sender.transport.state
         cmd = await loop.run_in_executor(None, lambda: report("stats", stats=s))
         if cmd == "close":
             await pc.close()
