@@ -225,7 +225,7 @@ func buildAnswer(o *offer, p answerParams) (string, []string, error) {
 			md.WithValueAttribute("msid", "mediaport echo")
 			md.WithValueAttribute("ssrc", fmt.Sprintf("%d cname:%s", p.ssrc, p.cname))
 		}
-		md.WithCandidate("1 1 udp 2130706431 " + p.candidate + " typ host")
+		md.WithValueAttribute("candidate", "1 1 udp 2130706431 "+p.candidate+" typ host")
 		md.WithPropertyAttribute("end-of-candidates")
 		sd.WithMedia(md)
 	}
