@@ -224,15 +224,17 @@ func (l *ICELite) onRequest(s *Session, _ []byte, rdata *RxData, token any, src 
 	}
 	res.AddXORMappedAddress(src)
 	use := rdata.Msg.Contains(stun.AttrUseCandidate)
-	if err := s.SendMsg(token, false, false, src, res); err != nil {
-		return err
-	}
+	// The pair state first: once the peer holds the answer, the pair has
+	// consent and the association has followed a new nomination.
 	moveTo, fs := l.state.checked(src, use)
 	if moveTo.IsValid() {
 		s.cfg.Logger.Debug("ice-lite: nominated", "remote", moveTo)
 		for _, f := range fs {
 			f.f.Follow(moveTo)
 		}
+	}
+	if err := s.SendMsg(token, false, false, src, res); err != nil {
+		return err
 	}
 	if l.onCheck != nil {
 		l.onCheck(src, use)
