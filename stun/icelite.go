@@ -268,8 +268,9 @@ func (l *ICELite) Session() *Session {
 }
 
 // Close destroys the responder's session and ends the pair state: Status
-// reports ICEClosed, the event is signalled permanently, no address has
-// consent any more (a VMP[rx] running the agent then drops all DTLS).
+// reports ICEClosed, the event is signalled permanently and detached from
+// its Queue (as an endpoint's Destroy does), no address has consent any
+// more (a VMP[rx] running the agent then drops all DTLS).
 func (l *ICELite) Close() error {
 	if l == nil || l.sess == nil {
 		return mediaport.ErrNilHandle

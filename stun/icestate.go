@@ -292,6 +292,7 @@ func (st *iceState) close() {
 	st.permit.Store(nil)
 	st.mu.Unlock()
 	st.ev.SignalPermanently()
+	st.ev.Detach() // Close is final, as an endpoint's Destroy
 }
 
 func (st *iceState) addFollower(f link.Follower) func() {
