@@ -15,7 +15,7 @@ import (
 	"github.com/mediaport/mediaport/internal/link"
 )
 
-// ICELiteConfig configures an ICE-lite binding responder.
+// ICELiteConfig configures an ICE-lite agent.
 type ICELiteConfig struct {
 	Config
 	// LocalUfrag and LocalPassword are this agent's ICE credentials: a
@@ -43,8 +43,8 @@ type ICELiteConfig struct {
 // (RFC 7675). It answers connectivity checks: a Binding request with
 // short-term credentials gets a success response with XOR-MAPPED-ADDRESS
 // (the request's source), MESSAGE-INTEGRITY and FINGERPRINT; a wrong
-// username or password, or no MESSAGE-INTEGRITY, gets 401 (400 without
-// USERNAME) and changes nothing. It is a Session with a server credential
+// username or password gets 401, a check without USERNAME or
+// MESSAGE-INTEGRITY 400, and neither changes anything. It is a Session with a server credential
 // and a request handler; feed it with Session().OnRxPkt (a VMP[rx] does
 // it after AttachSTUN).
 //
@@ -99,7 +99,7 @@ var ErrAsymmetric = errors.New("stun: ICE check answered from another address")
 // ErrNoUfrag: an ICE-lite responder needs a local ufrag and password.
 var ErrNoUfrag = errors.New("stun: ICE-lite needs a local ufrag and password")
 
-// NewICELite returns a responder.
+// NewICELite returns an agent in ICEChecking.
 func NewICELite(cfg ICELiteConfig) (*ICELite, error) {
 	if cfg.LocalUfrag == "" || cfg.LocalPassword == "" {
 		return nil, ErrNoUfrag
