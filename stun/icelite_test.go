@@ -111,6 +111,12 @@ func (h *liteHarness) check(src netip.AddrPort, o checkOpts) int {
 	if err := ec.GetFrom(res); err != nil {
 		h.t.Fatalf("error response without ERROR-CODE: %v", res)
 	}
+	if ec.Code == 487 {
+		// The full peer must be able to trust it (RFC 8445 §7.2.5.1).
+		if err := stun.NewShortTermIntegrity(litePass).Check(res); err != nil {
+			h.t.Fatalf("487 without valid MESSAGE-INTEGRITY: %v", err)
+		}
+	}
 	return int(ec.Code)
 }
 
