@@ -13,6 +13,7 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/testutil"
 )
 
@@ -433,5 +434,116 @@ func TestICELiteCheckSymmetric(t *testing.T) {
 	}
 	if pairs, _ := lite.Pairs(); len(pairs) != 0 {
 		t.Fatalf("outgoing checks made pairs: %+v", pairs)
+	}
+}
+
+// recorder is a link.Follower that keeps the moves it is told.
+type recorder struct {
+	mu    sync.Mutex
+	moves []netip.AddrPort
+}
+
+func (r *recorder) Follow(to netip.AddrPort) {
+	r.mu.Lock()
+	r.moves = append(r.moves, to)
+	r.mu.Unlock()
+}
+
+// TestICELiteConcurrent: checks (some nominating) from several goroutines,
+// the clock moving, and the application's reads and a follower coming and
+// going, all at once (for -race); then the state is consistent: the
+// selected pair is the last one nominated, the follower was told moves
+// only to addresses that checked, a removed follower hears nothing, and
+// consent follows the clock.
+func TestICELiteConcurrent(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	lite, err := NewICELite(ICELiteConfig{Config: Config{Clock: clk}, LocalUfrag: "srvu", LocalPassword: litePass,
+		OnSendMsg: func(*Session, any, []byte, netip.AddrPort) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	ctl := link.ICEControlOf(lite.Session())
+	rec := &recorder{}
+	remove := ctl.AddFollower(rec)
+	build := func(use bool) []byte {
+		s := []stun.Setter{stun.TransactionID, stun.BindingRequest, stun.NewUsername("srvu:cliu")}
+		if use {
+			s = append(s, stun.RawAttribute{Type: stun.AttrUseCandidate})
+		}
+		return stun.MustBuild(append(s, stun.NewShortTermIntegrity(litePass), stun.Fingerprint)...).Raw
+	}
+	var checkers, others sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 4 {
+		checkers.Add(1)
+		go func() {
+			defer checkers.Done()
+			for i := range 200 {
+				src := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), uint16(1000+g*10+i%5))
+				lite.Session().OnRxPkt(build(i%7 == 0), IsDatagram, nil, src)
+			}
+		}()
+	}
+	others.Add(2)
+	go func() { // the application
+		defer others.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			lite.Status()
+			lite.Pairs()
+			if p, ok, _ := lite.Selected(); ok {
+				ctl.Permits(p.Remote)
+			}
+		}
+	}()
+	go func() { // the clock
+		defer others.Done()
+		for range 50 {
+			clk.Advance(time.Second)
+		}
+	}()
+	checkers.Wait()
+	close(stop)
+	others.Wait()
+	remove()
+	rec.mu.Lock()
+	if len(rec.moves) == 0 {
+		t.Fatal("the follower was told no move")
+	}
+	for _, m := range rec.moves {
+		if m.Addr() != netip.MustParseAddr("192.0.2.9") {
+			t.Fatalf("move to %v, which never checked", m)
+		}
+	}
+	rec.mu.Unlock()
+
+	// A last nomination from a fresh address, after the follower left.
+	last := netip.MustParseAddrPort("198.51.100.7:7000")
+	lite.Session().OnRxPkt(build(true), IsDatagram, nil, last)
+	sel, ok, _ := lite.Selected()
+	if !ok || sel.Remote != last || !sel.Nominated || !lite.HasConsent(last) {
+		t.Fatalf("selected %+v", sel)
+	}
+	rec.mu.Lock()
+	for _, m := range rec.moves {
+		if m == last {
+			t.Fatal("a removed follower was told")
+		}
+	}
+	rec.mu.Unlock()
+	clk.Advance(DefaultConsentTimeout)
+	if st, _ := lite.Status(); st != ICEMoved { // the last nomination moved it
+		t.Fatalf("after the timeout: %v, want Moved first", st)
+	}
+	if st, _ := lite.Status(); st != ICEConsentExpired {
+		t.Fatalf("after the timeout: %v", st)
+	}
+	if lite.HasConsent(last) {
+		t.Fatal("consent outlived the timeout")
 	}
 }
