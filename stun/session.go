@@ -170,6 +170,8 @@ type Session struct {
 
 	rxPool sync.Pool // *rxBuf
 	txPool sync.Pool // *TxData for responses
+
+	linkICE // the ICE agent that runs the session, if any (link.ICEControlOf)
 }
 
 // Create creates a session (pj_stun_session_create). name is used in logs;

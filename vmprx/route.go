@@ -115,6 +115,10 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 			v.count[cDTLSUnrouted].Add(1)
 			return false
 		}
+		if !v.dtlsPermitted(p.Src) {
+			v.count[cDTLSUnchecked].Add(1)
+			return false
+		}
 		p.Kind = uint8(cls)
 		b.flush = ref.s
 		if !ref.s.Deliver(p) {

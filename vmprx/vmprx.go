@@ -150,6 +150,8 @@ type Stats struct {
 	SSRCOverflow uint64 // SSRCs beyond the 64 reported with NewSSRC
 
 	Coalesced uint64 // datagrams that arrived coalesced with others (Config.GRO), whatever their fate
+
+	DTLSUnchecked uint64 // DTLS dropped: from an address without ICE consent (AttachSTUN with a stun.ICELite)
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -186,6 +188,7 @@ const (
 	cSTUNUnrouted
 	cSSRCOverflow
 	cCoalesced
+	cDTLSUnchecked
 	nCounters
 )
 
@@ -209,6 +212,7 @@ type VMPRx struct {
 	sources     [2]source                  // what a DTLS[rx] reads, per port
 	callerReads atomic.Bool                // Config.CallerReads, set by Config
 	stun        atomic.Pointer[STUNHandler]
+	ice         atomic.Pointer[iceRef] // the ICE agent that gates DTLS (AttachSTUN)
 	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
@@ -389,6 +393,7 @@ func (v *VMPRx) release() {
 		}
 	}
 	v.wg.Wait()
+	v.setICE(nil)
 	if q != nil {
 		q.Close()
 	}
@@ -468,17 +473,7 @@ func (v *VMPRx) setDTLS(port int, ref *sinkRef) error {
 
 // SetSTUNHandler sets the function that receives STUN datagrams arriving on
 // the VMP[rx]'s ports; nil drops them (counted).
-func (v *VMPRx) SetSTUNHandler(h STUNHandler) error {
-	if err := v.endpoint().Check(); err != nil {
-		return err
-	}
-	if h == nil {
-		v.stun.Store(nil)
-	} else {
-		v.stun.Store(&h)
-	}
-	return nil
-}
+func (v *VMPRx) SetSTUNHandler(h STUNHandler) error { return v.setSTUN(h, nil) }
 
 // SendFrom sends p to dst from the RTP port (or the RTCP port), so the peer
 // sees the same 5-tuple as the media: for STUN responses and consent, one
@@ -665,7 +660,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 		RTP: c(cRTP), RTCP: c(cRTCP), DTLS: c(cDTLS), STUN: c(cSTUN), ZRTP: c(cZRTP), TURN: c(cTURN),
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
-		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced),
+		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced), DTLSUnchecked: c(cDTLSUnchecked),
 	}
 	v.mu.Lock()
 	if v.q != nil {
