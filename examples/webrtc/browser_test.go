@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/internal/clock"
+	"github.com/mediaport/mediaport/stun"
 )
 
 // Each WebRTC test waits for conditions with a generous limit (the suite
@@ -59,8 +61,9 @@ func TestChromiumEcho(t *testing.T) {
 			waitFor(t, limit, "close_notify to end the association", func() bool {
 				return c.State().DTLS != association.Established
 			}, desc)
-			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil {
-				t.Errorf("after the browser closed: DTLS %v, err %v; want Closed, nil (close_notify)", s.DTLS, s.DTLSErr)
+			waitFor(t, limit, "the call to end", func() bool { return c.State().Ended != "" }, desc)
+			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil || s.Ended != "DTLS ended" || s.ConsentExpired {
+				t.Errorf("after the browser closed: DTLS %v, err %v, ended %q, consent expired %v; want Closed, nil (close_notify), DTLS ended", s.DTLS, s.DTLSErr, s.Ended, s.ConsentExpired)
 			}
 		})
 	}
@@ -80,8 +83,8 @@ func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile associatio
 	if !slices.ContainsFunc(off.fingerprints, func(fp string) bool { return strings.EqualFold(fp, s.PeerFingerprint) }) {
 		t.Errorf("peer fingerprint %q is none of the offer's %q", s.PeerFingerprint, off.fingerprints)
 	}
-	if len(s.Checked) == 0 || !slices.Contains(s.Checked, s.Peer) {
-		t.Errorf("DTLS peer %v is not an address that passed a check (%v)", s.Peer, s.Checked)
+	if !slices.ContainsFunc(s.Pairs, func(p stun.ICEPair) bool { return p.Remote == s.Peer && p.Checks > 0 }) {
+		t.Errorf("DTLS peer %v is not an address that passed a check (%v)", s.Peer, s.Pairs)
 	}
 	waitFor(t, limit, "the peer's RTP, decrypted", func() bool { return c.State().Echo.RTPIn >= echoed }, desc)
 	waitFor(t, limit, "our echo to go out", func() bool { return c.State().Echo.RTPOut >= echoed }, desc)
@@ -102,8 +105,8 @@ func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile associatio
 	if s.Echo.Rejected != 0 || s.Echo.SendErrs != 0 {
 		t.Errorf("%d packets failed authentication, %d sends failed", s.Echo.Rejected, s.Echo.SendErrs)
 	}
-	if !s.Nominated.IsValid() || s.Echo.LastDst != s.Nominated {
-		t.Errorf("echo went to %v, want the nominated address %v", s.Echo.LastDst, s.Nominated)
+	if s.ICE != stun.ICENominated || !s.Selected.Nominated || !s.Selected.Consent || s.Echo.LastDst != s.Selected.Remote {
+		t.Errorf("ICE %v, selected pair %+v; echo went to %v, want the nominated pair's remote", s.ICE, s.Selected, s.Echo.LastDst)
 	}
 }
 
@@ -152,6 +155,50 @@ func checkData(t *testing.T, srv *Server, id string, profile association.SRTPPro
 	}
 }
 
+// TestChromiumConsentLoss: the browser dies mid-call (no close_notify, no
+// more checks) and the ICE-lite agent reports consent expiry (RFC 7675),
+// after which the echo sends nothing. The consent timer runs on the
+// module's clock, here a fake one: consent first survives 40 s of module
+// time while the browser checks, then expires once it is gone.
+func TestChromiumConsentLoss(t *testing.T) {
+	p := ownPage(t)
+	clk := clock.NewFake(time.Now())
+	srv := newServer(t, clk)
+	p.use(t, srv)
+	id := "consent"
+	p.run(t, Session{ID: id, Media: "audio", Setup: Passive})
+	c := waitCall(t, srv, id)
+	desc := describe(srv, id)
+	checkEcho(t, srv, c, id, association.SRTP_AEAD_AES_128_GCM, desc)
+
+	// Alive: 20 s of module time, a fresh check from the browser, 20 s
+	// more, and the selected pair still has consent.
+	checks := c.State().Selected.Checks
+	clk.Advance(20 * time.Second)
+	waitFor(t, limit, "a consent check from the browser", func() bool { return c.State().Selected.Checks > checks }, desc)
+	clk.Advance(20 * time.Second)
+	if s := c.State(); s.ICE != stun.ICENominated || !s.Selected.Consent || s.ConsentExpired {
+		t.Fatalf("with the browser checking, after 40 s of module time: ICE %v, pair %+v", s.ICE, s.Selected)
+	}
+
+	// Gone: kill the browser. A check already on its way may still
+	// arrive and renew consent, so time moves on until consent expires.
+	p.chrome.Kill()
+	waitFor(t, limit, "consent to expire", func() bool {
+		clk.Advance(time.Second)
+		return c.State().ICE == stun.ICEConsentExpired
+	}, desc)
+	waitFor(t, limit, "the call to end", func() bool { return c.State().Ended != "" }, desc)
+	s := c.State()
+	if !s.ConsentExpired || s.Selected.Consent || s.Ended != "consent expired" {
+		t.Errorf("after consent expiry: %+v", s)
+	}
+	// The DTLS association saw no close_notify: we closed it.
+	if s.DTLS != association.Closed || s.DTLSErr != nil {
+		t.Errorf("DTLS %v (%v) after the call ended", s.DTLS, s.DTLSErr)
+	}
+}
+
 // TestAiortcEcho: aiortc offers audio (its silence track), we answer in
 // each DTLS role; its RTP is decrypted here and our echo reaches its
 // inbound-rtp stats.
@@ -176,8 +223,9 @@ func TestAiortcEcho(t *testing.T) {
 			waitFor(t, limit, "close_notify from aiortc", func() bool {
 				return c.State().DTLS != association.Established
 			}, desc)
-			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil {
-				t.Errorf("after aiortc closed: DTLS %v, err %v; want Closed, nil", s.DTLS, s.DTLSErr)
+			waitFor(t, limit, "the call to end", func() bool { return c.State().Ended != "" }, desc)
+			if s := c.State(); s.DTLS != association.Closed || s.DTLSErr != nil || s.Ended != "DTLS ended" {
+				t.Errorf("after aiortc closed: DTLS %v, err %v, ended %q; want Closed, nil, DTLS ended", s.DTLS, s.DTLSErr, s.Ended)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/mediaport/mediaport"
@@ -20,13 +21,19 @@ import (
 //
 //  1. a VMP[rx] binds the media port (RTP and RTCP muxed, STUN and DTLS
 //     demultiplexed from it);
-//  2. an ICE-lite responder answers the browser's checks on that port;
+//  2. an ICE-lite agent (stun.ICELite, AttachSTUN) answers the browser's
+//     checks on that port and keeps the pair state: the DTLS on the port
+//     is taken only from addresses it has checked, and follows its
+//     nominated pair;
 //  3. a DTLS[rx] fed by the VMP[rx] and a DTLS[tx] sending from its socket
 //     are bound into a terminated DTLS association (server when we answer
 //     a=setup:passive, client after the first check when we answer active);
 //  4. once the handshake completes, the echo (echo.go) runs on the exported
 //     SRTP keys: RTP in, decrypted, re-stamped with our SSRC, encrypted, out
-//     from the media port to the browser.
+//     from the media port to the selected pair while it has consent;
+//  5. the call ends when the DTLS association does (the browser's
+//     close_notify, or a failure) or when consent expires (RFC 7675: no
+//     successful check for 30 s on the module clock).
 
 // Role is the DTLS role we answer with.
 type Role string
@@ -63,7 +70,6 @@ type Call struct {
 	tx   *dtlstx.DTLSTx
 	echo echo
 
-	wake   chan struct{} // a check arrived
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -74,9 +80,15 @@ type Call struct {
 
 // CallState is what a call has reached, for logs and tests.
 type CallState struct {
-	Port      netip.AddrPort   // the media port
-	Checked   []netip.AddrPort // addresses whose checks succeeded, in order
-	Nominated netip.AddrPort   // the last address that sent USE-CANDIDATE
+	Port netip.AddrPort // the media port
+	// ICE is the ICE-lite agent's last status; Pairs are the addresses its
+	// checks came from, the selected one (Selected) first.
+	ICE      stun.ICEStatus
+	Pairs    []stun.ICEPair
+	Selected stun.ICEPair
+	// ConsentExpired: the selected pair lost consent (RFC 7675) at some
+	// point: the echo stopped sending then.
+	ConsentExpired bool
 	// DTLS is the association's state: Handshaking, Established, Closed
 	// (close_notify or our Stop) or Failed.
 	DTLS    association.State
@@ -87,18 +99,21 @@ type CallState struct {
 	// the offer's a=fingerprint.
 	PeerFingerprint string
 	Echo            EchoStats
-	Ended           bool // the call's endpoints are gone
+	// Ended says why the call's endpoints are gone ("" while it runs):
+	// the DTLS association ended (close_notify, failure), consent
+	// expired, or the server closed.
+	Ended string
 }
 
 // newCall opens the media port, starts ICE-lite and, for a passive answer,
 // binds the DTLS server; the answer can then be built.
 func (s *Server) newCall(id string, off *offer, role Role) (c *Call, err error) {
 	c = &Call{ID: id, Role: role, srv: s, off: off, log: s.log.With("call", id),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		done: make(chan struct{})}
 	c.ssrc = randomUint32()
 	defer func() {
 		if err != nil {
-			c.release()
+			c.end("setup failed")
 		}
 	}()
 	mod := s.mod
@@ -122,7 +137,6 @@ func (s *Server) newCall(id string, off *offer, role Role) (c *Call, err error) 
 		RemoteUfrag: off.ufrag, RemotePassword: off.pwd,
 		Software:  "mediaport webrtc example",
 		OnSendMsg: c.v.SendSTUN,
-		OnCheck:   c.onCheck,
 	})
 	if err != nil {
 		return nil, err
@@ -190,34 +204,17 @@ func (c *Call) bind(role association.Role) error {
 	return nil
 }
 
-// onCheck is the ICE-lite responder's report of a successful check.
-func (c *Call) onCheck(src netip.AddrPort, useCandidate bool) {
-	c.mu.Lock()
-	known := false
-	for _, a := range c.state.Checked {
-		known = known || a == src
-	}
-	if !known {
-		c.state.Checked = append(c.state.Checked, src)
-	}
-	if useCandidate {
-		c.state.Nominated = src
-	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 // State returns a copy of the call's state.
 func (c *Call) State() CallState {
 	echo := c.echo.stats() // before c.mu: the echo takes c.mu under its own lock
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.state.Ended == "" {
+		c.snapshotICE()
+	}
 	st := c.state
-	st.Checked = append([]netip.AddrPort(nil), st.Checked...)
 	st.Echo = echo
+	st.Pairs = slices.Clone(st.Pairs)
 	if c.assoc != nil {
 		st.DTLS, _ = c.assoc.State()
 		st.Peer = c.assoc.Peer()
@@ -228,33 +225,36 @@ func (c *Call) State() CallState {
 	return st
 }
 
+// snapshotICE copies the agent's pairs into the state (c.mu held), which
+// keeps them once the agent is closed.
+func (c *Call) snapshotICE() {
+	c.state.Pairs, _ = c.ice.Pairs()
+	c.state.Selected, _, _ = c.ice.Selected()
+}
+
 // run drives the call: the client handshake once a check has succeeded,
-// the SRTP keys once the handshake completes, the echo on every packet.
+// the SRTP keys once the handshake completes, the echo on every packet,
+// and consent: the echo sends only while the selected pair has it.
 func (c *Call) run(ctx context.Context) {
 	defer close(c.done)
 	vEv, _ := c.v.Event()
 	rxEv, _ := c.rx.Event()
-	vC, rxC := vEv.C(), rxEv.C()
+	iceEv, _ := c.ice.Event()
+	vC, rxC, iceC := vEv.C(), rxEv.C(), iceEv.C()
 	buf := make([]byte, 1500)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.wake:
-			c.mu.Lock()
-			first, bound := c.state.Checked[0], c.assoc != nil
-			c.mu.Unlock()
-			if c.Role == Active && !bound {
-				// We are the DTLS client: our ClientHello goes to the
-				// first address that passed a check.
-				if err := c.tx.Config(dtlstx.Config{Destination: first, Local: c.port}); err != nil {
-					c.fail("DTLS[tx] config", err)
-					return
-				}
-				if err := c.bind(association.Client); err != nil {
-					c.fail("bind", err)
-					return
-				}
+		case <-iceC:
+			st, err := c.ice.Status()
+			if err != nil || st == stun.ICEClosed {
+				iceC = nil
+				continue
+			}
+			if c.iceStatus(st) {
+				c.end("consent expired")
+				return
 			}
 		case <-rxC:
 			st, err := c.rx.Status()
@@ -267,11 +267,13 @@ func (c *Call) run(ctx context.Context) {
 					c.fail("handshake", err)
 				}
 			case dtlsrx.Stopped:
-				rxC = nil // permanently signalled from now on
+				// close_notify (Err nil), or a failure.
 				c.mu.Lock()
 				c.state.DTLSErr = c.rx.Err()
 				c.mu.Unlock()
 				c.log.Info("DTLS ended", "err", c.rx.Err())
+				c.end("DTLS ended")
+				return
 			case dtlsrx.HasPacket:
 				// Data-channel (SCTP) records: this example runs no SCTP.
 				for {
@@ -298,6 +300,43 @@ func (c *Call) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// iceStatus acts on a status of the ICE-lite agent; it reports whether
+// consent expired, which ends the call.
+func (c *Call) iceStatus(st stun.ICEStatus) (expired bool) {
+	sel, ok, _ := c.ice.Selected()
+	c.mu.Lock()
+	c.state.ICE = st
+	bound := c.assoc != nil
+	if st == stun.ICEConsentExpired {
+		c.state.ConsentExpired = true
+	}
+	c.mu.Unlock()
+	switch st {
+	case stun.ICEConsentExpired:
+		// RFC 7675 §5.1: stop sending to the pair. The agent would give
+		// consent back on a later check, but a peer silent for 30 s is
+		// gone: the call ends.
+		c.log.Info("consent expired", "remote", sel.Remote, "last check", sel.LastCheck)
+		return true
+	case stun.ICEMoved:
+		// The association on the port has followed already; the echo
+		// sends to the selected pair.
+		c.log.Info("ICE pair moved", "remote", sel.Remote)
+	}
+	if c.Role == Active && !bound && ok && st != stun.ICEConsentExpired {
+		// We are the DTLS client: our ClientHello goes to the first
+		// address that passed a check.
+		if err := c.tx.Config(dtlstx.Config{Destination: sel.Remote, Local: c.port}); err != nil {
+			c.fail("DTLS[tx] config", err)
+			return false
+		}
+		if err := c.bind(association.Client); err != nil {
+			c.fail("bind", err)
+		}
+	}
+	return false
 }
 
 // established is called once the handshake has completed.
@@ -339,6 +378,23 @@ func (c *Call) close() {
 		c.cancel()
 		<-c.done
 	}
+	c.end("server closed")
+}
+
+// end releases the call's endpoints (once), noting why; its state stays
+// readable.
+func (c *Call) end(why string) {
+	c.mu.Lock()
+	if c.state.Ended != "" {
+		c.mu.Unlock()
+		return
+	}
+	c.state.Ended = why
+	if c.ice != nil {
+		c.snapshotICE()
+	}
+	c.mu.Unlock()
+	c.log.Info("call ended", "why", why)
 	c.release()
 }
 
@@ -346,7 +402,6 @@ func (c *Call) close() {
 func (c *Call) release() {
 	c.mu.Lock()
 	a := c.assoc
-	c.state.Ended = true
 	c.mu.Unlock()
 	if a != nil {
 		a.Close() // close_notify, if established

@@ -20,6 +20,7 @@ type EchoStats struct {
 	Rejected   int    // SRTP/SRTCP packets that failed authentication or replay
 	BeforeKeys int    // RTP/RTCP that came before the handshake completed
 	RTPOut     int    // RTP packets echoed to the browser
+	NoConsent  int    // RTP packets not echoed: the selected pair had no consent
 	SendErrs   int
 	LastDst    netip.AddrPort // where the last echo went
 	// SharedPort: the dispatcher sends from the media port's own socket.
@@ -99,7 +100,11 @@ func (e *echo) packet(c *Call, p []byte, info vmprx.Packet) {
 			e.st.SendErrs++
 			return
 		}
-		dst := c.sendTo(info.Src)
+		dst, ok := c.sendTo()
+		if !ok {
+			e.st.NoConsent++
+			return
+		}
 		if err := e.send(c, out, dst); err != nil {
 			c.log.Debug("echo", "err", err)
 			e.st.SendErrs++
@@ -144,13 +149,12 @@ func (e *echo) close() {
 	}
 }
 
-// sendTo is where media goes: the nominated pair's remote address, else
-// the packet's source.
-func (c *Call) sendTo(src netip.AddrPort) netip.AddrPort {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state.Nominated.IsValid() {
-		return c.state.Nominated
+// sendTo is where media goes: the remote address of the ICE agent's
+// selected pair, while it has consent (RFC 7675).
+func (c *Call) sendTo() (netip.AddrPort, bool) {
+	sel, ok, err := c.ice.Selected()
+	if err != nil || !ok || !sel.Consent {
+		return netip.AddrPort{}, false
 	}
-	return src
+	return sel.Remote, true
 }

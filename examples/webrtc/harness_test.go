@@ -115,6 +115,18 @@ func needChromium(t *testing.T) {
 	}
 }
 
+// ownPage starts a browser for t alone, killed when t ends.
+func ownPage(t *testing.T) *page {
+	t.Helper()
+	needChromium(t)
+	p, err := startPage()
+	if err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	t.Cleanup(p.close)
+	return p
+}
+
 // sharedPage is the browser the tests share, started on first use and
 // killed by TestMain.
 type sharedPage struct {
