@@ -79,6 +79,10 @@ type ICELite struct {
 
 	mu      sync.Mutex
 	waiters map[*TxData]*checkWaiter
+
+	// keys are the agent's copies of the local and remote passwords,
+	// zeroed by Close.
+	keys [2][]byte
 }
 
 type checkWaiter struct {
@@ -137,6 +141,7 @@ func NewICELite(cfg ICELiteConfig) (*ICELite, error) {
 	}
 	link.SetICEControl(&s.linkICE, iceControl{&l.state})
 	l.sess = s
+	l.keys = [2][]byte{password, remotePass}
 	return l, nil
 }
 
@@ -276,5 +281,10 @@ func (l *ICELite) Close() error {
 		return mediaport.ErrNilHandle
 	}
 	l.state.close()
-	return l.sess.Destroy()
+	err := l.sess.Destroy()
+	if err == nil {
+		clear(l.keys[0])
+		clear(l.keys[1])
+	}
+	return err
 }
