@@ -275,7 +275,8 @@ func (l *ICELite) Session() *Session {
 // Close destroys the responder's session and ends the pair state: Status
 // reports ICEClosed, the event is signalled permanently and detached from
 // its Queue (as an endpoint's Destroy does), no address has consent any
-// more (a VMP[rx] running the agent then drops all DTLS).
+// more (a VMP[rx] running the agent then drops all DTLS), and the agent's
+// copies of both passwords are zeroed.
 func (l *ICELite) Close() error {
 	if l == nil || l.sess == nil {
 		return mediaport.ErrNilHandle
