@@ -78,6 +78,7 @@ type Dispatcher struct {
 	conn  *udp.Conn
 	dst   netip.AddrPort
 	batch *udp.Batch
+	srtp  atomic.Pointer[srtpTx] // ConfigSRTP; nil: sent as they are
 
 	packets, bytes, errs atomic.Uint64
 }
@@ -156,11 +157,19 @@ func (d *Dispatcher) Destination() (netip.AddrPort, error) {
 	return d.dst, nil
 }
 
-// Send sends one datagram. It does not allocate. After Stop it returns an
+// Send sends one datagram (protected with SRTP after ConfigSRTP). It does
+// not allocate. After Stop it returns an
 // error matching ErrStopped, after Destroy one matching ErrDestroyed.
 func (d *Dispatcher) Send(p []byte) error {
 	if err := d.check(); err != nil {
 		return err
+	}
+	if t := d.srtp.Load(); t != nil {
+		var err error
+		if p, err = t.protect(p); err != nil {
+			return err
+		}
+		defer t.mu.Unlock()
 	}
 	if _, err := d.conn.WriteTo(p, d.dst); err != nil {
 		return d.sendError(err)
@@ -172,10 +181,19 @@ func (d *Dispatcher) Send(p []byte) error {
 
 // SendBatch sends the datagrams of pkts in order, up to the module's Batch
 // size per sendmmsg system call. It returns how many were sent; on error
-// the rest were not. In steady use it does not allocate.
+// the rest were not. After ConfigSRTP each is protected first; one that
+// cannot be fails the call before any is sent. In steady use it does not
+// allocate.
 func (d *Dispatcher) SendBatch(pkts [][]byte) (int, error) {
 	if err := d.check(); err != nil {
 		return 0, err
+	}
+	if t := d.srtp.Load(); t != nil {
+		var err error
+		if pkts, err = t.protectBatch(pkts); err != nil {
+			return 0, err
+		}
+		defer t.mu.Unlock()
 	}
 	n, err := d.batch.Send(pkts)
 	var b uint64

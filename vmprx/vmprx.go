@@ -145,6 +145,9 @@ type Stats struct {
 	SSRCOverflow uint64 // SSRCs beyond the 64 reported with NewSSRC
 
 	Coalesced uint64 // datagrams that arrived coalesced with others (Config.GRO), whatever their fate
+
+	SRTPAuth   uint64 // RTP/RTCP dropped under ConfigSRTP: not authentic (bad tag, too short, malformed)
+	SRTPReplay uint64 // RTP/RTCP dropped under ConfigSRTP: replayed, or older than the replay window
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -181,6 +184,8 @@ const (
 	cSTUNUnrouted
 	cSSRCOverflow
 	cCoalesced
+	cSRTPAuth
+	cSRTPReplay
 	nCounters
 )
 
@@ -204,6 +209,7 @@ type VMPRx struct {
 	sources     [2]source                  // what a DTLS[rx] reads, per port
 	callerReads atomic.Bool                // Config.CallerReads, set by Config
 	stun        atomic.Pointer[STUNHandler]
+	srtp        atomic.Pointer[srtpRef] // ConfigSRTP; nil: plain RTP
 	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
@@ -656,6 +662,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
 		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced),
+		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay),
 	}
 	v.mu.Lock()
 	if v.q != nil {
