@@ -62,7 +62,7 @@ var (
 // contend. Its methods are safe for concurrent use.
 type Session struct {
 	profile association.SRTPProfile
-	dir     [4]context // rtpIn, rtcpIn, rtpOut, rtcpOut
+	dir     [4]direction // rtpIn, rtcpIn, rtpOut, rtcpOut
 }
 
 const (
@@ -72,14 +72,14 @@ const (
 	rtcpOut
 )
 
-// context is one pion context and the headers it parses into, reused so
-// that parsing allocates nothing.
-type context struct {
+// direction is one pion context and the headers it parses into, reused
+// so that parsing allocates nothing.
+type direction struct {
 	mu   sync.Mutex
 	c    *srtp.Context
 	rtp  rtp.Header
 	rtcp rtcp.Header
-	_    [64]byte // keeps the next context's mutex off this one's cache line
+	_    [64]byte // keeps the next direction's mutex off this one's cache line
 }
 
 // New returns a Session keyed from keys: what it encrypts uses the local
