@@ -289,6 +289,23 @@ func TestNoAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+		// As browsers send it: a one-byte header extension (RFC 8285)
+		// with two elements, and a CSRC.
+		ext := append([]byte{0x91, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 9,
+			0xbe, 0xde, 0, 2, 0x10, 0xff, 0x22, 1, 2, 3, 0, 0}, make([]byte, 160)...)
+		testutil.NoAllocs(t, profile.String()+" RTP with extensions and a CSRC", func() {
+			seq++
+			p := append(buf[:0], ext...)
+			binary.BigEndian.PutUint16(p[2:], seq)
+			enc, err := cli.EncryptRTP(p, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := srv.DecryptRTP(enc, enc)
+			if err != nil || len(dec) != len(ext) || !bytes.Equal(dec[16:28], ext[16:28]) {
+				t.Fatalf("decrypted %x, %v", dec, err)
+			}
+		})
 		rtcp := rtcpPacket(5, 64)
 		testutil.NoAllocs(t, profile.String()+" RTCP", func() {
 			p := append(buf[:0], rtcp...)
