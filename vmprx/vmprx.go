@@ -3,7 +3,8 @@
 // demultiplexes every datagram that arrives on them by its first byte
 // (RFC 7983 / RFC 9443):
 //
-//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket);
+//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket),
+//     authenticated and decrypted first after ConfigSRTP;
 //   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
 //   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
 //   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
