@@ -59,7 +59,8 @@ var (
 // Session is the SRTP and SRTCP state of one DTLS-SRTP association: four
 // pion contexts (RTP and RTCP, in and out), each under a mutex of its own,
 // so that receiving on one goroutine and sending on others do not
-// contend. Its methods are safe for concurrent use.
+// contend. Its methods are safe for concurrent use. A nil or zero Session
+// returns ErrNilHandle from every method.
 type Session struct {
 	profile association.SRTPProfile
 	dir     [4]direction // rtpIn, rtcpIn, rtpOut, rtcpOut
@@ -132,9 +133,12 @@ func pionProfile(p association.SRTPProfile) (srtp.ProtectionProfile, error) {
 	return 0, fmt.Errorf("srtp: %w: profile %v", mediaport.ErrInvalidArgument, p)
 }
 
+// valid reports whether s is a Session made by New (not nil, not zero).
+func (s *Session) valid() bool { return s != nil && s.dir[rtcpOut].c != nil }
+
 // Profile returns the session's protection profile.
 func (s *Session) Profile() (association.SRTPProfile, error) {
-	if s == nil {
+	if !s.valid() {
 		return 0, mediaport.ErrNilHandle
 	}
 	return s.profile, nil
@@ -146,7 +150,7 @@ func (s *Session) Profile() (association.SRTPProfile, error) {
 // capacity is under len(p)+Overhead. The rollover counter of p's SSRC
 // follows its sequence numbers.
 func (s *Session) EncryptRTP(dst, p []byte) ([]byte, error) {
-	if s == nil {
+	if !s.valid() {
 		return nil, mediaport.ErrNilHandle
 	}
 	d := &s.dir[rtpOut]
@@ -163,7 +167,7 @@ func (s *Session) EncryptRTP(dst, p []byte) ([]byte, error) {
 // local key and returns the SRTCP packet, written into dst as EncryptRTP
 // does.
 func (s *Session) EncryptRTCP(dst, p []byte) ([]byte, error) {
-	if s == nil {
+	if !s.valid() {
 		return nil, mediaport.ErrNilHandle
 	}
 	d := &s.dir[rtcpOut]
@@ -183,7 +187,7 @@ func (s *Session) EncryptRTCP(dst, p []byte) ([]byte, error) {
 // leaves the session's state as it was; in place, p's contents are then
 // undefined.
 func (s *Session) DecryptRTP(dst, p []byte) ([]byte, error) {
-	if s == nil {
+	if !s.valid() {
 		return nil, mediaport.ErrNilHandle
 	}
 	d := &s.dir[rtpIn]
@@ -198,7 +202,7 @@ func (s *Session) DecryptRTP(dst, p []byte) ([]byte, error) {
 
 // DecryptRTCP is DecryptRTP for SRTCP.
 func (s *Session) DecryptRTCP(dst, p []byte) ([]byte, error) {
-	if s == nil {
+	if !s.valid() {
 		return nil, mediaport.ErrNilHandle
 	}
 	d := &s.dir[rtcpIn]
