@@ -79,6 +79,10 @@ type ICELite struct {
 
 	mu      sync.Mutex
 	waiters map[*TxData]*checkWaiter
+
+	// keys are the agent's copies of the local and remote passwords,
+	// zeroed by Close.
+	keys [2][]byte
 }
 
 type checkWaiter struct {
@@ -137,6 +141,7 @@ func NewICELite(cfg ICELiteConfig) (*ICELite, error) {
 	}
 	link.SetICEControl(&s.linkICE, iceControl{&l.state})
 	l.sess = s
+	l.keys = [2][]byte{password, remotePass}
 	return l, nil
 }
 
@@ -270,11 +275,17 @@ func (l *ICELite) Session() *Session {
 // Close destroys the responder's session and ends the pair state: Status
 // reports ICEClosed, the event is signalled permanently and detached from
 // its Queue (as an endpoint's Destroy does), no address has consent any
-// more (a VMP[rx] running the agent then drops all DTLS).
+// more (a VMP[rx] running the agent then drops all DTLS), and the agent's
+// copies of both passwords are zeroed.
 func (l *ICELite) Close() error {
 	if l == nil || l.sess == nil {
 		return mediaport.ErrNilHandle
 	}
 	l.state.close()
-	return l.sess.Destroy()
+	err := l.sess.Destroy()
+	if err == nil {
+		clear(l.keys[0])
+		clear(l.keys[1])
+	}
+	return err
 }

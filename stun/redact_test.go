@@ -61,3 +61,23 @@ func TestSessionZeroesPassword(t *testing.T) {
 		s.Destroy()
 	}
 }
+
+// TestICELiteCloseZeroesKeys: Close zeroes the agent's copies of the
+// local and remote passwords.
+func TestICELiteCloseZeroesKeys(t *testing.T) {
+	l, err := NewICELite(ICELiteConfig{LocalUfrag: "u", LocalPassword: "local-secret-pw", RemoteUfrag: "r", RemotePassword: "remote-secret-pw",
+		OnSendMsg: func(*Session, any, []byte, netip.AddrPort) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, remote := l.keys[0], l.keys[1]
+	if string(local) != "local-secret-pw" || string(remote) != "remote-secret-pw" {
+		t.Fatalf("keys before Close: %q %q", local, remote)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(local, make([]byte, len(local))) || !bytes.Equal(remote, make([]byte, len(remote))) {
+		t.Fatalf("keys after Close: %q %q", local, remote)
+	}
+}

@@ -93,6 +93,12 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 			v.count[cMisdirected].Add(1)
 			return false
 		}
+		if s := v.srtp.Load(); s != nil {
+			if !v.unprotect(s.s, p, cls) {
+				return false
+			}
+			data = p.Bytes()
+		}
 		if cls == ClassRTP {
 			if ssrc := binary.BigEndian.Uint32(data[8:12]); !b.haveSSRC || ssrc != b.lastSSRC {
 				b.lastSSRC, b.haveSSRC = ssrc, true

@@ -3,7 +3,8 @@
 // demultiplexes every datagram that arrives on them by its first byte
 // (RFC 7983 / RFC 9443):
 //
-//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket);
+//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket),
+//     authenticated and decrypted first after ConfigSRTP;
 //   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
 //   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
 //   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
@@ -152,6 +153,8 @@ type Stats struct {
 	Coalesced uint64 // datagrams that arrived coalesced with others (Config.GRO), whatever their fate
 
 	DTLSUnchecked uint64 // DTLS dropped: from an address without ICE consent (AttachSTUN with a stun.ICELite)
+	SRTPAuth      uint64 // RTP/RTCP dropped under ConfigSRTP: not authentic (bad tag, too short, malformed)
+	SRTPReplay    uint64 // RTP/RTCP dropped under ConfigSRTP: replayed, or older than the replay window
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -189,6 +192,8 @@ const (
 	cSSRCOverflow
 	cCoalesced
 	cDTLSUnchecked
+	cSRTPAuth
+	cSRTPReplay
 	nCounters
 )
 
@@ -212,7 +217,8 @@ type VMPRx struct {
 	sources     [2]source                  // what a DTLS[rx] reads, per port
 	callerReads atomic.Bool                // Config.CallerReads, set by Config
 	stun        atomic.Pointer[STUNHandler]
-	ice         atomic.Pointer[iceRef] // the ICE agent that gates DTLS (AttachSTUN)
+	ice         atomic.Pointer[iceRef]  // the ICE agent that gates DTLS (AttachSTUN)
+	srtp        atomic.Pointer[srtpRef] // ConfigSRTP; nil: plain RTP
 	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
@@ -661,6 +667,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
 		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced), DTLSUnchecked: c(cDTLSUnchecked),
+		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay),
 	}
 	v.mu.Lock()
 	if v.q != nil {
