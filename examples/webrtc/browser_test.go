@@ -74,9 +74,12 @@ func TestChromiumEcho(t *testing.T) {
 // that must be negotiated (0: any).
 func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile association.SRTPProfile, desc func() string) {
 	t.Helper()
-	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
+	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().Handshake }, desc)
 	off := mustParse(t, srv.Peer(id).Offer, desc)
 	s := c.State()
+	if s.DTLS != association.Established {
+		t.Errorf("DTLS %v after the handshake", s.DTLS)
+	}
 	if s.Profile == 0 || profile != 0 && s.Profile != profile {
 		t.Errorf("SRTP profile %v, want %v", s.Profile, profile)
 	}
@@ -88,6 +91,7 @@ func checkEcho(t *testing.T, srv *Server, c *Call, id string, profile associatio
 	}
 	waitFor(t, limit, "the peer's RTP, decrypted", func() bool { return c.State().Echo.RTPIn >= echoed }, desc)
 	waitFor(t, limit, "our echo to go out", func() bool { return c.State().Echo.RTPOut >= echoed }, desc)
+	waitFor(t, limit, "the peer's RTCP, decrypted", func() bool { return c.State().Echo.RTCPIn >= 1 }, desc)
 	s = c.State()
 	var audio offeredMedia
 	for _, m := range off.media {
@@ -145,9 +149,9 @@ func checkData(t *testing.T, srv *Server, id string, profile association.SRTPPro
 	t.Helper()
 	c := waitCall(t, srv, id)
 	desc := describe(srv, id)
-	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().DTLS == association.Established }, desc)
-	if p := c.State().Profile; p != profile {
-		t.Errorf("SRTP profile %v, want %v", p, profile)
+	waitFor(t, limit, "the DTLS handshake", func() bool { return c.State().Handshake }, desc)
+	if s := c.State(); s.Profile != profile || s.DTLS != association.Established {
+		t.Errorf("SRTP profile %v, want %v; DTLS %v", s.Profile, profile, s.DTLS)
 	}
 	waitFor(t, limit, "the peer's DTLS to connect", func() bool { return srv.Peer(id).Stats.DTLSState == "connected" }, desc)
 	if a := srv.Peer(id).Answer; !strings.Contains(a, "m=application ") || strings.Contains(a, "m=audio") {

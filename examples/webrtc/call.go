@@ -98,7 +98,10 @@ type CallState struct {
 	// PeerFingerprint is the browser certificate's, as verified against
 	// the offer's a=fingerprint.
 	PeerFingerprint string
-	Echo            EchoStats
+	// Handshake: the handshake completed and the call has taken its
+	// results (Profile, PeerFingerprint, the SRTP keys).
+	Handshake bool
+	Echo      EchoStats
 	// Ended says why the call's endpoints are gone ("" while it runs):
 	// the DTLS association ended (close_notify, failure), consent
 	// expired, or the server closed.
@@ -206,7 +209,7 @@ func (c *Call) bind(role association.Role) error {
 
 // State returns a copy of the call's state.
 func (c *Call) State() CallState {
-	echo := c.echo.stats() // before c.mu: the echo takes c.mu under its own lock
+	echo := c.echo.stats(c) // before c.mu: the echo takes c.mu under its own lock
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state.Ended == "" {
@@ -348,18 +351,21 @@ func (c *Call) established() error {
 	if err != nil {
 		return err
 	}
+	c.log.Info("DTLS established", "suite", info.CipherSuiteName, "srtp", info.SRTPProfile, "peer", a.Peer())
+	if c.audio {
+		keys, err := a.SRTPKeys()
+		if err != nil {
+			return err
+		}
+		if err := c.echo.start(c, keys); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	c.state.Profile, c.state.PeerFingerprint = info.SRTPProfile, info.PeerFingerprint
+	c.state.Handshake = true
 	c.mu.Unlock()
-	c.log.Info("DTLS established", "suite", info.CipherSuiteName, "srtp", info.SRTPProfile, "peer", a.Peer())
-	if info.SRTPProfile == 0 {
-		return nil // a data-channel-only call
-	}
-	keys, err := a.SRTPKeys()
-	if err != nil {
-		return err
-	}
-	return c.echo.start(c, keys)
+	return nil
 }
 
 func (c *Call) fail(what string, err error) {

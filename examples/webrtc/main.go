@@ -9,8 +9,14 @@
 //     browser's certificate pinned by its a=fingerprint, the SRTP keys
 //     exported from it; we are the DTLS server (a=setup:passive) or the
 //     client (-setup active, or the page's choice);
-//   - SRTP both ways: the browser's RTP is decrypted, re-stamped with our
-//     SSRC, encrypted and sent back from the media port.
+//   - SRTP both ways: an srtp.Session keyed from the association's
+//     SRTPKeys decrypts on the VMP[rx] (ConfigSRTP) and encrypts on a
+//     dispatcher that shares the media port's socket (Config.Local is the
+//     port; its ConfigSRTP), so the browser's RTP is decrypted, re-stamped
+//     with our SSRC, encrypted and sent back from the address its checks
+//     selected;
+//   - consent (RFC 7675): the echo sends only while the selected pair has
+//     it, and the call ends when it expires or DTLS closes.
 //
 // Open the printed URL, press Start, allow the microphone and speak: the
 // audio comes back, and the page shows its getStats (inbound-rtp
