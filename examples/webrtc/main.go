@@ -30,6 +30,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,13 +51,17 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(*addr, Role(*setup), log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, Role(*setup), log, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "webrtc:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, role Role, log *slog.Logger) error {
+// run serves the page and the calls on addr until ctx is done; it prints
+// the page's URL to out.
+func run(ctx context.Context, addr string, role Role, log *slog.Logger, out io.Writer) error {
 	if role != Passive && role != Active {
 		return fmt.Errorf("-setup %q: want passive or active", role)
 	}
@@ -75,15 +80,17 @@ func run(addr string, role Role, log *slog.Logger) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		<-ctx.Done()
 		srv.Close()
 		hs.Shutdown(context.Background())
 	}()
-	fmt.Printf("open http://%s/ in a browser\n", ln.Addr())
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	fmt.Fprintf(out, "open http://%s/ in a browser\n", ln.Addr())
+	err = hs.Serve(ln)
+	<-done
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
