@@ -86,8 +86,8 @@ type CallState struct {
 	ICE      stun.ICEStatus
 	Pairs    []stun.ICEPair
 	Selected stun.ICEPair
-	// ConsentExpired: the selected pair lost consent (RFC 7675) at some
-	// point: the echo stopped sending then.
+	// ConsentExpired: the selected pair lost consent (RFC 7675), which
+	// ended the call.
 	ConsentExpired bool
 	// DTLS is the association's state: Handshaking, Established, Closed
 	// (close_notify or our Stop) or Failed.
