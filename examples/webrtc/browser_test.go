@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -206,6 +207,34 @@ func TestChromiumConsentLoss(t *testing.T) {
 	// The DTLS association saw no close_notify: we closed it.
 	if s.DTLS != association.Closed || s.DTLSErr != nil {
 		t.Errorf("DTLS %v (%v) after the call ended", s.DTLS, s.DTLSErr)
+	}
+}
+
+// TestChromiumWrongFingerprint: when the browser's certificate does not
+// match the offer's a=fingerprint (here the offer is altered on its way
+// in), the handshake fails in either role and the call reports
+// association.ErrFingerprint at once. The module clock is a fake that never
+// moves, so the handshake timeout cannot be what reports it.
+func TestChromiumWrongFingerprint(t *testing.T) {
+	b := shared.get(t)
+	for _, role := range []Role{Passive, Active} {
+		t.Run(string(role), func(t *testing.T) {
+			srv := newServer(t, clock.NewFake(time.Now()))
+			srv.offerHook = func(o *offer) { o.fingerprints = []string{srv.fingerprint} }
+			b.use(t, srv)
+			id := "wrongfp-" + string(role)
+			b.run(t, Session{ID: id, Media: "audio", Setup: role})
+			c := waitCall(t, srv, id)
+			desc := describe(srv, id)
+			waitFor(t, limit, "the call to end", func() bool { return c.State().Ended != "" }, desc)
+			s := c.State()
+			if !errors.Is(s.DTLSErr, association.ErrFingerprint) || s.DTLS != association.Failed || s.Handshake {
+				t.Errorf("DTLS %v, err %v, handshake %v; want Failed with ErrFingerprint", s.DTLS, s.DTLSErr, s.Handshake)
+			}
+			if s.Echo.RTPIn != 0 || s.Echo.RTPOut != 0 {
+				t.Errorf("echo %+v without a handshake", s.Echo)
+			}
+		})
 	}
 }
 

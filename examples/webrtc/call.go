@@ -193,8 +193,9 @@ func (c *Call) bind(role association.Role) error {
 		PeerFingerprints: c.off.fingerprints,
 	}
 	if c.audio {
-		// A data-channel-only call negotiates no SRTP: the browser still
-		// offers use_srtp, and the handshake must complete without it.
+		// A data-channel-only call configures no SRTP profile. The browser
+		// offers use_srtp even so: as the server the association answers
+		// one anyway (pion cannot decline it), and the keys go unused.
 		cfg.SRTPProfiles = srtpProfiles
 	}
 	a, err := association.Bind(c.rx, c.tx, cfg)
@@ -255,8 +256,8 @@ func (c *Call) run(ctx context.Context) {
 				iceC = nil
 				continue
 			}
-			if c.iceStatus(st) {
-				c.end("consent expired")
+			if why := c.iceStatus(st); why != "" {
+				c.end(why)
 				return
 			}
 		case <-rxC:
@@ -267,7 +268,9 @@ func (c *Call) run(ctx context.Context) {
 			switch st {
 			case dtlsrx.Handshake:
 				if err := c.established(); err != nil {
-					c.fail("handshake", err)
+					c.fail("after the handshake", err)
+					c.end("setup failed")
+					return
 				}
 			case dtlsrx.Stopped:
 				// close_notify (Err nil), or a failure.
@@ -305,9 +308,9 @@ func (c *Call) run(ctx context.Context) {
 	}
 }
 
-// iceStatus acts on a status of the ICE-lite agent; it reports whether
-// consent expired, which ends the call.
-func (c *Call) iceStatus(st stun.ICEStatus) (expired bool) {
+// iceStatus acts on a status of the ICE-lite agent; it returns why the
+// call ends, or "".
+func (c *Call) iceStatus(st stun.ICEStatus) (end string) {
 	sel, ok, _ := c.ice.Selected()
 	c.mu.Lock()
 	c.state.ICE = st
@@ -322,7 +325,7 @@ func (c *Call) iceStatus(st stun.ICEStatus) (expired bool) {
 		// consent back on a later check, but a peer silent for 30 s is
 		// gone: the call ends.
 		c.log.Info("consent expired", "remote", sel.Remote, "last check", sel.LastCheck)
-		return true
+		return "consent expired"
 	case stun.ICEMoved:
 		// The association on the port has followed already; the echo
 		// sends to the selected pair.
@@ -333,13 +336,14 @@ func (c *Call) iceStatus(st stun.ICEStatus) (expired bool) {
 		// address that passed a check.
 		if err := c.tx.Config(dtlstx.Config{Destination: sel.Remote, Local: c.port}); err != nil {
 			c.fail("DTLS[tx] config", err)
-			return false
+			return "setup failed"
 		}
 		if err := c.bind(association.Client); err != nil {
 			c.fail("bind", err)
+			return "setup failed"
 		}
 	}
-	return false
+	return ""
 }
 
 // established is called once the handshake has completed.
@@ -368,6 +372,7 @@ func (c *Call) established() error {
 	return nil
 }
 
+// fail records why the call could not go on.
 func (c *Call) fail(what string, err error) {
 	c.log.Warn("call failed", "step", what, "err", err)
 	c.mu.Lock()

@@ -45,6 +45,10 @@ type Server struct {
 	tag         mediaport.CredTag
 	fingerprint string
 
+	// offerHook, if set, may change an offer before it is answered
+	// (tests).
+	offerHook func(*offer)
+
 	mu      sync.Mutex
 	calls   map[string]*Call
 	peers   map[string]*PeerReport
@@ -185,6 +189,9 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("offer refused", "id", id, "err", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if s.offerHook != nil {
+		s.offerHook(off)
 	}
 	s.mu.Lock()
 	if s.stopped || s.calls[id] != nil {
