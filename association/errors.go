@@ -193,6 +193,23 @@ type watchedConn struct {
 func (w *watchedConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !w.a.ready.Load() && w.sent.v.Load() == 0 {
 		w.sent.note(p)
+		if w.a.role == Server && garbageAlert(p) {
+			// pion refused a record it could not take: a server treats it
+			// as garbage (see negotiated) and keeps waiting, so it must not
+			// tell the peer's address the handshake is over — the record
+			// may be a spoofer's, the peer's handshake still to come
+			// (RFC 6347 §4.1.2.7: invalid records are silently discarded).
+			return len(p), nil
+		}
 	}
 	return w.packetConn.WriteTo(p, addr)
+}
+
+// garbageAlert reports whether datagram is one epoch-0 fatal alert record
+// saying decode_error or unexpected_message: pion's answer to a record it
+// could not take.
+func garbageAlert(datagram []byte) bool {
+	return len(datagram) == 15 && datagram[0] == ctAlert && datagram[3] == 0 && datagram[4] == 0 &&
+		datagram[11] == 0 && datagram[12] == 2 && datagram[13] == 2 &&
+		(AlertDescription(datagram[14]) == AlertDecodeError || AlertDescription(datagram[14]) == AlertUnexpectedMessage)
 }

@@ -426,3 +426,26 @@ func (r *recorder) has(msg string) bool {
 	}
 	return false
 }
+
+// TestGarbageDoesNotEndHandshake: a record pion refuses (a ChangeCipherSpec
+// before any ClientHello, which pion answers with decode_error) arriving
+// from the peer's address — as a spoofer can send it — does not end a
+// server's handshake: the real client's handshake that follows completes.
+// The module clock never moves, so the handshake timeout plays no part.
+func TestGarbageDoesNotEndHandshake(t *testing.T) {
+	ours, theirs := testutil.SelfSignedCert(t, "mediaport"), testutil.SelfSignedCert(t, "pion")
+	s := newSide(t, frozenModule(t, ours))
+	p := newPionSocket(t)
+	s.bind(t, p.addr, association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}, HandshakeTimeout: 5 * time.Second})
+	garbage := []byte{20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 9}
+	if _, err := p.pc.WriteTo(garbage, net.UDPAddrFromAddrPort(s.port)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, testutil.Patience, func() bool { return s.a.Stats().Records >= 1 },
+		"the garbage record does not reach the DTLS stack")
+	p.start(t, true, s.port, theirs, nil)
+	waitEstablished(t, s)
+	if err := p.result(t); err != nil {
+		t.Fatalf("pion client: %v", err)
+	}
+}

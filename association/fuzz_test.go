@@ -81,6 +81,8 @@ func FuzzHandshaking(f *testing.F) {
 	f.Add([]byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 0, 23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 10, 0, 1, 7})
 	f.Add([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0})
 	f.Add([]byte("garbage"))
+	f.Add([]byte{20, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 9})          // a ChangeCipherSpec pion refuses: a spoofable decode_error
+	f.Add([]byte{20, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 4, 0, 2, 0x41, 0x7f}) // the same at epoch 1
 
 	mod := certModule(f)
 	peer := netip.MustParseAddrPort("192.0.2.7:5000") // never answers

@@ -28,6 +28,12 @@ import (
 //     server holding a PSK credential waits once for that retry after
 //     finding no common cipher suite.
 //
+// A server also keeps waiting after an attempt pion ended on a record it
+// could not take — one that does not decode, or a message out of order
+// (we sent decode_error or unexpected_message, see negotiated): such a
+// record may be spoofed from the peer's address, and ending the handshake
+// on it would let one datagram take the server down.
+//
 // A server waiting for a retry that never comes fails at the timeout,
 // with the cause of its last attempt.
 //
@@ -98,6 +104,12 @@ func (a *Association) handshake(ctx context.Context) error {
 			case hasPSK && a.cfg.PSKHint != "" && !hintRetried && errors.As(fail, &al) && al.Received && al.Description == AlertInternalError:
 				hintRetried = true // the client's PSK choice changed with our hint
 				retry = true
+			case !negotiated(fail):
+				// pion refused a record it could not take (a ChangeCipherSpec
+				// out of place, a message that does not decode): garbage,
+				// perhaps spoofed from the peer's address, which must not end
+				// the handshake; the peer's own flights are still to come.
+				retry = true
 			}
 		}
 		a.mu.Unlock()
@@ -109,6 +121,22 @@ func (a *Association) handshake(ctx context.Context) error {
 		a.raw.Reset()
 		a.dropEarly() // keyed for the failed attempt
 	}
+}
+
+// negotiated reports whether a failed attempt is a negotiation's outcome —
+// our own check of the peer, no common suite or profile or credential, or
+// an alert the peer sent — rather than pion refusing a record that did not
+// parse or came out of order.
+func negotiated(fail error) bool {
+	var al *AlertError
+	switch {
+	case errors.Is(fail, ErrFingerprint), errors.Is(fail, ErrPeerKey), errors.Is(fail, ErrNoSRTPProfile),
+		errors.Is(fail, ErrNoCipherSuite), errors.Is(fail, ErrNoCredential):
+		return true
+	case errors.As(fail, &al):
+		return al.Received || (al.Description != AlertDecodeError && al.Description != AlertUnexpectedMessage)
+	}
+	return false
 }
 
 // newConn creates the pion/dtls Conn of one handshake attempt over a fresh
