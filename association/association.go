@@ -167,22 +167,8 @@ type Association struct {
 // (Anyone can claim that slot with one datagram: bind to the peer the
 // signalling names where you can.)
 func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error) {
-	if cfg.Version != 0 && cfg.Version != DTLS12 {
-		return nil, ErrVersion
-	}
-	if cfg.Role != Client && cfg.Role != Server {
-		return nil, fmt.Errorf("association: %w: role %v", mediaport.ErrInvalidArgument, cfg.Role)
-	}
-	if len(cfg.PSKHint) > MaxPSKHint {
-		return nil, fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
-	}
-	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
-	}
-	for _, p := range cfg.SRTPProfiles {
-		if _, _, ok := p.keySalt(); !ok {
-			return nil, fmt.Errorf("association: %w: SRTP profile %v", mediaport.ErrInvalidArgument, p)
-		}
 	}
 	if rx == nil || tx == nil {
 		return nil, mediaport.ErrNilHandle
@@ -202,6 +188,12 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if !peer.IsValid() && cfg.Role == Client {
 		return nil, fmt.Errorf("association: %w: a client needs the DTLS[tx] destination", mediaport.ErrState)
 	}
+	return bind(rxc, txc, peer, cfg)
+}
+
+// bind starts an association over the controls rxc and txc with peer
+// (invalid for a learning server); Bind or Listen has checked cfg.
+func bind(rxc link.RxControl, txc link.TxControl, peer netip.AddrPort, cfg Config) (*Association, error) {
 	mod := rxc.Module()
 	if cfg.MTU <= 0 {
 		cfg.MTU = 1200
