@@ -95,7 +95,16 @@ var ErrListenerClosed = errors.New("association: listener closed")
 // session is unverified, and when MaxHandshaking is reached a new
 // ClientHello ends the oldest unverified session instead of being
 // refused, so spoofed ClientHellos cannot hold the slots a real client
-// needs. Its methods are safe for concurrent use.
+// needs. That state per unverified source is the limit of this defence:
+// a ClientHello flood sustained faster than the port creates sessions
+// (about 1,000 a second measured) keeps new clients out while it lasts
+// (established sessions are not affected). The stateless cookie exchange
+// of RFC 6347 §4.2.1 would avoid it, but pion/dtls (v3.1.15) cannot
+// continue a handshake after a HelloVerifyRequest it did not send: its
+// server expects the ClientHello at message_seq 0 and the cookie in the
+// transcript to be its own.
+//
+// Its methods are safe for concurrent use.
 type Listener struct {
 	cfg   Config
 	mod   *core.Module
@@ -230,8 +239,10 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 		l.foreign.Add(1)
 		return false
 	}
+	var victim *Session
 	if len(l.pending) >= l.maxHS || len(l.sessions) >= l.maxS {
-		if !l.evictLocked() || len(l.sessions) >= l.maxS {
+		victim = l.evictLocked()
+		if victim == nil || len(l.sessions) >= l.maxS {
 			l.mu.Unlock()
 			l.refused.Add(1)
 			return false
@@ -241,6 +252,7 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 	a, err := bind(sessionControl{s}, sessionControl{s}, p.Src, l.cfg)
 	if err != nil {
 		l.mu.Unlock()
+		l.end(victim)
 		l.refused.Add(1)
 		l.mod.Log.Debug("listener: session not created", "peer", p.Src, "err", err)
 		return false
@@ -250,6 +262,7 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 	l.pending = append(l.pending, s)
 	l.created.Add(1)
 	l.mu.Unlock()
+	l.end(victim)
 	return deliverTo(a, p)
 }
 
@@ -272,9 +285,9 @@ func (l *Listener) verifyLocked(s *Session, b []byte) {
 	}
 }
 
-// evictLocked ends the oldest handshaking session whose source has not
-// returned its cookie; false when there is none.
-func (l *Listener) evictLocked() bool {
+// evictLocked forgets the oldest handshaking session whose source has
+// not returned its cookie and returns it for end; nil when there is none.
+func (l *Listener) evictLocked() *Session {
 	for i, s := range l.pending {
 		if !s.verified.Load() {
 			l.pending = append(l.pending[:i], l.pending[i+1:]...)
@@ -282,21 +295,31 @@ func (l *Listener) evictLocked() bool {
 			delete(l.sessions, s.peer)
 			s.gone.Store(true)
 			l.evicted.Add(1)
-			l.endLocked(s)
-			return true
+			return s
 		}
 	}
-	return false
+	return nil
 }
 
-// endLocked has the closer goroutine close s's association: off the
-// receive path, which must not wait for pion.
-func (l *Listener) endLocked(s *Session) {
-	select {
-	case l.ends <- s:
-	default:
-		go s.a.Close() // the closer is behind: the channel holds MaxSessions
+// end closes the association of s, a session the Listener has forgotten,
+// on the closer goroutine, or here when the closer is behind: the
+// sessions being closed are bounded as the live ones are. Not under l.mu.
+func (l *Listener) end(s *Session) {
+	if s == nil {
+		return
 	}
+	l.mu.Lock()
+	closed := l.closed
+	if !closed {
+		select {
+		case l.ends <- s:
+			l.mu.Unlock()
+			return
+		default:
+		}
+	}
+	l.mu.Unlock()
+	s.a.Close()
 }
 
 // closer closes the associations of ended sessions until Close.
@@ -368,7 +391,11 @@ func (l *Listener) ended(s *Session, err error) {
 		l.failed.Add(1)
 	}
 	if !l.closed {
-		l.endLocked(s)
+		select {
+		case l.ends <- s:
+		default:
+			go s.a.Close() // rare: the closer is behind; this goroutine ends with s's
+		}
 	}
 }
 
