@@ -199,3 +199,75 @@ func TestListenerLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerOpenSSLAndPion: openssl s_client peers and pion clients at
+// once on one Listener port, each its own session with data both ways.
+func TestListenerOpenSSLAndPion(t *testing.T) {
+	testutil.Peer(t, "openssl")
+	ours := testutil.SelfSignedCert(t, "mediaport")
+	mod := openModule(t)
+	ecdsaCreds(ours)(t, mod)
+	srv := newSide(t, mod)
+	l := srv.listen(t, association.ListenerConfig{Config: association.Config{Tags: []mediaport.CredTag{1},
+		SRTPProfiles: []association.SRTPProfile{association.SRTP_AEAD_AES_128_GCM, association.SRTP_AES128_CM_HMAC_SHA1_80}}})
+	const nSSL, nPion = 3, 2
+	procs := map[netip.AddrPort]*testutil.Proc{}
+	for range nSSL {
+		bind := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
+		procs[bind] = testutil.StartProc(t, "openssl", "s_client", "-dtls1_2", "-connect", srv.port.String(), "-bind", bind.String(),
+			"-use_srtp", "SRTP_AES128_CM_SHA1_80")
+	}
+	pions := map[netip.AddrPort]*side{}
+	for range nPion {
+		c := newSide(t, mod)
+		c.bind(t, srv.port, association.Config{Role: association.Client, Tags: []mediaport.CredTag{1},
+			SRTPProfiles: []association.SRTPProfile{association.SRTP_AEAD_AES_128_GCM}})
+		pions[c.port] = c
+	}
+	keys := map[string]bool{}
+	for range nSSL + nPion {
+		st, s := waitListener(t, l, testutil.Patience)
+		if st != association.SessionNew {
+			t.Fatalf("status %v, want SessionNew", st)
+		}
+		k, err := s.SRTPKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := association.SRTP_AEAD_AES_128_GCM
+		if procs[s.Peer()] != nil {
+			want = association.SRTP_AES128_CM_HMAC_SHA1_80
+		} else if pions[s.Peer()] == nil {
+			t.Fatalf("session of unknown peer %v", s.Peer())
+		}
+		if k.Profile != want {
+			t.Fatalf("peer %v: profile %v, want %v", s.Peer(), k.Profile, want)
+		}
+		keys[fmt.Sprintf("%x", k.LocalKey)] = true
+	}
+	if len(keys) != nSSL+nPion {
+		t.Fatalf("%d distinct keys for %d sessions", len(keys), nSSL+nPion)
+	}
+	for peer, p := range procs {
+		msg := fmt.Sprintf("to %v\n", peer)
+		if err := l.Session(peer).Send([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if !p.WaitOutput(msg[:len(msg)-1], testutil.Patience) {
+			t.Fatalf("openssl %v did not print %q:\n%s", peer, msg, p.Output())
+		}
+		fmt.Fprintf(p.Stdin, "from %v\n", peer)
+		got, src := srv.readFrom(t, testutil.Patience)
+		if src != peer || got != fmt.Sprintf("from %v\n", peer) {
+			t.Fatalf("read %q from %v, want from %v", got, src, peer)
+		}
+	}
+	for peer, c := range pions {
+		if err := c.tx.SendPacket([]byte("pion")); err != nil {
+			t.Fatal(err)
+		}
+		if got, src := srv.readFrom(t, testutil.Patience); got != "pion" || src != peer {
+			t.Fatalf("read %q from %v, want from %v", got, src, peer)
+		}
+	}
+}
