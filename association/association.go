@@ -153,6 +153,7 @@ type Association struct {
 	certFirst, pskOnly bool
 
 	records, foreign, malformed, rejected atomic.Uint64
+	tentative                             *tentative // a learning server's (relearn.go)
 }
 
 // Bind binds rx and tx into one association and starts the handshake with
@@ -163,9 +164,13 @@ type Association struct {
 // handshake state.
 //
 // A server whose DTLS[tx] has no destination learns its peer: the source of
-// the first ClientHello becomes the peer and the DTLS[tx]'s destination.
-// (Anyone can claim that slot with one datagram: bind to the peer the
-// signalling names where you can.)
+// the first well-formed ClientHello becomes the peer and the DTLS[tx]'s
+// destination, tentatively until that source returns the cookie of the
+// HelloVerifyRequest: before that, a first ClientHello from another
+// source replaces it (and restarts the handshake), so one spoofed
+// datagram cannot hold the server. (A sustained flood of them still can:
+// bind to the peer the signalling names where you can; to serve many
+// peers on one port, see Listen.)
 func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -210,6 +215,8 @@ func bind(rxc link.RxControl, txc link.TxControl, peer netip.AddrPort, cfg Confi
 	}
 	if peer.IsValid() {
 		a.peer.Store(&peer)
+	} else {
+		a.tentative = &tentative{}
 	}
 	if len(credpool.Matching(mod, cfg.Tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, cfg.Tags, mediaport.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/dtlsrx"
@@ -28,6 +29,10 @@ type ListenerConfig struct {
 	// MaxHandshaking bounds, among them, the sessions still handshaking
 	// (default 16).
 	MaxHandshaking int
+	// VerifyWindow is how long a new session is kept for its source to
+	// return the cookie before a newer ClientHello may evict it (default
+	// 2 s, on the module's clock).
+	VerifyWindow time.Duration
 }
 
 // ListenerStatus is what Listener.Status reports.
@@ -92,13 +97,14 @@ var ErrListenerClosed = errors.New("association: listener closed")
 // Admission: a session is created only for a well-formed, unfragmented
 // epoch-0 ClientHello without a cookie. Its association answers with
 // pion's HelloVerifyRequest; until the source returns that cookie the
-// session is unverified, and when MaxHandshaking is reached a new
-// ClientHello ends the oldest unverified session instead of being
-// refused, so spoofed ClientHellos cannot hold the slots a real client
-// needs. That state per unverified source is the limit of this defence:
-// a ClientHello flood sustained faster than the port creates sessions
-// (about 1,000 a second measured) keeps new clients out while it lasts
-// (established sessions are not affected). The stateless cookie exchange
+// session is unverified. When MaxHandshaking is reached a new ClientHello
+// ends the oldest unverified session older than VerifyWindow, and is
+// refused (cheaply: nothing is created) when there is none, so spoofed
+// ClientHellos hold a slot for VerifyWindow at most, while a real client
+// returns its cookie within a round trip. That state per unverified
+// source is the limit of this defence: a sustained ClientHello flood
+// takes the slots as they free up and keeps new clients out while it
+// lasts (established sessions are not affected). The stateless cookie exchange
 // of RFC 6347 §4.2.1 would avoid it, but pion/dtls (v3.1.15) cannot
 // continue a handshake after a HelloVerifyRequest it did not send: its
 // server expects the ClientHello at message_seq 0 and the cookie in the
@@ -106,13 +112,14 @@ var ErrListenerClosed = errors.New("association: listener closed")
 //
 // Its methods are safe for concurrent use.
 type Listener struct {
-	cfg   Config
-	mod   *core.Module
-	rxc   link.RxControl
-	txc   link.TxControl
-	src   event.Source
-	maxS  int
-	maxHS int
+	cfg    Config
+	mod    *core.Module
+	rxc    link.RxControl
+	txc    link.TxControl
+	src    event.Source
+	maxS   int
+	maxHS  int
+	window time.Duration
 
 	mu          sync.Mutex
 	closed      bool
@@ -156,6 +163,9 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 	if cfg.MaxHandshaking == 0 {
 		cfg.MaxHandshaking = 16
 	}
+	if cfg.VerifyWindow <= 0 {
+		cfg.VerifyWindow = 2 * time.Second
+	}
 	cfg.MaxHandshaking = min(cfg.MaxHandshaking, cfg.MaxSessions)
 	if rx == nil || tx == nil {
 		return nil, mediaport.ErrNilHandle
@@ -176,7 +186,7 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
 	l := &Listener{
-		cfg: cfg.Config, mod: mod, rxc: rxc, txc: txc, maxS: cfg.MaxSessions, maxHS: cfg.MaxHandshaking,
+		cfg: cfg.Config, mod: mod, rxc: rxc, txc: txc, maxS: cfg.MaxSessions, maxHS: cfg.MaxHandshaking, window: cfg.VerifyWindow,
 		sessions: make(map[netip.AddrPort]*Session), ends: make(chan *Session, cfg.MaxSessions),
 	}
 	l.src.Init()
@@ -248,7 +258,7 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 			return false
 		}
 	}
-	s = &Session{l: l, peer: p.Src}
+	s = &Session{l: l, peer: p.Src, created: l.mod.Clock.Now()}
 	a, err := bind(sessionControl{s}, sessionControl{s}, p.Src, l.cfg)
 	if err != nil {
 		l.mu.Unlock()
@@ -286,9 +296,14 @@ func (l *Listener) verifyLocked(s *Session, b []byte) {
 }
 
 // evictLocked forgets the oldest handshaking session whose source has
-// not returned its cookie and returns it for end; nil when there is none.
+// not returned its cookie within the verify window, and returns it for
+// end; nil when there is none.
 func (l *Listener) evictLocked() *Session {
+	now := l.mod.Clock.Now()
 	for i, s := range l.pending {
+		if now.Sub(s.created) < l.window {
+			return nil // the others are younger
+		}
 		if !s.verified.Load() {
 			l.pending = append(l.pending[:i], l.pending[i+1:]...)
 			l.pending[len(l.pending):cap(l.pending)][0] = nil
@@ -507,6 +522,7 @@ type Session struct {
 	l        *Listener
 	a        *Association
 	peer     netip.AddrPort
+	created  time.Time
 	cookie   atomic.Pointer[[]byte] // the cookie of pion's HelloVerifyRequest
 	verified atomic.Bool            // the peer returned it
 	up       atomic.Bool            // the handshake completed
