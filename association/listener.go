@@ -484,7 +484,9 @@ func (l *Listener) Err() error {
 
 // Close ends every session (close_notify to the established ones), waits
 // for their goroutines and reports ListenerStopped. The DTLS[rx] and
-// DTLS[tx] call it from Stop. Closing twice does nothing.
+// DTLS[tx] stay the Listener's (their records are dropped): stop them to
+// free the port's DTLS. They call Close from Stop. Closing twice does
+// nothing.
 func (l *Listener) Close() error {
 	if l == nil || l.mod == nil {
 		return mediaport.ErrNilHandle
