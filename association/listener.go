@@ -67,10 +67,13 @@ func (s ListenerStatus) String() string {
 	return fmt.Sprintf("ListenerStatus(%d)", int(s))
 }
 
-// ListenerStats counts what a Listener did with the records of its port.
+// ListenerStats counts what a Listener did with the records of its port:
+// each datagram is counted once, in Records, Created, Refused, Foreign or
+// Malformed.
 type ListenerStats struct {
 	Sessions    int    // sessions now, handshaking or established
 	Handshaking int    // of those, still handshaking
+	Records     uint64 // datagrams handed to an existing session
 	Created     uint64 // sessions created (a well-formed ClientHello from a new source)
 	Established uint64 // sessions whose handshake completed
 	Failed      uint64 // sessions whose handshake failed or timed out
@@ -131,7 +134,7 @@ type Listener struct {
 	ends chan *Session // sessions to close off the receive path
 	wg   sync.WaitGroup
 
-	created, nEstablished, failed, refused, evicted, foreign, malformed atomic.Uint64
+	records, created, nEstablished, failed, refused, evicted, foreign, malformed atomic.Uint64
 }
 
 type notice struct {
@@ -239,6 +242,7 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 			l.verifyLocked(s, b)
 		}
 		l.mu.Unlock()
+		l.records.Add(1)
 		return deliverTo(s.a, p)
 	}
 	h, ok := parseClientHello(b)
@@ -469,7 +473,7 @@ func (l *Listener) Stats() ListenerStats {
 	l.mu.Lock()
 	n, hs := len(l.sessions), len(l.pending)
 	l.mu.Unlock()
-	return ListenerStats{Sessions: n, Handshaking: hs, Created: l.created.Load(), Established: l.nEstablished.Load(),
+	return ListenerStats{Sessions: n, Handshaking: hs, Records: l.records.Load(), Created: l.created.Load(), Established: l.nEstablished.Load(),
 		Failed: l.failed.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(),
 		Foreign: l.foreign.Load(), Malformed: l.malformed.Load()}
 }

@@ -14,7 +14,10 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/vmprx"
 )
+
+type vmprxStats = vmprx.Stats
 
 // floodHello returns a well-formed first DTLS 1.2 ClientHello (no
 // cookie, message_seq 0) in one record with sequence number seq.
@@ -154,9 +157,20 @@ func TestListenerFlood(t *testing.T) {
 	if !p.WaitOutput("hello through the flood", testutil.Patience) {
 		t.Fatalf("openssl did not print our data:\n%s", p.Output())
 	}
-	after, _ := srv.v.Stats()
-	st := l.Stats()
-	arrived := after.DTLS - before.DTLS
+	// Every datagram the port received, the Listener counted once (wait
+	// for the last to be routed).
+	var after vmprxStats
+	var st association.ListenerStats
+	var arrived, counted uint64
+	if !testutil.Poll(testutil.Patience, func() bool {
+		after, _ = srv.v.Stats()
+		st = l.Stats()
+		arrived = after.DTLS - before.DTLS
+		counted = st.Records + st.Created + st.Refused + st.Foreign + st.Malformed
+		return arrived == counted
+	}) {
+		t.Fatalf("port received %d DTLS datagrams, the Listener counted %d: %+v", arrived, counted, st)
+	}
 	t.Logf("openssl handshake: %v (flood still running at completion: %v); sent %d (5/6 ClientHellos, 1/6 random records), port received %d DTLS datagrams; listener %+v; goroutines %d -> max %d; heap %d MiB -> max %d MiB",
 		elapsed, flooding, sent.Load(), arrived, st, baseG, maxG.Load(), baseHeap>>20, maxHeap.Load()>>20)
 	if arrived == 0 || arrived > sent.Load()+1000 {
