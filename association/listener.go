@@ -33,6 +33,10 @@ type ListenerConfig struct {
 	// return the cookie before a newer ClientHello may evict it (default
 	// 2 s, on the module's clock).
 	VerifyWindow time.Duration
+	// RequireAdmit: only sources the application admitted (Admit) may
+	// start a session; a ClientHello from another is dropped (Unadmitted)
+	// before any state exists. See Admit.
+	RequireAdmit bool
 }
 
 // ListenerStatus is what Listener.Status reports.
@@ -68,8 +72,8 @@ func (s ListenerStatus) String() string {
 }
 
 // ListenerStats counts what a Listener did with the records of its port:
-// each datagram is counted once, in Records, Created, Refused, Foreign or
-// Malformed.
+// each datagram is counted once, in Records, Created, Refused, Foreign,
+// Unadmitted or Malformed.
 type ListenerStats struct {
 	Sessions    int    // sessions now, handshaking or established
 	Handshaking int    // of those, still handshaking
@@ -80,6 +84,7 @@ type ListenerStats struct {
 	Refused     uint64 // ClientHellos from a new source dropped: a limit was reached
 	Evicted     uint64 // handshaking sessions whose source had not returned its cookie, ended for a newer one
 	Foreign     uint64 // dropped: from a source with no session, not a ClientHello that creates one
+	Unadmitted  uint64 // dropped: from a source with no session and not admitted (RequireAdmit)
 	Malformed   uint64 // dropped: not a sequence of whole DTLS records
 }
 
@@ -107,7 +112,9 @@ var ErrListenerClosed = errors.New("association: listener closed")
 // returns its cookie within a round trip. That state per unverified
 // source is the limit of this defence: a sustained ClientHello flood
 // takes the slots as they free up and keeps new clients out while it
-// lasts (established sessions are not affected). The stateless cookie exchange
+// lasts (established sessions are not affected) — unless the application
+// admits the sources it has authenticated otherwise (RequireAdmit, Admit:
+// an ICE check), when spoofed ClientHellos create nothing at all. The stateless cookie exchange
 // of RFC 6347 §4.2.1 would avoid it, but pion/dtls (v3.1.15) cannot
 // continue a handshake after a HelloVerifyRequest it did not send: its
 // server expects the ClientHello at message_seq 0 and the cookie in the
@@ -130,11 +137,14 @@ type Listener struct {
 	pending     []*Session // handshaking, oldest first
 	notices     []notice
 	unannounced int // notices dropped: more than maxNotices waiting
+	// requireAdmit: only admitted sources start sessions (listener_admit.go).
+	requireAdmit bool
+	admitted     map[netip.AddrPort]struct{}
 
 	ends chan *Session // sessions to close off the receive path
 	wg   sync.WaitGroup
 
-	records, created, nEstablished, failed, refused, evicted, foreign, malformed atomic.Uint64
+	records, created, nEstablished, failed, refused, evicted, foreign, unadmitted, malformed atomic.Uint64
 }
 
 type notice struct {
@@ -190,7 +200,8 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 	}
 	l := &Listener{
 		cfg: cfg.Config, mod: mod, rxc: rxc, txc: txc, maxS: cfg.MaxSessions, maxHS: cfg.MaxHandshaking, window: cfg.VerifyWindow,
-		sessions: make(map[netip.AddrPort]*Session), ends: make(chan *Session, cfg.MaxSessions),
+		requireAdmit: cfg.RequireAdmit,
+		sessions:     make(map[netip.AddrPort]*Session), ends: make(chan *Session, cfg.MaxSessions),
 	}
 	l.src.Init()
 	if err := txc.SetWriter(listenerWriter{}); err != nil {
@@ -244,6 +255,11 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 		l.mu.Unlock()
 		l.records.Add(1)
 		return deliverTo(s.a, p)
+	}
+	if !l.admittedLocked(p.Src) {
+		l.mu.Unlock()
+		l.unadmitted.Add(1)
+		return false
 	}
 	h, ok := parseClientHello(b)
 	if !ok || len(h.cookie) != 0 || h.msgSeq != 0 {
@@ -475,7 +491,7 @@ func (l *Listener) Stats() ListenerStats {
 	l.mu.Unlock()
 	return ListenerStats{Sessions: n, Handshaking: hs, Records: l.records.Load(), Created: l.created.Load(), Established: l.nEstablished.Load(),
 		Failed: l.failed.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(),
-		Foreign: l.foreign.Load(), Malformed: l.malformed.Load()}
+		Foreign: l.foreign.Load(), Unadmitted: l.unadmitted.Load(), Malformed: l.malformed.Load()}
 }
 
 // Err returns nil: a Listener does not fail; its sessions do (Session.Err).
@@ -501,6 +517,7 @@ func (l *Listener) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.admitted = nil
 	all := make([]*Session, 0, len(l.sessions))
 	for _, s := range l.sessions {
 		s.gone.Store(true)

@@ -48,7 +48,16 @@ func floodHello(seq uint64, rnd *rand.Rand) []byte {
 // the burst is counted (sent, received by the port, and by the
 // Listener). A flood sustained for as long as the client tries defeats
 // the Listener: see the Listener's admission notes.
-func TestListenerFlood(t *testing.T) {
+func TestListenerFlood(t *testing.T) { listenerFlood(t, false) }
+
+// TestListenerFloodAdmitted: with RequireAdmit, and the client's address
+// admitted (as an application does after an authenticated ICE check from
+// it), a flood sustained until the client is through — at least 100k
+// ClientHellos and 20k random records — creates no session at all, and
+// the openssl client completes while it runs.
+func TestListenerFloodAdmitted(t *testing.T) { listenerFlood(t, true) }
+
+func listenerFlood(t *testing.T, admit bool) {
 	testutil.Peer(t, "openssl")
 	if testing.Short() {
 		t.Skip("flood")
@@ -59,7 +68,7 @@ func TestListenerFlood(t *testing.T) {
 	srv := newSide(t, mod)
 	const maxSessions, maxHandshaking = 64, 16
 	l := srv.listen(t, association.ListenerConfig{Config: association.Config{Tags: []mediaport.CredTag{1}},
-		MaxSessions: maxSessions, MaxHandshaking: maxHandshaking})
+		MaxSessions: maxSessions, MaxHandshaking: maxHandshaking, RequireAdmit: admit})
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -101,7 +110,8 @@ func TestListenerFlood(t *testing.T) {
 			}
 		}
 	}()
-	const workers = 8
+	const workers, pace = 2, 20 // paced (admit): about 2×20 datagrams a millisecond
+	var clientDone atomic.Bool
 	floodDone := make(chan struct{})
 	var fwg sync.WaitGroup
 	for w := range workers {
@@ -110,7 +120,7 @@ func TestListenerFlood(t *testing.T) {
 			defer fwg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(w), 1))
 			junk := make([]byte, 200)
-			for i := w; i < hellos+randoms; i += workers {
+			for i := w; i < hellos+randoms || (admit && !clientDone.Load()); i += workers {
 				c := conns[i%sources]
 				var p []byte
 				if i%6 != 5 { // 5 ClientHellos to 1 random record
@@ -126,6 +136,12 @@ func TestListenerFlood(t *testing.T) {
 				if _, err := c.WriteToUDP(p, dst); err == nil {
 					sent.Add(1)
 				}
+				if admit && (i/workers)%pace == 0 {
+					// Paced to what the port reads, so that the client's
+					// flights are not lost to the kernel: this test is of
+					// admission, not of loopback's buffers.
+					time.Sleep(time.Millisecond)
+				}
 			}
 		}()
 	}
@@ -134,6 +150,11 @@ func TestListenerFlood(t *testing.T) {
 	// The legitimate client, once the flood runs.
 	testutil.Eventually(t, testutil.Patience, func() bool { return sent.Load() >= 10_000 }, "flood did not start")
 	bind := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
+	if admit {
+		if err := l.Admit(bind); err != nil {
+			t.Fatal(err)
+		}
+	}
 	start := time.Now()
 	p := testutil.StartProc(t, "openssl", "s_client", "-dtls1_2", "-connect", srv.port.String(), "-bind", bind.String())
 	var got *association.Session
@@ -148,6 +169,7 @@ func TestListenerFlood(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	flooding := !isDone(floodDone)
+	clientDone.Store(true)
 	<-floodDone
 	close(stop)
 	wg.Wait()
@@ -166,7 +188,7 @@ func TestListenerFlood(t *testing.T) {
 		after, _ = srv.v.Stats()
 		st = l.Stats()
 		arrived = after.DTLS - before.DTLS
-		counted = st.Records + st.Created + st.Refused + st.Foreign + st.Malformed
+		counted = st.Records + st.Created + st.Refused + st.Foreign + st.Unadmitted + st.Malformed
 		return arrived == counted
 	}) {
 		t.Fatalf("port received %d DTLS datagrams, the Listener counted %d: %+v", arrived, counted, st)
@@ -176,7 +198,11 @@ func TestListenerFlood(t *testing.T) {
 	if arrived == 0 || arrived > sent.Load()+1000 {
 		t.Fatalf("port received %d of %d", arrived, sent.Load())
 	}
-	if st.Created == 0 || st.Malformed+st.Foreign == 0 {
+	if admit {
+		if !flooding || st.Created != 1 || st.Unadmitted == 0 || sent.Load() < hellos+randoms {
+			t.Fatalf("admitted: flooding at completion %v, sent %d, %+v: want the only session, the flood dropped", flooding, sent.Load(), st)
+		}
+	} else if st.Created == 0 || st.Malformed+st.Foreign+st.Refused == 0 {
 		t.Fatalf("listener saw no flood: %+v", st)
 	}
 	// Bounded: each session holds its goroutines (ours and pion's), at most

@@ -2,6 +2,7 @@ package association_test
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/mediaport/mediaport"
@@ -48,6 +49,20 @@ func TestListenerMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Admit(netip.AddrPort{}); !errors.Is(err, mediaport.ErrInvalidArgument) {
+		t.Fatalf("Admit of nothing: %v", err)
+	}
+	var last error
+	for i := range 4*64 + 1 { // 4 × the default MaxSessions, then one more
+		last = l.Admit(netip.AddrPortFrom(lo4, uint16(1000+i)))
+	}
+	if !errors.Is(last, mediaport.ErrLimit) {
+		t.Fatalf("Admit beyond the bound: %v", last)
+	}
+	l.Revoke(netip.AddrPortFrom(lo4, 1000))
+	if err := l.Admit(netip.AddrPortFrom(lo4, 5000)); err != nil {
+		t.Fatalf("Admit after a Revoke: %v", err)
+	}
 	// The pair is taken: by a second Listener, by Bind; SendPacket on the
 	// DTLS[tx] has no one peer.
 	if _, err := association.Listen(srv.rx, srv.tx, association.ListenerConfig{Config: association.Config{Tags: tags}}); !errors.Is(err, mediaport.ErrState) {
@@ -64,6 +79,9 @@ func TestListenerMisuse(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal("second Close:", err)
+	}
+	if err := l.Admit(netip.AddrPortFrom(lo4, 1)); !errors.Is(err, association.ErrListenerClosed) {
+		t.Fatalf("Admit after Close: %v", err)
 	}
 	ev, _ := l.Event()
 	if !ev.Permanent() {
