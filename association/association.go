@@ -156,6 +156,7 @@ type Association struct {
 
 	records, foreign, malformed, rejected atomic.Uint64
 	moves                                 atomic.Uint64 // the peer followed the ICE pair (peer.go)
+	tentative                             *tentative    // a learning server's (relearn.go)
 }
 
 // Bind binds rx and tx into one association and starts the handshake with
@@ -166,26 +167,16 @@ type Association struct {
 // handshake state.
 //
 // A server whose DTLS[tx] has no destination learns its peer: the source of
-// the first ClientHello becomes the peer and the DTLS[tx]'s destination.
-// (Anyone can claim that slot with one datagram: bind to the peer the
-// signalling names where you can.)
+// the first well-formed ClientHello becomes the peer and the DTLS[tx]'s
+// destination, tentatively until that source returns the cookie of the
+// HelloVerifyRequest: before that, a first ClientHello from another
+// source replaces it (and restarts the handshake), so one spoofed
+// datagram cannot hold the server. (A sustained flood of them still can:
+// bind to the peer the signalling names where you can; to serve many
+// peers on one port, see Listen.)
 func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error) {
-	if cfg.Version != 0 && cfg.Version != DTLS12 {
-		return nil, ErrVersion
-	}
-	if cfg.Role != Client && cfg.Role != Server {
-		return nil, fmt.Errorf("association: %w: role %v", mediaport.ErrInvalidArgument, cfg.Role)
-	}
-	if len(cfg.PSKHint) > MaxPSKHint {
-		return nil, fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
-	}
-	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
-	}
-	for _, p := range cfg.SRTPProfiles {
-		if _, _, ok := p.keySalt(); !ok {
-			return nil, fmt.Errorf("association: %w: SRTP profile %v", mediaport.ErrInvalidArgument, p)
-		}
 	}
 	if rx == nil || tx == nil {
 		return nil, mediaport.ErrNilHandle
@@ -205,6 +196,12 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if !peer.IsValid() && cfg.Role == Client {
 		return nil, fmt.Errorf("association: %w: a client needs the DTLS[tx] destination", mediaport.ErrState)
 	}
+	return bind(rxc, txc, peer, cfg)
+}
+
+// bind starts an association over the controls rxc and txc with peer
+// (invalid for a learning server); Bind or Listen has checked cfg.
+func bind(rxc link.RxControl, txc link.TxControl, peer netip.AddrPort, cfg Config) (*Association, error) {
 	mod := rxc.Module()
 	if cfg.MTU <= 0 {
 		cfg.MTU = 1200
@@ -221,6 +218,8 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	}
 	if peer.IsValid() {
 		a.peer.Store(&peer)
+	} else {
+		a.tentative = &tentative{}
 	}
 	if len(credpool.Matching(mod, cfg.Tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, cfg.Tags, mediaport.CredECDSA)) == 0 {
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)

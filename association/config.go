@@ -144,6 +144,28 @@ type Config struct {
 	QueueLen int
 }
 
+// check reports what Bind and Listen refuse in cfg.
+func (cfg *Config) check() error {
+	if cfg.Version != 0 && cfg.Version != DTLS12 {
+		return ErrVersion
+	}
+	if cfg.Role != Client && cfg.Role != Server {
+		return fmt.Errorf("association: %w: role %v", mediaport.ErrInvalidArgument, cfg.Role)
+	}
+	if len(cfg.PSKHint) > MaxPSKHint {
+		return fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
+	}
+	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+		return err
+	}
+	for _, p := range cfg.SRTPProfiles {
+		if _, _, ok := p.keySalt(); !ok {
+			return fmt.Errorf("association: %w: SRTP profile %v", mediaport.ErrInvalidArgument, p)
+		}
+	}
+	return nil
+}
+
 // answerProfiles are what a server with no SRTPProfiles answers a
 // use_srtp offer with, in order of preference.
 var answerProfiles = []SRTPProfile{SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM, SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32}

@@ -54,17 +54,25 @@ func (a *Association) handshake(ctx context.Context) error {
 	var pskRetried, hintRetried, suiteRetried bool
 	var last error // the cause of the last failed attempt
 	for {
+		actx, acancel := a.attempt(ctx)
 		c, w, err := a.newConn()
 		if err != nil {
+			acancel()
 			return err
 		}
-		err = c.HandshakeContext(ctx)
+		err = c.HandshakeContext(actx)
+		acancel()
 		if err == nil {
 			return nil
 		}
 		if a.closing.Load() {
 			c.Close()
 			return ErrClosed
+		}
+		if a.restarted() && ctx.Err() == nil {
+			c.Close() // a learning server's new peer: a new attempt
+			a.dropEarly()
+			continue
 		}
 		var fail error // why the attempt failed, unless the timeout ended it
 		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
@@ -148,7 +156,7 @@ func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 		return nil, nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &watchedConn{packetConn: &packetConn{a: a}}
+	pc := &watchedConn{packetConn: &packetConn{a: a, peer: a.attemptPeer()}}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {

@@ -41,16 +41,17 @@ func (a *Association) deliver(p *pktq.Packet) bool {
 	}
 	peer := a.peer.Load()
 	if peer == nil {
-		if !isClientHello(p.Bytes()) || !a.learn(p.Src) {
+		if !a.learnable(p) || !a.learn(p.Src) {
 			a.foreign.Add(1)
 			return false
 		}
 		peer = a.peer.Load()
 	}
-	if p.Src != *peer {
+	if p.Src != *peer && !a.relearn(p) {
 		a.foreign.Add(1)
 		return false
 	}
+	a.prove(p)
 	if !a.ready.Load() && onlyApplicationData(p.Bytes()) && a.holdEarly(p) {
 		a.records.Add(1)
 		return true
@@ -283,6 +284,7 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
+	peer   netip.AddrPort // a learning server's peer of this attempt (attemptPeer)
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -310,10 +312,21 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if c.closed.Load() || c.a.closing.Load() {
 			return 0, nil, net.ErrClosed
 		}
+		if c.peer.IsValid() {
+			if n, ok := c.a.handedOn(p, c.peer); ok {
+				return n, (*peerAddr)(&c.peer), nil
+			}
+		}
 		pp, ok, err := c.a.raw.Pop(p)
 		if ok {
 			if err != nil {
 				return 0, nil, err
+			}
+			if c.peer.IsValid() && pp.Src != c.peer {
+				if c.a.handOn(p[:pp.N], pp.Src) {
+					return 0, nil, net.ErrClosed // a later attempt's: this one is over
+				}
+				continue // an earlier attempt's
 			}
 			data := forRead(p[:pp.N])
 			if data && !c.a.ready.Load() {
@@ -354,6 +367,12 @@ func (timeoutError) Temporary() bool { return true }
 func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
+	}
+	if c.peer.IsValid() {
+		if c.peer != c.a.Peer() {
+			return len(p), nil // an earlier attempt's, to its peer: dropped
+		}
+		c.a.sent(p)
 	}
 	if err := c.a.txc.SendRaw(p); err != nil {
 		return 0, err

@@ -276,27 +276,35 @@ func (t *DTLSTx) SendPacket(p []byte) error {
 // mediaport.ErrNotEstablished (the association's too) and matches ErrState.
 var ErrNotEstablished = mediaport.ErrNotEstablished
 
-func (t *DTLSTx) sendRaw(p []byte) error {
+func (t *DTLSTx) sendRaw(p []byte) error { return t.sendRawTo(p, netip.AddrPort{}) }
+
+// sendRawTo sends p to dst, or to the route's destination when dst is
+// the zero AddrPort.
+func (t *DTLSTx) sendRawTo(p []byte, to netip.AddrPort) error {
 	r := t.rt.Load()
 	if r == nil {
 		return errNotConfigured
 	}
-	if !r.dst.IsValid() {
+	dst := r.dst
+	if to.IsValid() {
+		dst = to
+	}
+	if !dst.IsValid() {
 		return errNoDestination
 	}
-	if _, err := r.conn.WriteTo(p, r.dst); err != nil {
+	if _, err := r.conn.WriteTo(p, dst); err != nil {
 		if errors.Is(err, net.ErrClosed) {
 			if err := t.ep.Check(); err != nil {
 				return err
 			}
 			if t.rt.Load() != r { // reconfigured meanwhile: try the new route once
-				return t.sendRaw(p)
+				return t.sendRawTo(p, to)
 			}
 			t.errs.Add(1)
 			return fmt.Errorf("dtlstx: %w: the source socket was closed (its VMP[rx] stopped)", mediaport.ErrState)
 		}
 		t.errs.Add(1)
-		return fmt.Errorf("dtlstx: send to %v: %w", r.dst, err)
+		return fmt.Errorf("dtlstx: send to %v: %w", dst, err)
 	}
 	t.packets.Add(1)
 	t.bytes.Add(uint64(len(p)))
@@ -420,6 +428,16 @@ func (c control) SendRaw(p []byte) error {
 		return mediaport.ErrDestroyed
 	}
 	return c.t.sendRaw(p)
+}
+
+func (c control) SendRawTo(p []byte, dst netip.AddrPort) error {
+	if c.t.ep.State() == core.Destroyed {
+		return mediaport.ErrDestroyed
+	}
+	if !dst.IsValid() {
+		return errNoDestination
+	}
+	return c.t.sendRawTo(p, dst)
 }
 
 func (c control) Destination() (netip.AddrPort, error) { return c.t.Destination() }

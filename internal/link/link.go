@@ -153,6 +153,10 @@ type TxControl interface {
 	// SendRaw sends a datagram (a DTLS record) through the DTLS[tx]'s
 	// route, bypassing the writer.
 	SendRaw(p []byte) error
+	// SendRawTo sends a datagram through the DTLS[tx]'s socket to dst
+	// instead of its destination (a multi-session listener's peers, a
+	// HelloVerifyRequest).
+	SendRawTo(p []byte, dst netip.AddrPort) error
 	// Destination returns where the DTLS[tx] sends (invalid when not yet
 	// known).
 	Destination() (netip.AddrPort, error)
