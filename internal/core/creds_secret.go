@@ -13,7 +13,10 @@ func (c Credential) clone() Credential {
 	c.PSK.Key = bytes.Clone(c.PSK.Key)
 	c.PSK.Identity = bytes.Clone(c.PSK.Identity)
 	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok && k != nil {
-		if raw, err := k.Bytes(); err == nil {
+		// k.Bytes returns the scalar that crypto/ecdsa caches for k, not
+		// a copy: clearing it would zero the caller's key.
+		if kb, err := k.Bytes(); err == nil {
+			raw := bytes.Clone(kb)
 			if k2, err := ecdsa.ParseRawPrivateKey(k.Curve, raw); err == nil {
 				c.ECDSA.Certificate.PrivateKey = k2
 			}
