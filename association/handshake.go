@@ -120,7 +120,7 @@ func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 		return nil, nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &watchedConn{packetConn: &packetConn{a: a}}
+	pc := &watchedConn{packetConn: &packetConn{a: a}, forceRI: a.cfg.ForceRenegotiationInfo}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {
@@ -243,7 +243,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 	opts := []dtls.Option{
 		dtls.WithCipherSuites(suites...),
 		dtls.WithMTU(a.cfg.MTU),
-		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithExtendedMasterSecret(a.emsMode()),
 		dtls.WithLoggerFactory(pionLog{a.mod.Log}),
 	}
 	switch {
