@@ -142,6 +142,20 @@ type Config struct {
 	// QueueLen bounds the records waiting for the DTLS stack (default: the
 	// module's QueueLen).
 	QueueLen int
+	// ForceExtendedMasterSecret makes the extended master secret (RFC
+	// 7627) mandatory: a peer that does not negotiate it fails the
+	// handshake with ErrNoExtendedMasterSecret (RIOT's
+	// CONFIG_DTLS_FORCE_EXTENDED_MASTER_SECRET). Off, it is offered and
+	// used when the peer supports it.
+	ForceExtendedMasterSecret bool
+	// ForceRenegotiationInfo makes the renegotiation_info signal (RFC
+	// 5746: the extension, or the SCSV in a ClientHello) mandatory: a peer
+	// whose hello lacks it fails the handshake with
+	// ErrNoRenegotiationInfo and a handshake_failure alert (RIOT's
+	// CONFIG_DTLS_FORCE_RENEGOTIATION_INFO). Off, a client sends it and a
+	// server answers it, and neither requires it. mediaport never
+	// renegotiates either way.
+	ForceRenegotiationInfo bool
 }
 
 // check reports what Bind and Listen refuse in cfg.

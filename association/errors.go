@@ -116,10 +116,12 @@ func receivedAlert(err error) (*AlertError, bool) {
 // pionCauses maps the texts of pion/dtls v3's unexported handshake errors
 // (the Err of its *dtls.FatalError) to the sentinels they stand for.
 var pionCauses = map[string]error{
-	"client requested SRTP but we have no matching profiles":                        ErrNoSRTPProfile,
-	"SRTP support was requested but server did not respond with use_srtp extension": ErrNoSRTPProfile,
-	"server responded with SRTP Profile we do not support":                          ErrNoSRTPProfile,
-	"client+server do not support any shared cipher suites":                         ErrNoCipherSuite,
+	"client requested SRTP but we have no matching profiles":                                   ErrNoSRTPProfile,
+	"SRTP support was requested but server did not respond with use_srtp extension":            ErrNoSRTPProfile,
+	"server responded with SRTP Profile we do not support":                                     ErrNoSRTPProfile,
+	"client+server do not support any shared cipher suites":                                    ErrNoCipherSuite,
+	"client required Extended Master Secret extension, but server does not support it":         ErrNoExtendedMasterSecret,
+	"server requires the Extended Master Secret extension, but the client does not support it": ErrNoExtendedMasterSecret,
 }
 
 // pionCause returns the sentinel a pion/dtls error stands for, or nil.
@@ -187,7 +189,8 @@ func (s *sentAlert) note(datagram []byte) {
 // association is ready.
 type watchedConn struct {
 	*packetConn
-	sent sentAlert
+	sent    sentAlert
+	forceRI bool // Config.ForceRenegotiationInfo (see ReadFrom)
 }
 
 func (w *watchedConn) WriteTo(p []byte, addr net.Addr) (int, error) {

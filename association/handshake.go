@@ -156,7 +156,7 @@ func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 		return nil, nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &watchedConn{packetConn: &packetConn{a: a, peer: a.attemptPeer()}}
+	pc := &watchedConn{packetConn: &packetConn{a: a, peer: a.attemptPeer()}, forceRI: a.cfg.ForceRenegotiationInfo}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {
@@ -279,7 +279,7 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 	opts := []dtls.Option{
 		dtls.WithCipherSuites(suites...),
 		dtls.WithMTU(a.cfg.MTU),
-		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithExtendedMasterSecret(a.emsMode()),
 		dtls.WithLoggerFactory(pionLog{a.mod.Log}),
 	}
 	switch {

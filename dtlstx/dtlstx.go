@@ -101,6 +101,10 @@ type DTLSTx struct {
 	// Terminated mode: SendPacket encrypts through the association.
 	writer atomic.Pointer[writerRef]
 
+	// startErr: why the last Config of a DTLS[tx] that has never run
+	// failed (wraps ErrStartup); Status returns it until a Config works.
+	startErr atomic.Pointer[error]
+
 	packets, bytes, errs atomic.Uint64
 }
 
@@ -130,10 +134,35 @@ func (t *DTLSTx) endpoint() *core.Endpoint {
 // Config sets the destination and the local address (sm_dtlstx_config,
 // sm_dtlstx_config_ipv6) and makes the DTLS[tx] Running. It may be called
 // again to move the destination or the local address; the last call wins.
+//
+// A Config that fails before the DTLS[tx] has ever run is a start-up
+// failure: besides returning the error, it signals the event and Status
+// returns an error matching ErrStartup and the cause until a Config
+// succeeds (sm_dtlstx_status: "an error to indicate that a problem
+// occurred during start-up"). A failed Config of a running DTLS[tx]
+// leaves it running as it was.
 func (t *DTLSTx) Config(cfg Config) error {
 	if err := t.endpoint().Check(); err != nil {
 		return err
 	}
+	if err := t.config(cfg); err != nil {
+		t.mu.Lock() // against a concurrent Config that works
+		if t.rt.Load() == nil && t.ep.Check() == nil {
+			serr := fmt.Errorf("%w: %w", ErrStartup, err)
+			t.startErr.Store(&serr)
+			t.ep.Signal()
+		}
+		t.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// ErrStartup: Status of a DTLS[tx] whose start-up (its first Config)
+// failed; the error also matches the cause.
+var ErrStartup = errors.New("dtlstx: start-up failed")
+
+func (t *DTLSTx) config(cfg Config) error {
 	dst := netip.AddrPortFrom(cfg.Destination.Addr().Unmap(), cfg.Destination.Port())
 	if cfg.Destination != (netip.AddrPort{}) && (!dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0) {
 		return fmt.Errorf("dtlstx: %w: destination %v needs an address and a port", mediaport.ErrInvalidArgument, cfg.Destination)
@@ -169,6 +198,7 @@ func (t *DTLSTx) Config(cfg Config) error {
 		r = &route{conn: c, dst: dst}
 	}
 	t.rt.Store(r)
+	t.startErr.Store(nil)
 	if old != nil && !old.shared && old.conn != r.conn {
 		old.conn.Close()
 	}
@@ -362,13 +392,20 @@ func (t *DTLSTx) Event() (*event.Event, error) {
 
 // Status returns the current status (sm_dtlstx_status): Stopped once
 // stopped; HasCapacity when ConfigNotify was called and a packet of its
-// length can be sent; else Running.
+// length can be sent; else Running. Its error means the call failed (a nil
+// or destroyed handle) or, as in Prosody, that start-up failed: an error
+// matching ErrStartup and the cause, with Running, while the event stays
+// signalled, until a Config succeeds (see Config).
 func (t *DTLSTx) Status() (Status, error) {
 	if err := t.endpoint().CheckAlive(); err != nil {
 		return 0, err
 	}
 	if t.ep.State() == core.Stopped {
 		return Stopped, nil
+	}
+	if p := t.startErr.Load(); p != nil {
+		t.ep.Signal() // level-triggered: the cause remains
+		return Running, *p
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -35,7 +35,10 @@ type Credential struct {
 	Username string
 	// Password: the password, or with Hashed the long-term key itself.
 	Password []byte
-	Hashed   bool
+	// Hashed: Password is MD5(username:realm:password), the long-term key
+	// (PJ_STUN_PASSWD_HASHED), so that the password need not be stored.
+	// Short-term credentials ignore it: their key is the password.
+	Hashed bool
 	// Nonce: a server's static nonce (long-term). Empty: any nonce the
 	// server issued is accepted (the server issues Nonce, or a fixed one).
 	Nonce string

@@ -101,7 +101,6 @@ var (
 	errNotSTUN    = fmt.Errorf("%w: not STUN (first bits)", ErrInvalidMessage)
 	errAlign      = fmt.Errorf("%w: length not a multiple of 4", ErrInvalidMessage)
 	errLength     = fmt.Errorf("%w: length field does not match the datagram", ErrInvalidMessage)
-	errNoCookie   = fmt.Errorf("%w: no magic cookie", ErrInvalidMessage)
 	errMalformed  = fmt.Errorf("%w: attributes overrun the message", ErrInvalidMessage)
 	errBadAttrs   = fmt.Errorf("%w: attributes out of order or bad FINGERPRINT", ErrInvalidMessage)
 	errMethod     = fmt.Errorf("%w: response of another method", ErrInvalidMessage)
@@ -110,6 +109,9 @@ var (
 
 // messageLen checks the framing of pkt and returns the message length.
 func messageLen(pkt []byte, opts DecodeOptions) (int, error) {
+	if opts&CheckPacket != 0 {
+		return msgCheck(pkt, opts)
+	}
 	if len(pkt) < headerSize {
 		if opts&IsDatagram == 0 {
 			return 0, ErrIncomplete
@@ -129,9 +131,6 @@ func messageLen(pkt []byte, opts DecodeOptions) (int, error) {
 		return 0, errLength
 	case n > len(pkt):
 		return 0, ErrIncomplete
-	}
-	if opts&CheckPacket != 0 && binary.BigEndian.Uint32(pkt[4:8]) != MagicCookie {
-		return 0, errNoCookie
 	}
 	return n, nil
 }
@@ -278,7 +277,8 @@ func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src neti
 	}
 	// Integrity (docs/conformance.md, pjnath 16): a request sent with a key needs an
 	// authentic response, except the errors that cannot carry one.
-	if t.key != nil && code != 400 && code != 401 && code != 420 && code != 438 {
+	// NoAuthenticate skips the check, as in pjnath.
+	if t.key != nil && opts&NoAuthenticate == 0 && code != 400 && code != 401 && code != 420 && code != 438 {
 		if !checkIntegrity(m.Raw, t.key) {
 			s.cfg.Logger.Debug("response dropped: integrity check failed", "tsx", fmt.Sprintf("%x", m.TransactionID))
 			return ErrIntegrity

@@ -40,7 +40,9 @@ const (
 	LogAll   = LogTxReq | LogTxRes | LogTxInd | LogRxReq | LogRxRes | LogRxInd
 )
 
-// DecodeOptions are OnRxPkt's options (pj_stun_decode_options).
+// DecodeOptions are OnRxPkt's options (pj_stun_decode_options), with
+// pjnath's values: PJ_STUN_IS_DATAGRAM = 1, PJ_STUN_CHECK_PACKET = 2,
+// PJ_STUN_NO_AUTHENTICATE = 4, PJ_STUN_NO_FINGERPRINT_CHECK = 8.
 type DecodeOptions uint
 
 const (
@@ -48,11 +50,15 @@ const (
 	// packet may hold more bytes than the message (a stream), and
 	// OnRxPkt returns the parsed length.
 	IsDatagram DecodeOptions = 1 << iota
-	// CheckPacket: reject packets that are not STUN before decoding.
+	// CheckPacket: run MsgCheck first and drop what fails it, unanswered
+	// (a request with a bad FINGERPRINT then gets no 400). RFC 3489
+	// messages, without the magic cookie, pass.
 	CheckPacket
-	// NoAuthenticate: do not authenticate incoming requests.
+	// NoAuthenticate: neither authenticate incoming requests nor check
+	// the MESSAGE-INTEGRITY of responses to requests sent with a key.
 	NoAuthenticate
-	// NoFingerprintCheck: do not verify FINGERPRINT.
+	// NoFingerprintCheck: do not verify FINGERPRINT (in MsgCheck and in
+	// decoding).
 	NoFingerprintCheck
 )
 

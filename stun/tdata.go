@@ -474,7 +474,9 @@ func (s *Session) CancelReq(t *TxData, notify bool, status error) error {
 // (pj_stun_session_retransmit_req, used by ICE to speed up checks). With
 // modCount the transmission counts and the schedule restarts from the next
 // interval; without, the schedule is untouched. It does nothing once the
-// request has completed.
+// request has completed. The two-argument pj_stun_session_retransmit_req
+// (sess, tdata) of the pjnath this follows is RetransmitReq(tdata, true);
+// later pjnath added mod_count, which modCount is.
 func (s *Session) RetransmitReq(t *TxData, modCount bool) error {
 	if err := s.enter(); err != nil {
 		return err

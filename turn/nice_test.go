@@ -114,7 +114,8 @@ func TestRequestsAgainstLibnice(t *testing.T) {
 				for _, ports := range []RequestPorts{PortNormal, PortEven, PortEvenAndReserve} {
 					for _, bw := range []int32{-1, 100} {
 						for _, life := range []int32{-1, 0, 600} {
-							r := Request{Ports: ports, Bandwidth: bw, Lifetime: life, Username: []byte(user), Password: []byte("secret"), Software: "libnice", Previous: prev}
+							r := Request{Ports: ports, Bandwidth: bw, Username: []byte(user), Password: []byte("secret"), Software: "libnice", Previous: prev}
+							r.SetLibniceLifetime(life) // -1 omits, 0 deletes
 							name := fmt.Sprintf("%v ports=%d bw=%d lifetime=%d user=%q previous=%s", c, ports, bw, life, user, pname)
 							create := []string{"create", niceCompat(c), fmt.Sprint(int(ports)), fmt.Sprint(bw), fmt.Sprint(life), user, "secret"}
 							refresh := []string{"refresh", niceCompat(c), fmt.Sprint(life), user, "secret"}
@@ -375,7 +376,9 @@ func TestProcessRandomAgainstLibnice(t *testing.T) {
 
 // niceCompat is libnice's number for the dialect (StunUsageTurnCompatibility
 // counts DRAFT9 = 0 … RFC5766 = 4).
+// niceCompat is the mode argument of the harness, which passes it to
+// libnice as the StunUsageTurnCompatibility value: a wrong Libnice number
+// would run another dialect there and fail the comparisons.
 func niceCompat(c Compatibility) string {
-	n := map[Compatibility]int{DRAFT9: 0, GOOGLE: 1, MSN: 2, OC2007: 3, RFC5766: 4}[c]
-	return fmt.Sprint(n)
+	return fmt.Sprint(c.Libnice())
 }

@@ -27,7 +27,7 @@ func (c Config) LogValue() slog.Value {
 // out).
 func (r Request) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("username", string(r.Username)), slog.Any("password", secret(len(r.Password) > 0)),
-		slog.String("ports", r.Ports.String()), slog.Int("bandwidth", int(r.Bandwidth)), slog.Int("lifetime", int(r.Lifetime)))
+		slog.String("ports", r.Ports.String()), slog.Int("bandwidth", int(r.Bandwidth)), slog.Int("lifetime", int(r.Lifetime)), slog.Bool("delete", r.Delete))
 }
 
 // String returns what LogValue logs, so that fmt's verbs do not print the

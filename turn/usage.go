@@ -171,8 +171,10 @@ var (
 )
 
 // Request holds the parameters of stun_usage_turn_create and
-// stun_usage_turn_create_refresh. The zero Request asks for bandwidth 0
-// and lifetime 0: set Bandwidth and Lifetime to -1 to send neither.
+// stun_usage_turn_create_refresh. The zero Request sends neither
+// BANDWIDTH nor LIFETIME, as libnice's -1 does: the server picks its
+// default lifetime, and a zero Refresh refreshes. Deleting an allocation
+// (LIFETIME 0, libnice's lifetime 0) is asked for with Delete.
 type Request struct {
 	// Previous is the last response received from the server (typically a
 	// 401 or 438), for its REALM, NONCE and, Allocate only, its 8-byte
@@ -180,11 +182,17 @@ type Request struct {
 	Previous []byte
 	// Ports is the port property (Allocate, DRAFT9 and RFC5766).
 	Ports RequestPorts
-	// Bandwidth in kbit/s; negative sends no BANDWIDTH (Allocate, DRAFT9
-	// and RFC5766).
+	// Bandwidth in kbit/s (Allocate, DRAFT9 and RFC5766); zero or
+	// negative (libnice's -1) sends no BANDWIDTH.
 	Bandwidth int32
-	// Lifetime in seconds; negative sends no LIFETIME.
+	// Lifetime in seconds; zero or negative (libnice's -1) sends no
+	// LIFETIME.
 	Lifetime int32
+	// Delete sends LIFETIME 0, whatever Lifetime holds (libnice's
+	// lifetime 0): a Refresh that deletes the allocation (RFC 8656 §7).
+	// GOOGLE, MSN and OC2007 have no Refresh and send it in an Allocate,
+	// as libnice does.
+	Delete bool
 	// Username and Password: short-term (GOOGLE, MSN: the password is the
 	// key) or long-term (the key is MD5(username:realm:password)).
 	Username, Password []byte
@@ -324,7 +332,7 @@ func build(buf []byte, r Request, c Compatibility, method uint16) ([]byte, error
 		w.attr(stunwire.AttrSoftware, []byte(sw))
 		if allocate {
 			w.attr32(stunwire.AttrRequestedTransport, transportUDP)
-			if r.Bandwidth >= 0 {
+			if r.Bandwidth > 0 {
 				w.attr32(stunwire.AttrBandwidth, uint32(r.Bandwidth))
 			}
 		}
@@ -334,7 +342,10 @@ func build(buf []byte, r Request, c Compatibility, method uint16) ([]byte, error
 			w.attr32(stunwire.AttrMSVersion, 1)
 		}
 	}
-	if r.Lifetime >= 0 {
+	switch {
+	case r.Delete:
+		w.attr32(stunwire.AttrLifetime, 0)
+	case r.Lifetime > 0:
 		w.attr32(stunwire.AttrLifetime, uint32(r.Lifetime))
 	}
 	if allocate && c.turnMethods() && r.Ports != PortNormal {

@@ -148,7 +148,7 @@ func TestAllocateAttributes(t *testing.T) {
 			t.Errorf("%v Allocate after 401: %04x, want %04x", tc.c, got, tc.challenged)
 		}
 		rr := r
-		rr.Lifetime = 0
+		rr.Delete = true
 		rf, err := NewRefresh(nil, rr, tc.c)
 		if err != nil {
 			t.Fatal(err)

@@ -430,8 +430,11 @@ func terminated(s link.Sink) bool {
 // ConfigDTLS sets the DTLS[rx] that receives the DTLS packets arriving on
 // the RTP port, or on the RTCP port when useRTCPPort is true
 // (sm_vmprx_config_dtls). A nil rx (kSMNullDTLSrxId) stops passing DTLS
-// from that port: such packets are then dropped and counted. With rtcp-mux
-// both choices name the one port. It may be called before or after Config.
+// on both ports, whichever useRTCPPort says: such packets are then dropped
+// and counted. A DTLS[rx] moved from one port to the other no longer gets
+// the first port's DTLS; another DTLS[rx] may take that port. With
+// rtcp-mux both choices name the one port. It may be called before or
+// after Config.
 func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 	if err := v.endpoint().Check(); err != nil {
 		return err
@@ -443,17 +446,27 @@ func (v *VMPRx) ConfigDTLS(rx *dtlsrx.DTLSRx, useRTCPPort bool) error {
 		port = 1
 	}
 	if rx == nil {
-		v.setDTLS(port, nil)
-		if v.cfg.RTCPMux {
-			v.setDTLS(1, nil)
-		}
+		v.setDTLS(0, nil)
+		v.setDTLS(1, nil)
 		return nil
 	}
 	s, err := link.SinkOf(rx)
 	if err != nil {
 		return fmt.Errorf("vmprx: ConfigDTLS: %w", err)
 	}
-	return v.setDTLS(port, &sinkRef{s})
+	// Detach it from the other port first, so that it is fed by this one.
+	other := v.dtls[1-port].Load()
+	moved := other != nil && other.s == s
+	if moved {
+		v.setDTLS(1-port, nil)
+	}
+	if err := v.setDTLS(port, &sinkRef{s}); err != nil {
+		if moved {
+			v.setDTLS(1-port, other)
+		}
+		return err
+	}
+	return nil
 }
 
 // setDTLS routes port's DTLS to ref (nil: none) and makes the DTLS[rx]

@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"math/big"
 )
 
 // clone returns a copy of c that shares no secret with it: the PSK key
@@ -13,12 +14,21 @@ func (c Credential) clone() Credential {
 	c.PSK.Key = bytes.Clone(c.PSK.Key)
 	c.PSK.Identity = bytes.Clone(c.PSK.Identity)
 	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok && k != nil {
-		if raw, err := k.Bytes(); err == nil {
-			if k2, err := ecdsa.ParseRawPrivateKey(k.Curve, raw); err == nil {
-				c.ECDSA.Certificate.PrivateKey = k2
+		// k.Bytes returns the scalar crypto/ecdsa caches for k, the same
+		// slice to every caller, not a copy: clearing it let a concurrent
+		// clone of the same key read zeros.
+		k2 := &ecdsa.PrivateKey{PublicKey: k.PublicKey}
+		if kb, err := k.Bytes(); err == nil {
+			raw := bytes.Clone(kb)
+			if p, err := ecdsa.ParseRawPrivateKey(k.Curve, raw); err == nil {
+				k2 = p
 			}
 			clear(raw)
 		}
+		if k2.D == nil && k.D != nil { //lint:ignore SA1019 a copy, never the caller's key: wipe zeroes it
+			k2.D = new(big.Int).Set(k.D) //lint:ignore SA1019 as above
+		}
+		c.ECDSA.Certificate.PrivateKey = k2
 	}
 	return c
 }
