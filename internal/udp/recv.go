@@ -15,12 +15,20 @@ import (
 // With EnableGRO, Seg > 0 says that Buf[:N] holds datagrams of Seg bytes
 // each (the last may be shorter), all from Src, that the kernel coalesced;
 // Segments splits them.
+//
+// With EnableDropCount on both the Reader and its Conn, Drops is the
+// number of datagrams the kernel had dropped on the socket (its receive
+// buffer full) when this one was queued, counted since the socket was
+// created, modulo 2^32: the drops column of /proc/net/udp at that time.
+// It is 0 while none was dropped, and always where the system does not
+// report it.
 type Message struct {
 	Buf   []byte
 	N     int
 	Src   netip.AddrPort
 	Trunc bool
 	Seg   int
+	Drops uint32
 }
 
 // Segments calls f with each datagram of m, in order: Buf[:N] itself, or
@@ -111,6 +119,19 @@ func (r *Reader) EnableGRO() error {
 	}
 	return r.sys.enableGRO(r)
 }
+
+// EnableDropCount makes the Reader report in Message.Drops the drop
+// count that the kernel attaches to each datagram of a socket with
+// Conn.EnableDropCount. It returns an error matching
+// errors.ErrUnsupported where the system cannot (elsewhere than Linux).
+func (r *Reader) EnableDropCount() error { return r.sys.enableDropCount(r) }
+
+// EnableDropCount asks the kernel to attach to each datagram read from
+// the socket the count of the datagrams it dropped so far on this socket
+// for want of room in its receive buffer (SO_RXQ_OVFL, Linux); a Reader
+// with EnableDropCount reports it in Message.Drops. It returns an error
+// matching errors.ErrUnsupported where the system cannot.
+func (u *Conn) EnableDropCount() error { return enableDropCount(u) }
 
 // EnableGRO asks the kernel to hand over runs of datagrams from one source
 // in one piece (UDP_GRO, Linux 5.0 and later); only a Reader with

@@ -22,7 +22,9 @@ type readerSys struct {
 	fn      func(fd uintptr) bool // waits when nothing is queued
 	tryFn   func(fd uintptr) bool // never waits
 	namelen uint32                // recvfrom's address length (a field: no escape per call)
-	oob     []byte                // GRO: groControlLen bytes per slot
+	oob     []byte                // control buffers: oobLen bytes per slot (GRO, drop count)
+	oobLen  int
+	gro     bool
 	n       int
 	errno   syscall.Errno
 }
@@ -53,11 +55,14 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 // batch of slots, and returns; except with GRO, whose slots hold up to
 // 64 KiB each.
 func (s *readerSys) recvmmsg(fd uintptr) bool {
-	if len(s.hdrs) == 1 && s.oob == nil { // recvfrom reports no GRO
-		return s.recvfrom(fd)
+	if len(s.hdrs) == 1 && !s.gro {
+		if s.oob == nil {
+			return s.recvfrom(fd)
+		}
+		return s.recvmsg(fd)
 	}
 	syscall6 := unix.RawSyscall6
-	if s.oob != nil {
+	if s.gro {
 		syscall6 = unix.Syscall6 // GRO: up to GROBufSize bytes per slot to copy
 	}
 	n, _, errno := syscall6(unix.SYS_RECVMMSG, fd,
@@ -93,6 +98,25 @@ func (s *readerSys) recvfrom(fd uintptr) bool {
 	return true
 }
 
+// recvmsg is recvmmsg for a one-slot Reader that takes control messages
+// (the drop count), which recvfrom cannot: recvmsg(2) costs less than
+// recvmmsg(2) of one message. It fills hdrs[0] as recvmmsg would.
+func (s *readerSys) recvmsg(fd uintptr) bool {
+	h := &s.hdrs[0]
+	n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, // RawSyscall: see recvmmsg
+		uintptr(unsafe.Pointer(&h.Hdr)), unix.MSG_DONTWAIT)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false
+	}
+	if errno != 0 {
+		s.n, s.errno = 0, errno
+		return true
+	}
+	h.Len = uint32(n)
+	s.n, s.errno = 1, 0
+	return true
+}
+
 // setup points the headers at the slots' buffers.
 func (s *readerSys) setup(r *Reader) {
 	for i := range r.Msgs {
@@ -110,8 +134,8 @@ func (s *readerSys) setup(r *Reader) {
 		h.Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
 		h.Hdr.Namelen = unix.SizeofSockaddrInet6
 		if s.oob != nil {
-			h.Hdr.Control = &s.oob[i*groControlLen]
-			h.Hdr.SetControllen(groControlLen)
+			h.Hdr.Control = &s.oob[i*s.oobLen]
+			h.Hdr.SetControllen(s.oobLen)
 		}
 	}
 	s.n, s.errno = 0, 0
@@ -155,9 +179,13 @@ func (s *readerSys) finish(r *Reader) (int, error) {
 			m.N = len(m.Buf)
 		}
 		m.Src = sockaddrToAddrPort(&s.names[i], h.Hdr.Namelen)
-		m.Seg = 0
+		m.Seg, m.Drops = 0, 0
 		if s.oob != nil && h.Hdr.Controllen > 0 {
-			m.Seg = groSize(s.oob[i*groControlLen : i*groControlLen+min(int(h.Hdr.Controllen), groControlLen)])
+			seg, drops := rxControl(s.oob[i*s.oobLen : i*s.oobLen+min(int(h.Hdr.Controllen), s.oobLen)])
+			if s.gro {
+				m.Seg = seg
+			}
+			m.Drops = drops
 		}
 	}
 	return s.n, nil
@@ -181,10 +209,22 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPor
 }
 
 func (s *readerSys) enableGRO(r *Reader) error {
-	if s.oob == nil {
-		s.oob = make([]byte, len(r.Msgs)*groControlLen)
-	}
+	s.gro = true
+	s.growControl(r, groControlLen)
 	return nil
+}
+
+func (s *readerSys) enableDropCount(r *Reader) error {
+	s.growControl(r, dropControlLen)
+	return nil
+}
+
+// growControl makes each slot's control buffer at least n bytes.
+func (s *readerSys) growControl(r *Reader, n int) {
+	if s.oobLen < n {
+		s.oobLen = n
+		s.oob = make([]byte, len(r.Msgs)*n)
+	}
 }
 
 func enableGRO(u *Conn) error {

@@ -37,6 +37,10 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 
 func (s *readerSys) enableGRO(*Reader) error { return errors.ErrUnsupported }
 
+func (s *readerSys) enableDropCount(*Reader) error { return errors.ErrUnsupported }
+
+func enableDropCount(*Conn) error { return errors.ErrUnsupported }
+
 func enableGRO(*Conn) error { return errors.ErrUnsupported }
 
 // waitReadable lets the poller wait once: the function given to
