@@ -21,6 +21,9 @@ type batch struct {
 
 // route hands on the datagrams [from, n) that r read on pt.
 func (v *VMPRx) route(pt *port, r *reader, from, n int) {
+	if n > 0 {
+		pt.noteDrops(r.rd.Msgs[n-1].Drops)
+	}
 	if r.slots == nil {
 		v.routeCoalesced(pt, r, n)
 		return
@@ -91,6 +94,10 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 	case ClassRTP, ClassRTCP:
 		if !v.cfg.RTCPMux && (port == 0) != (cls == ClassRTP) {
 			v.count[cMisdirected].Add(1)
+			return false
+		}
+		if !valid(cls, data) { // after SRTP's decryption: see valid.go
+			v.count[cMalformed].Add(1)
 			return false
 		}
 		if cls == ClassRTP {
