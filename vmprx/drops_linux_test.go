@@ -19,21 +19,23 @@ import (
 // datagram sent after the flood is read, exactly the drops column of
 // /proc/net/udp for the ports' sockets, summed; and every datagram sent
 // was either delivered or dropped by the kernel. In both modes, with GRO,
-// and on separate RTP and RTCP ports.
+// on separate RTP and RTCP ports, and with one datagram per read.
 func TestKernelDrops(t *testing.T) {
 	for _, c := range []struct {
 		name        string
 		callerReads bool
 		gro         bool
 		mux         bool
+		batch       int
 	}{
-		{"PortReads", false, false, true},
-		{"CallerReads", true, false, true},
-		{"GRO", true, true, true},
-		{"SeparatePorts", false, false, false},
+		{"PortReads", false, false, true, 0},
+		{"CallerReads", true, false, true, 0},
+		{"GRO", true, true, true, 0},
+		{"SeparatePorts", false, false, false, 0},
+		{"OneSlot", true, false, true, 1}, // samples the count: see udp.Message.Drops
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			mod := openModule(t, mediaport.Options{})
+			mod := openModule(t, mediaport.Options{Batch: c.batch})
 			v, err := vmprx.Create(mod)
 			if err != nil {
 				t.Fatal(err)

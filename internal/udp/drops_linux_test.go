@@ -15,8 +15,8 @@ import (
 // TestReaderDrops: on a socket with EnableDropCount and a receive buffer
 // of the kernel's minimum, a flood of datagrams that nobody reads makes
 // the kernel drop most of them; a Reader with EnableDropCount then reports,
-// with each datagram, the socket's drop count when it was queued: 0 for
-// the first ones, never decreasing, and for a datagram sent after the
+// with the datagrams, the socket's drop count when they were queued: 0
+// for the first ones, never decreasing, and for a datagram sent after the
 // flood was read, the drops column of /proc/net/udp. What was read plus
 // what was dropped is what was sent. In every read path: recvmmsg,
 // recvmsg (one slot), GRO. Without EnableDropCount on the socket, the
@@ -91,10 +91,12 @@ func TestReaderDrops(t *testing.T) {
 							t.Errorf("the first datagram, queued before any drop, reports %d drops", m.Drops)
 						}
 						first = false
-						if m.Drops < last {
-							t.Errorf("drop count went down: %d after %d", m.Drops, last)
+						if m.Drops != 0 { // 0: not reported with this one
+							if m.Drops < last {
+								t.Errorf("drop count went down: %d after %d", m.Drops, last)
+							}
+							last = m.Drops
 						}
-						last = m.Drops
 						if want(d) {
 							got++
 						}
@@ -132,6 +134,71 @@ func TestReaderDrops(t *testing.T) {
 				t.Errorf("last drop count %d, want %d (/proc/net/udp: %d)", last, want, dropped)
 			}
 		})
+	}
+}
+
+// TestReaderSingleSampled: a one-slot Reader that counts drops takes the
+// count (recvmsg) with the first datagram after the socket was found
+// empty, then with one in ctlEvery while it reads a backlog, and reads
+// the others with recvfrom (Drops 0).
+func TestReaderSingleSampled(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	r, err := Listen(netip.AddrPortFrom(lo, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := Listen(netip.AddrPortFrom(lo, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r.EnableDropCount()
+	rd := NewReader(r, 1, 2048)
+	rd.EnableDropCount()
+	// Some drops first: a minimal buffer, a flood, read it all.
+	r.c.SetReadBuffer(1)
+	pkt := make([]byte, 100)
+	for range 100 {
+		s.WriteTo(pkt, r.LocalAddr())
+	}
+	testutil.Eventually(t, testutil.Patience, func() bool { return testutil.KernelDrops(t, r.c) > 0 }, "no drops")
+	for {
+		n, err := rd.TryRead()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	dropped := uint32(testutil.KernelDrops(t, r.c))
+	// Then a backlog that fits, read one at a time.
+	r.c.SetReadBuffer(1 << 20)
+	const backlog = 3*ctlEvery + 5
+	for range backlog {
+		s.WriteTo(pkt, r.LocalAddr())
+	}
+	if d := uint32(testutil.KernelDrops(t, r.c)); d != dropped {
+		t.Skipf("the kernel dropped %d of the backlog (receive buffer capped?)", d-dropped)
+	}
+	for i := 0; i < backlog; {
+		r.c.SetReadDeadline(time.Now().Add(testutil.Patience))
+		n, err := rd.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			continue
+		}
+		want := uint32(0)
+		if i%ctlEvery == 0 {
+			want = dropped
+		}
+		if got := rd.Msgs[0].Drops; got != want {
+			t.Errorf("datagram %d of the backlog: Drops = %d, want %d", i, got, want)
+		}
+		i++
 	}
 }
 

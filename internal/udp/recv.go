@@ -17,11 +17,16 @@ import (
 // Segments splits them.
 //
 // With EnableDropCount on both the Reader and its Conn, Drops is the
-// number of datagrams the kernel had dropped on the socket (its receive
-// buffer full) when this one was queued, counted since the socket was
-// created, modulo 2^32: the drops column of /proc/net/udp at that time.
-// It is 0 while none was dropped, and always where the system does not
-// report it.
+// number of datagrams the kernel had dropped on the socket (mostly for
+// want of room in its receive buffer) when this one was queued, counted
+// since the socket was created, modulo 2^32: the drops column of
+// /proc/net/udp at that time. It is 0 when not reported with this
+// datagram: while none was dropped; always where the system does not
+// count them; and for most datagrams of a one-slot Reader, which takes
+// the count with the first datagram after the socket was found empty and
+// then with one in 32 (see recvOne in recv_linux.go). The count only
+// grows (modulo 2^32), so the latest one reported covers every drop
+// before it.
 type Message struct {
 	Buf   []byte
 	N     int
@@ -80,7 +85,10 @@ func NewReader(u *Conn, n, bufSize int) *Reader {
 }
 
 // SetConn makes r read from u from now on.
-func (r *Reader) SetConn(u *Conn) { r.conn = u }
+func (r *Reader) SetConn(u *Conn) {
+	r.conn = u
+	r.sys.reset()
+}
 
 // Read blocks until at least one datagram is available (or the read
 // deadline passes, or the socket is closed) and fills Msgs[:n].

@@ -25,6 +25,7 @@ type readerSys struct {
 	oob     []byte                // control buffers: oobLen bytes per slot (GRO, drop count)
 	oobLen  int
 	gro     bool
+	plain   int // one slot, control buffers: reads left before the next with recvmsg (recvOne)
 	n       int
 	errno   syscall.Errno
 }
@@ -59,7 +60,7 @@ func (s *readerSys) recvmmsg(fd uintptr) bool {
 		if s.oob == nil {
 			return s.recvfrom(fd)
 		}
-		return s.recvmsg(fd)
+		return s.recvOne(fd)
 	}
 	syscall6 := unix.RawSyscall6
 	if s.gro {
@@ -91,11 +92,42 @@ func (s *readerSys) recvfrom(fd uintptr) bool {
 	}
 	h := &s.hdrs[0]
 	h.Len, h.Hdr.Namelen, h.Hdr.Flags = uint32(n), s.namelen, 0
+	h.Hdr.SetControllen(0) // no control messages (the drop count)
 	if uint64(n) > iov.Len {
 		h.Len, h.Hdr.Flags = uint32(iov.Len), unix.MSG_TRUNC
 	}
 	s.n, s.errno = 1, 0
 	return true
+}
+
+// ctlEvery is how often a one-slot Reader that counts drops reads with
+// recvmsg while the socket holds datagrams (recvOne).
+const ctlEvery = 32
+
+// recvOne is recvmmsg for a one-slot Reader with control buffers (the
+// drop count). recvmsg(2), which takes control messages, costs more than
+// recvfrom(2), which cannot: some 170 ns more a datagram (15 %) measured
+// here. Since the drop count is cumulative, a sample of the datagrams
+// suffices: recvOne reads with recvmsg the first datagram after the
+// socket was found empty (or the Reader given another socket), then one
+// in ctlEvery, and with recvfrom the others, whose Message.Drops is
+// then 0. Drops thus show with the first datagram after a wait, or up to
+// ctlEvery datagrams late while the socket never empties.
+func (s *readerSys) recvOne(fd uintptr) bool {
+	if s.plain > 0 {
+		ok := s.recvfrom(fd)
+		if !ok {
+			s.plain = 0 // found empty
+		} else if s.n == 1 {
+			s.plain--
+		}
+		return ok
+	}
+	ok := s.recvmsg(fd)
+	if ok && s.n == 1 {
+		s.plain = ctlEvery - 1
+	}
+	return ok
 }
 
 // recvmsg is recvmmsg for a one-slot Reader that takes control messages
@@ -207,6 +239,9 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPor
 	}
 	return netip.AddrPort{}
 }
+
+// reset forgets what the reader knew of its socket.
+func (s *readerSys) reset() { s.plain = 0 }
 
 func (s *readerSys) enableGRO(r *Reader) error {
 	s.gro = true

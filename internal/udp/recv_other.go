@@ -12,6 +12,8 @@ type readerSys struct{}
 
 func (s *readerSys) init(*Reader) {}
 
+func (s *readerSys) reset() {}
+
 // read reads one datagram: batch receive is implemented on Linux only.
 // Reading without waiting polls with an expired deadline.
 func (s *readerSys) read(r *Reader, wait bool) (int, error) {
