@@ -3,12 +3,14 @@
 // demultiplexes every datagram that arrives on them by its first byte
 // (RFC 7983 / RFC 9443):
 //
-//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket);
+//   - RTP and RTCP whose header fits go to the VMP[rx]'s own bounded
+//     queue (GetPacket);
 //   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
 //   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
 //   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
-//     datagrams, and RTP/RTCP on the wrong port — is dropped and counted
-//     (Stats).
+//     datagrams, RTP/RTCP on the wrong port and RTP/RTCP whose header runs
+//     past the datagram — is dropped and counted (Stats), as are the
+//     datagrams the kernel dropped (Stats.KernelDrops, Linux).
 //
 // Each socket has one reader at a time, chosen at Config. By default the
 // port's receive goroutine reads it, in batches (recvmmsg on Linux), and
