@@ -321,3 +321,24 @@ func refValidRTCP(p []byte) bool {
 	}
 	return true
 }
+
+// BenchmarkValid: the check on a typical RTP packet (one-byte header
+// extension, 1200 bytes) and on a compound RTCP packet (SR, SDES, BYE).
+func BenchmarkValid(b *testing.B) {
+	rtp := rtpHdr(0x90, cat(ext(2), make([]byte, 1180))...)
+	rtcp := cat(rtcpPkt(0x80, 200, 6, make([]byte, 24)), rtcpPkt(0x81, 202, 2, make([]byte, 8)), rtcpPkt(0x81, 203, 1, make([]byte, 4)))
+	b.Run("RTP", func(b *testing.B) {
+		for b.Loop() {
+			if !valid(ClassRTP, rtp) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("RTCP", func(b *testing.B) {
+		for b.Loop() {
+			if !valid(ClassRTCP, rtcp) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+}
