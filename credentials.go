@@ -79,9 +79,11 @@ var (
 	ErrCredentialInvalid = core.ErrCredentialInvalid
 )
 
-// AddCredential adds c to the module's pool (credman_add). The pool keeps a
-// copy of the Credential struct; the key and certificate slices are shared,
-// so do not modify them afterwards.
+// AddCredential adds c to the module's pool (credman_add). The pool keeps
+// its own copy of the secrets — the PSK key and identity, the ECDSA
+// private key — and zeroes it in RemoveCredential and Module.Close; the
+// caller may zero its own at once. The certificate chain and peer public
+// keys are shared.
 func (m *Module) AddCredential(c Credential) error {
 	if m == nil || m.c == nil {
 		return ErrNilModule
@@ -98,7 +100,8 @@ func (m *Module) RemoveCredential(tag CredTag, typ CredType) error {
 	return m.c.Creds.Remove(core.CredTag(tag), core.CredType(typ))
 }
 
-// GetCredential returns the credential of that tag and type (credman_get).
+// GetCredential returns the credential of that tag and type (credman_get),
+// with copies of its secrets.
 func (m *Module) GetCredential(tag CredTag, typ CredType) (Credential, error) {
 	if m == nil || m.c == nil {
 		return Credential{}, ErrNilModule

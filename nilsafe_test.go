@@ -13,6 +13,7 @@ import (
 	"github.com/mediaport/mediaport/dtlsrx"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/event"
+	"github.com/mediaport/mediaport/srtp"
 	"github.com/mediaport/mediaport/stun"
 	"github.com/mediaport/mediaport/turn"
 	"github.com/mediaport/mediaport/vmprx"
@@ -32,6 +33,7 @@ var handles = []any{
 	(*stun.TxData)(nil),
 	(*stun.UDPTransport)(nil),
 	(*association.Association)(nil),
+	(*srtp.Session)(nil),
 	(*event.Event)(nil),
 	(*event.Queue)(nil),
 	(*event.Source)(nil),

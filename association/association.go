@@ -7,7 +7,9 @@
 // (before any data) and then delivers decrypted application data through
 // GetPacket; the DTLS[tx] has capacity only once the handshake has completed
 // and SendPacket encrypts. A failed handshake or a fatal alert stops the
-// DTLS[rx], whose Err then returns the error; a close_notify from the peer
+// DTLS[rx] at once, whose Err then returns the error with its cause
+// (ErrFingerprint, ErrNoSRTPProfile, … and an *AlertError for the alert
+// sent or received); a close_notify from the peer
 // stops it cleanly; Stop of either endpoint (or Close) sends close_notify.
 //
 //	mod.AddCredential(mediaport.Credential{Tag: 10, Type: mediaport.CredECDSA, ECDSA: ...})
@@ -97,6 +99,8 @@ type Stats struct {
 	Malformed uint64 // dropped: not a sequence of whole DTLS records
 	Rejected  uint64 // dropped after the handshake: an unauthenticated alert or data in epoch 0, or a later epoch
 	Overrun   uint64 // dropped: the DTLS stack's queue was full
+
+	Moves uint64 // the peer moved to the ICE pair nominated on the port (see vmprx.AttachSTUN)
 }
 
 // Association is a terminated DTLS association over a DTLS[rx]/DTLS[tx]
@@ -122,7 +126,7 @@ type Association struct {
 	// sessions is the state of the read sessions (see mayRead).
 	sessions atomic.Uint32
 	// The small fields sit together, after sessions and after once, so
-	// that the struct has no padding (240 bytes).
+	// that the struct has no padding (248 bytes).
 	closing atomic.Bool // set under mu by Close
 	ready   atomic.Bool
 	// unread is set when pion may hold something for Read that no read
@@ -151,6 +155,7 @@ type Association struct {
 	certFirst, pskOnly bool
 
 	records, foreign, malformed, rejected atomic.Uint64
+	moves                                 atomic.Uint64 // the peer followed the ICE pair (peer.go)
 }
 
 // Bind binds rx and tx into one association and starts the handshake with
@@ -174,10 +179,8 @@ func Bind(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg Config) (*Association, error
 	if len(cfg.PSKHint) > MaxPSKHint {
 		return nil, fmt.Errorf("association: %w: PSK hint of %d bytes (max %d)", mediaport.ErrInvalidArgument, len(cfg.PSKHint), MaxPSKHint)
 	}
-	for _, fp := range cfg.PeerFingerprints {
-		if _, err := parseFingerprint(fp); err != nil {
-			return nil, err
-		}
+	if _, err := parseFingerprints(cfg.PeerFingerprints); err != nil {
+		return nil, err
 	}
 	for _, p := range cfg.SRTPProfiles {
 		if _, _, ok := p.keySalt(); !ok {
@@ -374,5 +377,5 @@ func (a *Association) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
-		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops()}
+		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops(), Moves: a.moves.Load()}
 }

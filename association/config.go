@@ -110,12 +110,27 @@ type Config struct {
 	// in the presenting credential's PeerPublicKeys (the RIOT
 	// sock_dtls_verify_public_key module); ECDSA suites only.
 	VerifyPeerKey bool
-	// PeerFingerprints, when set, accepts a peer only if the SHA-256
-	// fingerprint of its certificate, in SDP a=fingerprint form
-	// ("sha-256 AB:CD:…"), is one of them.
+	// PeerFingerprints, when set, accepts a peer only if its certificate
+	// matches one of these SDP a=fingerprint lines (RFC 8122 §5:
+	// "sha-256 AB:CD:…", optionally prefixed "a=fingerprint:"). The hash
+	// may be sha-1, sha-224, sha-256, sha-384 or sha-512, its name and
+	// the hex digits in either case. Lines naming another hash are
+	// ignored; Bind fails with ErrNoUsableFingerprint if all do, and with
+	// mediaport.ErrInvalidArgument on a malformed line. A mismatch fails
+	// the handshake at once (ErrFingerprint, bad_certificate sent).
 	PeerFingerprints []string
 	// SRTPProfiles offered (client) or accepted (server), in order of
-	// preference; empty negotiates no DTLS-SRTP.
+	// preference (the server's order wins). With profiles, a peer that
+	// shares none fails the handshake with ErrNoSRTPProfile; a client
+	// that offers no use_srtp to a server with profiles negotiates none.
+	// Empty: a client offers no DTLS-SRTP, and a server negotiates none
+	// unless the client offers use_srtp, as WebRTC peers do even for data
+	// channels only; it then answers with the first of AEAD_AES_128_GCM,
+	// AEAD_AES_256_GCM, AES128_CM_HMAC_SHA1_80, AES128_CM_HMAC_SHA1_32
+	// that the client offered (Info and SRTPKeys report it) rather than
+	// fail, because pion/dtls's server cannot leave use_srtp out of its
+	// answer (RFC 5764 §4.1.1) and pion's client aborts when it is left
+	// out.
 	SRTPProfiles []SRTPProfile
 	// MTU bounds the datagrams the association sends (default 1200).
 	MTU int
@@ -128,6 +143,10 @@ type Config struct {
 	// module's QueueLen).
 	QueueLen int
 }
+
+// answerProfiles are what a server with no SRTPProfiles answers a
+// use_srtp offer with, in order of preference.
+var answerProfiles = []SRTPProfile{SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM, SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32}
 
 func pionProfiles(ps []SRTPProfile) []dtls.SRTPProtectionProfile {
 	out := make([]dtls.SRTPProtectionProfile, 0, len(ps))

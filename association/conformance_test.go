@@ -137,9 +137,9 @@ func (s *side) waitFailed(t testing.TB, who string, limit time.Duration) error {
 // TestPSKIdentityExact (RIOT 5): the server looks the client's PSK
 // identity up exactly. A client offering the right key under a wrong
 // identity — another name, a prefix, an extension, one byte different,
-// another case — fails the handshake on both sides (the client at once,
-// on the server's alert; the server at its handshake timeout, as it keeps
-// listening); the exact identity succeeds.
+// another case — fails the handshake on both sides at once (the server with
+// ErrNoCredential, sending a fatal alert; the client on that alert); the
+// exact identity succeeds.
 func TestPSKIdentityExact(t *testing.T) {
 	const key = "0123456789abcdef"
 	for _, tc := range []struct {
@@ -155,10 +155,8 @@ func TestPSKIdentityExact(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			// The module's clock moves only when the test says: a failure
-			// before that is not a timeout.
-			clk := clock.NewFake(time.Unix(1000, 0))
-			mod := openModuleClock(t, clk)
+			// The module's clock never moves: a failure is not a timeout.
+			mod := openModuleClock(t, clock.NewFake(time.Unix(1000, 0)))
 			addPSK(t, mod, 1, "alice", key, "")
 			addPSK(t, mod, 2, tc.identity, key, "") // the client's: the same key
 			srv, cli := newSide(t, mod), newSide(t, mod)
@@ -174,14 +172,14 @@ func TestPSKIdentityExact(t *testing.T) {
 				cli.sendTo(t, srv, "exact")
 				return
 			}
+			var al *association.AlertError
 			cerr := cli.waitFailed(t, "client", testutil.Patience)
-			if errors.Is(cerr, association.ErrHandshakeTimeout) {
-				t.Fatalf("client failed with %v: want the server's alert, before any timeout", cerr)
+			if !errors.As(cerr, &al) || !al.Received || !al.Fatal {
+				t.Fatalf("client failed with %v: want the server's fatal alert", cerr)
 			}
-			clk.Advance(timeout) // a failing server fails only at its timeout
 			serr := srv.waitFailed(t, "server", testutil.Patience)
-			if !errors.Is(serr, association.ErrHandshakeTimeout) {
-				t.Fatalf("server: %v, want the handshake timeout (no client ever authenticated)", serr)
+			if !errors.Is(serr, association.ErrNoCredential) || !errors.As(serr, &al) || al.Received {
+				t.Fatalf("server: %v, want ErrNoCredential with the alert it sent", serr)
 			}
 		})
 	}
@@ -453,16 +451,13 @@ func TestMixedCredentialClient(t *testing.T) {
 // TestPeerKeyVerification (RIOT 6): with public-key verification on, the
 // peer's key is checked against the list of the credential presented —
 // the one the selection callback chose. The server's tag 8 accepts the
-// client's key, tag 9 does not: choosing 9 fails the handshake (the server
-// sends bad_certificate; the client fails at once on it, the server at its
-// timeout), choosing 8 succeeds. With verification off any key is
+// client's key, tag 9 does not: choosing 9 fails the handshake on both
+// sides at once (the server with ErrPeerKey, sending bad_certificate; the
+// client on that alert), choosing 8 succeeds. With verification off any key is
 // accepted.
 func TestPeerKeyVerification(t *testing.T) {
-	// The module's clock moves only when a failing server is to time out
-	// (by less than the others' timeout): a failure before is not a
-	// timeout.
-	clk := clock.NewFake(time.Unix(1000, 0))
-	mod := openModuleClock(t, clk)
+	// The module's clock never moves: a failure is not a timeout.
+	mod := openModuleClock(t, clock.NewFake(time.Unix(1000, 0)))
 	c, s8, s9, stranger := newCert(t), testutil.SelfSignedCert(t, "s8"), testutil.SelfSignedCert(t, "s9"), testutil.SelfSignedCert(t, "x")
 	addECDSA(t, mod, 1, mediaport.ECDSA{Certificate: c.TLS})
 	addECDSA(t, mod, 8, mediaport.ECDSA{Certificate: s8.TLS, PeerPublicKeys: []crypto.PublicKey{leafKey(t, c)}})
@@ -481,25 +476,25 @@ func TestPeerKeyVerification(t *testing.T) {
 			t.Parallel()
 			cli, srv := newSide(t, mod), newSide(t, mod)
 			sn := newSniffer(t, cli.port, srv.port)
-			srvTimeout := time.Second // a failing server fails only at its timeout
-			if tc.ok {
-				srvTimeout = time.Hour
-			}
 			srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{9, 8}, VerifyPeerKey: tc.verify,
 				PeerFingerprints:  []string{association.Fingerprint(c.TLS.Certificate[0])}, // a client certificate is asked for either way
-				SelectCertificate: func([]mediaport.CredTag) mediaport.CredTag { return tc.tag }, HandshakeTimeout: srvTimeout})
+				SelectCertificate: func([]mediaport.CredTag) mediaport.CredTag { return tc.tag }, HandshakeTimeout: time.Hour})
 			cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, HandshakeTimeout: time.Hour})
 			if tc.ok {
 				waitEstablished(t, cli, srv)
 				cli.sendTo(t, srv, "accepted")
 				return
 			}
-			if cerr := cli.waitFailed(t, "client", testutil.Patience); errors.Is(cerr, association.ErrHandshakeTimeout) {
-				t.Fatalf("client failed with %v: want at once, on the server's alert", cerr)
+			var al *association.AlertError
+			if cerr := cli.waitFailed(t, "client", testutil.Patience); !errors.As(cerr, &al) || !al.Received || al.Description != association.AlertBadCertificate {
+				t.Fatalf("client failed with %v: want the server's bad_certificate alert", cerr)
 			}
-			clk.Advance(srvTimeout)
-			if serr := srv.waitFailed(t, "server", testutil.Patience); !errors.Is(serr, association.ErrHandshakeTimeout) {
-				t.Fatalf("server: %v", serr)
+			serr := srv.waitFailed(t, "server", testutil.Patience)
+			if !errors.Is(serr, association.ErrPeerKey) || !errors.As(serr, &al) || al.Received || al.Description != association.AlertBadCertificate {
+				t.Fatalf("server: %v, want ErrPeerKey with bad_certificate sent", serr)
+			}
+			if rerr := srv.rx.Err(); !errors.Is(rerr, association.ErrPeerKey) {
+				t.Fatalf("server DTLS[rx] Err %v, want ErrPeerKey", rerr)
 			}
 			if !sn.waitAlert(false, func(al [2]byte) bool { return al == [2]byte{alertFatal, alertBadCertificate} }, testutil.Patience) {
 				t.Fatalf("server alerts %v: want a fatal bad_certificate", sn.alerts(false))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,14 +14,22 @@ import (
 	"github.com/mediaport/mediaport/internal/credpool"
 )
 
-// handshake runs handshake attempts until one completes, the timeout
-// passes or the association is closed. A client makes another attempt only
-// when the server's PSK hint chose a credential other than the one it
-// announced, or when, holding PSK and ECDSA credentials, its attempt with
-// the certificate suites failed other than by its own check of the peer
-// (then it offers the PSK suites); a server starts over after a failed
-// attempt (the client may retry), like a listening socket, and fails only
-// at the timeout, when ctx ends.
+// handshake runs handshake attempts until one completes, one fails, the
+// timeout passes or the association is closed. A failed attempt ends the
+// handshake at once with its cause (handshakeFailure), except where a
+// mediaport peer recovers by trying again, which is then waited for:
+//
+//   - a client whose server's PSK hint chose a credential other than the
+//     one it announced tries once more with it; a server that sent a hint
+//     waits once for that retry after the client's internal_error alert;
+//   - a client holding PSK and ECDSA credentials whose attempt with the
+//     certificate suites failed other than by its own check of the peer
+//     (fingerprint, public key, SRTP profile) offers the PSK suites; a
+//     server holding a PSK credential waits once for that retry after
+//     finding no common cipher suite.
+//
+// A server waiting for a retry that never comes fails at the timeout,
+// with the cause of its last attempt.
 //
 // The timeout runs on the module's clock (Bind starts it); pion's
 // retransmissions of its flights (FlightInterval) run on its own timers,
@@ -38,9 +45,10 @@ func (a *Association) handshake(ctx context.Context) error {
 			return fmt.Errorf("%w after %v: no ClientHello", ErrHandshakeTimeout, a.cfg.HandshakeTimeout)
 		}
 	}
-	pskRetried := false
+	var pskRetried, hintRetried, suiteRetried bool
+	var last error // the cause of the last failed attempt
 	for {
-		c, err := a.newConn()
+		c, w, err := a.newConn()
 		if err != nil {
 			return err
 		}
@@ -48,30 +56,56 @@ func (a *Association) handshake(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		if a.closing.Load() {
+			c.Close()
+			return ErrClosed
+		}
+		var fail error // why the attempt failed, unless the timeout ended it
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			fail = handshakeFailure(err, &w.sent) // before Close, which may send an alert of its own
+		}
 		c.Close()
+		if ctx.Err() != nil {
+			switch {
+			case fail != nil:
+				last = fail
+			case last == nil:
+				last = err
+			}
+			return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, a.cfg.HandshakeTimeout, last)
+		}
+		if fail == nil {
+			fail = handshakeFailure(err, &w.sent)
+		}
+		retry := false
 		a.mu.Lock()
-		closing := a.closing.Load()
-		retry := !closing && ctx.Err() == nil
 		if a.role == Client {
 			switch {
-			case a.certFirst && !a.pskOnly && !errors.Is(err, ErrFingerprint) && !errors.Is(err, ErrPeerKey):
+			case a.certFirst && !a.pskOnly && !errors.Is(fail, ErrFingerprint) && !errors.Is(fail, ErrPeerKey) && !errors.Is(fail, ErrNoSRTPProfile):
 				a.pskOnly = true // the certificate suites failed (not our check of the peer): the PSK suites
+				retry = true
 			case a.pskTag != mediaport.TagEmpty && !pskRetried:
 				pskRetried = true // the hint chose another PSK
-			default:
-				retry = false
+				retry = true
+			}
+		} else {
+			hasPSK := len(credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)) > 0
+			var al *AlertError
+			switch {
+			case hasPSK && errors.Is(fail, ErrNoCipherSuite) && !suiteRetried:
+				suiteRetried = true // a mixed client offers the PSK suites next
+				retry = true
+			case hasPSK && a.cfg.PSKHint != "" && !hintRetried && errors.As(fail, &al) && al.Received && al.Description == AlertInternalError:
+				hintRetried = true // the client's PSK choice changed with our hint
+				retry = true
 			}
 		}
 		a.mu.Unlock()
-		switch {
-		case closing:
-			return ErrClosed
-		case ctx.Err() != nil:
-			return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, a.cfg.HandshakeTimeout, err)
-		case !retry:
-			return err
+		if !retry {
+			return fail
 		}
-		a.mod.Log.Debug("association handshake attempt failed", "peer", a.Peer(), "role", a.role, "err", err)
+		last = fail
+		a.mod.Log.Debug("association handshake attempt failed, waiting for a retry", "peer", a.Peer(), "role", a.role, "err", fail)
 		a.raw.Reset()
 		a.dropEarly() // keyed for the failed attempt
 	}
@@ -79,34 +113,34 @@ func (a *Association) handshake(ctx context.Context) error {
 
 // newConn creates the pion/dtls Conn of one handshake attempt over a fresh
 // PacketConn (pion closes it when the attempt fails).
-func (a *Association) newConn() (*dtls.Conn, error) {
+func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closing.Load() {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &packetConn{a: a}
+	pc := &watchedConn{packetConn: &packetConn{a: a}}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {
 		opts, oerr := a.clientOptions()
 		if oerr != nil {
-			return nil, oerr
+			return nil, nil, oerr
 		}
 		c, err = dtls.ClientWithOptions(pc, raddr, opts...)
 	} else {
 		opts, oerr := a.serverOptions()
 		if oerr != nil {
-			return nil, oerr
+			return nil, nil, oerr
 		}
 		c, err = dtls.ServerWithOptions(pc, raddr, opts...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("association: %w", err)
+		return nil, nil, fmt.Errorf("association: %w", err)
 	}
 	a.conn = c
-	return c, nil
+	return c, pc, nil
 }
 
 // verifyPeer is pion's VerifyPeerCertificate hook: fingerprints, then the
@@ -118,7 +152,8 @@ func (a *Association) verifyPeer(cred *mediaport.Credential) func([][]byte, [][]
 	}
 	// pion may call the hook after the handshake's end, which frees
 	// a.cfg: it keeps what it needs.
-	fingerprints, verifyKey := a.cfg.PeerFingerprints, a.cfg.VerifyPeerKey
+	fingerprints, _ := parseFingerprints(a.cfg.PeerFingerprints) // Bind checked them
+	verifyKey := a.cfg.VerifyPeerKey
 	if len(fingerprints) == 0 && !verifyKey {
 		return nil // nothing to check: any certificate, or none, will do
 	}
@@ -129,17 +164,8 @@ func (a *Association) verifyPeer(cred *mediaport.Credential) func([][]byte, [][]
 			}
 			return nil
 		}
-		if len(fingerprints) > 0 {
-			got := sha256.Sum256(raw[0])
-			match := false
-			for _, fp := range fingerprints {
-				if want, _ := parseFingerprint(fp); string(want) == string(got[:]) {
-					match = true
-				}
-			}
-			if !match {
-				return ErrFingerprint
-			}
+		if len(fingerprints) > 0 && !matchFingerprint(raw[0], fingerprints) {
+			return ErrFingerprint
 		}
 		if verifyKey {
 			cert, err := x509.ParseCertificate(raw[0])
@@ -220,8 +246,16 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
 		dtls.WithLoggerFactory(pionLog{a.mod.Log}),
 	}
-	if len(a.cfg.SRTPProfiles) > 0 {
+	switch {
+	case len(a.cfg.SRTPProfiles) > 0:
 		opts = append(opts, dtls.WithSRTPProtectionProfiles(pionProfiles(a.cfg.SRTPProfiles)...))
+	case a.role == Server:
+		// A server with no profiles still answers a use_srtp offer (WebRTC
+		// peers send one even for data channels only): pion's server
+		// aborts with insufficient_security when it shares no profile
+		// with the client, and cannot leave use_srtp out of its
+		// ServerHello instead. See Config.SRTPProfiles.
+		opts = append(opts, dtls.WithSRTPProtectionProfiles(pionProfiles(answerProfiles)...))
 	}
 	if a.cfg.FlightInterval > 0 {
 		opts = append(opts, dtls.WithFlightInterval(a.cfg.FlightInterval))

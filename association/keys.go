@@ -1,11 +1,8 @@
 package association
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/pion/dtls/v3"
 
@@ -114,55 +111,28 @@ func (a *Association) SRTPKeys() (SRTPKeys, error) {
 	return keys, nil
 }
 
-// VerifyPeerFingerprint checks the peer's certificate against a fingerprint
-// from SDP (a=fingerprint:sha-256 AB:CD:…, with or without the
-// "a=fingerprint:" prefix).
+// VerifyPeerFingerprint checks the peer's certificate against one SDP
+// a=fingerprint line of any hash Config.PeerFingerprints accepts
+// ("sha-256 AB:CD:…", with or without the "a=fingerprint:" prefix); an
+// unknown hash or a malformed line is an error matching
+// mediaport.ErrInvalidArgument, a mismatch ErrFingerprint.
 func (a *Association) VerifyPeerFingerprint(fp string) error {
 	info, err := a.Info()
 	if err != nil {
 		return err
 	}
-	want, err := parseFingerprint(fp)
+	want, known, err := parseFingerprint(fp)
 	if err != nil {
 		return err
+	}
+	if !known {
+		return fmt.Errorf("%w: %q", ErrNoUsableFingerprint, fp)
 	}
 	if info.PeerCertificate == nil {
 		return fmt.Errorf("%w: the peer presented no certificate", ErrFingerprint)
 	}
-	if got := sha256.Sum256(info.PeerCertificate.Raw); string(got[:]) != string(want) {
+	if !matchFingerprint(info.PeerCertificate.Raw, []fingerprint{want}) {
 		return ErrFingerprint
 	}
 	return nil
-}
-
-// Fingerprint returns the SHA-256 fingerprint of a DER certificate in SDP
-// a=fingerprint form: "sha-256 " and the upper-case hex bytes joined by
-// colons.
-func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	var b strings.Builder
-	b.WriteString("sha-256 ")
-	for i, x := range sum {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(strings.ToUpper(hex.EncodeToString([]byte{x})))
-	}
-	return b.String()
-}
-
-// parseFingerprint parses "sha-256 AB:CD:…" (optionally prefixed
-// "a=fingerprint:", case-insensitive) into the 32 digest bytes.
-func parseFingerprint(fp string) ([]byte, error) {
-	s := strings.TrimSpace(fp)
-	s = strings.TrimPrefix(s, "a=fingerprint:")
-	alg, hexs, ok := strings.Cut(s, " ")
-	if !ok || !strings.EqualFold(alg, "sha-256") {
-		return nil, fmt.Errorf("association: %w: fingerprint %q: want \"sha-256 AB:CD:…\"", mediaport.ErrInvalidArgument, fp)
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(hexs), ":", ""))
-	if err != nil || len(b) != sha256.Size {
-		return nil, fmt.Errorf("association: %w: fingerprint %q", mediaport.ErrInvalidArgument, fp)
-	}
-	return b, nil
 }

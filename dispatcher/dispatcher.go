@@ -108,6 +108,7 @@ type Dispatcher struct {
 	ctl    []byte // on a shared socket, the TOS control message of each datagram
 	dst    netip.AddrPort
 	batch  *udp.Batch
+	srtp   atomic.Pointer[srtpTx] // ConfigSRTP; nil: sent as they are
 
 	mu     sync.Mutex
 	unhook func() // cancels the shared socket's OnClose
@@ -251,13 +252,21 @@ func (d *Dispatcher) Destination() (netip.AddrPort, error) {
 	return d.dst, nil
 }
 
-// Send sends one datagram, with the dispatcher's TOS. It does not
-// allocate. After Stop it returns an error matching ErrStopped, after
-// Destroy one matching ErrDestroyed; once the VMP[rx] whose socket it
-// shares has stopped, one matching ErrSourceClosed (and ErrStopped).
+// Send sends one datagram, with the dispatcher's TOS (protected with SRTP
+// after ConfigSRTP). It does not allocate. After Stop it returns an error
+// matching ErrStopped, after Destroy one matching ErrDestroyed; once the
+// VMP[rx] whose socket it shares has stopped, one matching ErrSourceClosed
+// (and ErrStopped).
 func (d *Dispatcher) Send(p []byte) error {
 	if err := d.check(); err != nil {
 		return err
+	}
+	if t := d.srtp.Load(); t != nil {
+		var err error
+		if p, err = t.protect(p); err != nil {
+			return err
+		}
+		defer t.mu.Unlock()
 	}
 	return d.write(p)
 }
@@ -275,11 +284,19 @@ func (d *Dispatcher) write(p []byte) error {
 // SendBatch sends the datagrams of pkts in order, up to the module's Batch
 // size per sendmmsg system call, with UDP segmentation offload where the
 // kernel has it, each with the dispatcher's TOS. It returns how many were
-// sent; on error the rest were not. In steady use it does not allocate.
-// Its errors are Send's.
+// sent; on error the rest were not. After ConfigSRTP each is protected
+// first; one that cannot be fails the call before any is sent. In steady
+// use it does not allocate. Its errors are Send's.
 func (d *Dispatcher) SendBatch(pkts [][]byte) (int, error) {
 	if err := d.check(); err != nil {
 		return 0, err
+	}
+	if t := d.srtp.Load(); t != nil {
+		var err error
+		if pkts, err = t.protectBatch(pkts); err != nil {
+			return 0, err
+		}
+		defer t.mu.Unlock()
 	}
 	return d.writeBatch(pkts)
 }

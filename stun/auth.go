@@ -1,6 +1,7 @@
 package stun
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/pion/stun/v3"
@@ -55,20 +56,25 @@ type Credential struct {
 
 // SetCredential sets the session's credential (pj_stun_session_set_credential):
 // from then on requests carry the credential and incoming requests are
-// authenticated. A nil cred (or AuthNone) disables authentication.
+// authenticated. A nil cred (or AuthNone) disables authentication. The
+// session keeps a copy of Password, which it zeroes when the credential is
+// replaced and when the session is destroyed; what the callbacks return
+// stays the caller's.
 func (s *Session) SetCredential(typ AuthType, cred *Credential) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.lock.Unlock()
-	if cred == nil || typ == AuthNone {
-		s.authType, s.cred = AuthNone, nil
-		return nil
-	}
-	if typ != AuthShortTerm && typ != AuthLongTerm {
+	if typ != AuthNone && typ != AuthShortTerm && typ != AuthLongTerm {
 		return fmt.Errorf("stun: %w: auth type %d", mediaport.ErrInvalidArgument, typ)
 	}
+	s.wipeCredLocked()
+	if cred == nil || typ == AuthNone {
+		s.authType = AuthNone
+		return nil
+	}
 	c := *cred
+	c.Password = bytes.Clone(cred.Password) // zeroed when replaced or destroyed
 	s.authType, s.cred = typ, &c
 	s.realm, s.nonce = "", ""
 	return nil
@@ -103,7 +109,9 @@ func (s *Session) clientCred() (username string, key []byte, ok bool, err error)
 		}
 	}
 	if s.authType == AuthShortTerm || s.cred.Hashed {
-		return username, password, true, nil
+		// A copy: the session's is zeroed when the credential changes,
+		// and the request's response is checked with this one.
+		return username, bytes.Clone(password), true, nil
 	}
 	return username, LongTermKey(username, s.realm, string(password)), true, nil
 }

@@ -3,6 +3,7 @@ package stun
 import (
 	"crypto/md5"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/binary"
 	"hash"
 	"hash/crc32"
@@ -108,8 +109,9 @@ func attrOffset(raw []byte, t stun.AttrType) int {
 	return -1
 }
 
-// checkIntegrity verifies MESSAGE-INTEGRITY with key. It rewrites the
-// length field of raw while it computes, then restores it.
+// checkIntegrity verifies MESSAGE-INTEGRITY with key, comparing the HMACs
+// in constant time. It rewrites the length field of raw while it
+// computes, then restores it.
 func checkIntegrity(raw []byte, key []byte) bool {
 	off := attrOffset(raw, stun.AttrMessageIntegrity)
 	if off < 0 || off+miAttrSize > len(raw) || binary.BigEndian.Uint16(raw[off+2:]) != sha1.Size {
@@ -120,11 +122,7 @@ func checkIntegrity(raw []byte, key []byte) bool {
 	var sum [sha1.Size]byte
 	hmacSHA1(key, raw[:off], &sum)
 	binary.BigEndian.PutUint16(raw[2:4], saved)
-	var diff byte
-	for i, b := range raw[off+4 : off+miAttrSize] {
-		diff |= b ^ sum[i]
-	}
-	return diff == 0
+	return subtle.ConstantTimeCompare(raw[off+4:off+miAttrSize], sum[:]) == 1
 }
 
 // checkFingerprint verifies FINGERPRINT, which must be the last attribute.

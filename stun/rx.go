@@ -20,7 +20,23 @@ import (
 // unknown comprehension-required attributes), authenticated when a
 // credential is set (401, 438, 400), and given to OnRxRequest (400 without
 // one). Responses complete their transaction; unmatched ones are dropped.
-// Invalid responses and indications are dropped.
+// Invalid responses and indications are dropped. Refusing a packet
+// allocates nothing.
+//
+// Amplification. The error answers the session generates (400, 401, 420,
+// 438) go to a source nobody has authenticated, which may be spoofed. RFC
+// 5389 §10.1.2 and RFC 8489 §9.1.3 ask a short-term server for 400 to a
+// request without MESSAGE-INTEGRITY and 401 to a bad USERNAME or HMAC, and
+// RFC 8445 §7.3 applies them to ICE checks; those answers are often larger
+// than the request (400 to a bare 20-byte header: 48 bytes; a long-term
+// 401 with REALM and NONCE: 4×). So such an answer is sent at once only
+// when it is no larger than its request; a larger one takes a token from a
+// bucket on the session's clock — the module's, shared by every session
+// made with ModuleConfig (core.AnswerBurst at once, core.AnswerRate a
+// second), else the session's own — and without a token it is not sent
+// and counted in Stats.Suppressed. A peer that retransmits gets its answer
+// once the flood has passed; an attacker gets at most the bucket's rate of
+// answers larger than what it sent.
 func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.AddrPort) (n int, err error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -40,6 +56,11 @@ func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.A
 	defer s.rxPool.Put(rb)
 	m := rb.msg
 	m.Raw = append(m.Raw[:0], pkt[:n]...)
+	// Attributes that overrun the message are found here, before pion's
+	// decoder, whose errors are formatted (allocated) for each packet.
+	if !attrsFit(m.Raw) {
+		return n, s.malformedLocked(rb, token, src)
+	}
 	// An RFC 3489 header carries no magic cookie, which pion's decoder
 	// refuses: decode with the cookie, then put the real field back, so
 	// that it takes part in matching (docs/conformance.md, pjnath 4) and the HMAC.
@@ -50,18 +71,14 @@ func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.A
 	err = m.Decode()
 	binary.BigEndian.PutUint32(m.Raw[4:8], magic)
 	if err != nil {
-		// A request whose header decodes gets 400; anything else is dropped.
-		if n >= headerSize && isRequestType(pkt) {
-			return n, s.rejectRaw(pkt[:n], 400, token, src)
-		}
-		return n, fmt.Errorf("%w: %v", ErrInvalidMessage, err)
+		return n, s.malformedLocked(rb, token, src)
 	}
 	switch m.Type.Class {
 	case stun.ClassRequest:
 		return n, s.rxRequestLocked(rb, opts, token, src, magic)
 	case stun.ClassIndication:
 		if _, bad := validate(m, opts&NoFingerprintCheck == 0, rb.unknown); bad {
-			return n, ErrInvalidMessage
+			return n, errBadAttrs
 		}
 		s.logMsg(LogRxInd, "rx indication", m, src)
 		if s.cb.OnRxIndication == nil {
@@ -77,32 +94,62 @@ func (s *Session) OnRxPkt(pkt []byte, opts DecodeOptions, token any, src netip.A
 	}
 }
 
+// Why OnRxPkt refused a packet; each matches ErrInvalidMessage. They are
+// made once: refusing a packet allocates nothing.
+var (
+	errShort      = fmt.Errorf("%w: shorter than a STUN header", ErrInvalidMessage)
+	errNotSTUN    = fmt.Errorf("%w: not STUN (first bits)", ErrInvalidMessage)
+	errAlign      = fmt.Errorf("%w: length not a multiple of 4", ErrInvalidMessage)
+	errLength     = fmt.Errorf("%w: length field does not match the datagram", ErrInvalidMessage)
+	errNoCookie   = fmt.Errorf("%w: no magic cookie", ErrInvalidMessage)
+	errMalformed  = fmt.Errorf("%w: attributes overrun the message", ErrInvalidMessage)
+	errBadAttrs   = fmt.Errorf("%w: attributes out of order or bad FINGERPRINT", ErrInvalidMessage)
+	errMethod     = fmt.Errorf("%w: response of another method", ErrInvalidMessage)
+	errNoErrorAtt = fmt.Errorf("%w: error response without ERROR-CODE", ErrInvalidMessage)
+)
+
 // messageLen checks the framing of pkt and returns the message length.
 func messageLen(pkt []byte, opts DecodeOptions) (int, error) {
 	if len(pkt) < headerSize {
 		if opts&IsDatagram == 0 {
 			return 0, ErrIncomplete
 		}
-		return 0, fmt.Errorf("%w: %d bytes", ErrInvalidMessage, len(pkt))
+		return 0, errShort
 	}
 	if pkt[0]&0xc0 != 0 {
-		return 0, fmt.Errorf("%w: not STUN (first bits)", ErrInvalidMessage)
+		return 0, errNotSTUN
 	}
 	body := int(binary.BigEndian.Uint16(pkt[2:4]))
 	if body%4 != 0 {
-		return 0, fmt.Errorf("%w: length %d not a multiple of 4", ErrInvalidMessage, body)
+		return 0, errAlign
 	}
 	n := headerSize + body
 	switch {
 	case opts&IsDatagram != 0 && n != len(pkt):
-		return 0, fmt.Errorf("%w: length field %d, datagram %d", ErrInvalidMessage, n, len(pkt))
+		return 0, errLength
 	case n > len(pkt):
 		return 0, ErrIncomplete
 	}
 	if opts&CheckPacket != 0 && binary.BigEndian.Uint32(pkt[4:8]) != MagicCookie {
-		return 0, fmt.Errorf("%w: no magic cookie", ErrInvalidMessage)
+		return 0, errNoCookie
 	}
 	return n, nil
+}
+
+// attrsFit reports whether the attributes of message raw (whose length
+// field matches it) each fit in it, padding included.
+func attrsFit(raw []byte) bool {
+	for off := headerSize; off < len(raw); {
+		if off+4 > len(raw) {
+			return false
+		}
+		l := int(binary.BigEndian.Uint16(raw[off+2:]))
+		off += 4 + (l+3)&^3
+		if off > len(raw) {
+			return false
+		}
+	}
+	return true
 }
 
 func isRequestType(pkt []byte) bool {
@@ -110,19 +157,37 @@ func isRequestType(pkt []byte) bool {
 	return t&0x0110 == 0 && binary.BigEndian.Uint32(pkt[4:8]) == MagicCookie
 }
 
+// malformedLocked handles a message whose header is sound but whose body
+// does not decode: a request gets 400 (within the answer budget, see
+// OnRxPkt), anything else is dropped; either way it returns an error
+// matching ErrInvalidMessage, or ErrSessionDestroyed.
+func (s *Session) malformedLocked(rb *rxBuf, token any, src netip.AddrPort) error {
+	raw := rb.msg.Raw
+	if !isRequestType(raw) {
+		return errMalformed
+	}
+	if err := s.rejectRaw(rb, 400, token, src); errors.Is(err, ErrSessionDestroyed) {
+		return err
+	}
+	return errMalformed
+}
+
 // rejectRaw answers a request that could not be decoded with code, built
 // from its header alone.
-func (s *Session) rejectRaw(pkt []byte, code int, token any, src netip.AddrPort) error {
-	req := stun.Message{Raw: pkt[:headerSize]}
-	t := binary.BigEndian.Uint16(pkt[0:2])
-	req.Type.ReadValue(t)
-	copy(req.TransactionID[:], pkt[8:20])
-	rdata := RxData{Msg: &req, Src: src, magic: binary.BigEndian.Uint32(pkt[4:8])}
-	s.logMsg(LogRxReq, "rx request (malformed)", &req, src)
-	res, err := s.createResLocked(&rdata, code, "")
+func (s *Session) rejectRaw(rb *rxBuf, code int, token any, src netip.AddrPort) error {
+	m := rb.msg
+	m.Type.ReadValue(binary.BigEndian.Uint16(m.Raw[0:2]))
+	m.Length = uint32(len(m.Raw) - headerSize)
+	copy(m.TransactionID[:], m.Raw[8:20])
+	m.Attributes = m.Attributes[:0]
+	rdata := &rb.rdata
+	*rdata = RxData{Msg: m, Src: src, magic: binary.BigEndian.Uint32(m.Raw[4:8])}
+	s.logMsg(LogRxReq, "rx request (malformed)", m, src)
+	res, err := s.createResLocked(rdata, code, "")
 	if err != nil {
 		return err
 	}
+	res.reqLen = len(m.Raw)
 	return s.sendMsgLocked(token, false, false, src, res)
 }
 
@@ -172,6 +237,7 @@ func (s *Session) respondLocked(rdata *RxData, code int, token any, src netip.Ad
 	if err != nil {
 		return err
 	}
+	t.reqLen = len(rdata.Msg.Raw)
 	if len(unknown) > 0 {
 		var v [64]byte
 		n := 0
@@ -193,10 +259,10 @@ func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src neti
 		return nil // unmatched, or a duplicate while lingering: dropped silently
 	}
 	if _, bad := validate(m, opts&NoFingerprintCheck == 0, nil); bad {
-		return ErrInvalidMessage
+		return errBadAttrs
 	}
 	if m.Type.Method != t.Msg.Type.Method {
-		return ErrInvalidMessage
+		return errMethod
 	}
 	s.logMsg(LogRxRes, "rx response", m, src)
 	var status error
@@ -204,7 +270,7 @@ func (s *Session) rxResponseLocked(m *stun.Message, opts DecodeOptions, src neti
 	if m.Type.Class == stun.ClassErrorResponse {
 		var ec stun.ErrorCodeAttribute
 		if err := ec.GetFrom(m); err != nil {
-			status = fmt.Errorf("%w: error response without ERROR-CODE", ErrInvalidMessage)
+			status = errNoErrorAtt
 		} else {
 			code = int(ec.Code)
 			status = &StatusError{Code: code, Reason: string(ec.Reason)}

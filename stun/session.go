@@ -23,6 +23,7 @@ import (
 	"github.com/pion/stun/v3"
 
 	"github.com/mediaport/mediaport"
+	"github.com/mediaport/mediaport/internal/core"
 )
 
 // LogFlags select which messages the session logs (pj_stun_sess_msg_log_flag).
@@ -68,16 +69,31 @@ type Config struct {
 	// ResCacheTime is how long a cached response answers retransmitted
 	// requests (default 10 s).
 	ResCacheTime time.Duration
+	// MaxCachedResponses bounds the response cache (default 8192
+	// entries): when it is full the oldest entry is evicted, counted in
+	// Stats.CacheEvictions. Each entry is a copy of one response.
+	MaxCachedResponses int
+
+	// answers is the module's budget of error answers (ModuleConfig);
+	// without one the session has its own.
+	answers *core.AnswerBudget
 }
 
-// ModuleConfig returns a Config with the clock and logger of mod.
+// ModuleConfig returns a Config with the clock and logger of mod, and the
+// module's budget of error answers to unauthenticated requests, shared by
+// every session created with it (see Session.OnRxPkt).
 func ModuleConfig(mod *mediaport.Module) Config {
-	return Config{Clock: mod.Clock(), Logger: mod.Logger()}
+	cfg := Config{Clock: mod.Clock(), Logger: mod.Logger()}
+	if m, err := core.Get(mod); err == nil {
+		cfg.answers = &m.Answers
+	}
+	return cfg
 }
 
 const (
 	defaultRTO       = 100 * time.Millisecond
 	defaultCacheTime = 10 * time.Second
+	defaultCacheMax  = 8192
 	lingerTime       = 300 * time.Millisecond
 	maxTransmit      = 7
 	maxAuthRetries   = 3
@@ -111,11 +127,15 @@ type tsxKey struct {
 	id    [12]byte
 }
 
-// cached is a response kept to answer a retransmitted request.
+// cached is a response kept to answer a retransmitted request. Entries
+// form a list in the order they were cached, which is the order they
+// expire in (ResCacheTime is fixed).
 type cached struct {
-	raw   []byte
-	token any
-	timer mediaport.Timer
+	key        tsxKey
+	raw        []byte
+	token      any
+	expires    time.Time
+	prev, next *cached
 }
 
 // Session is a STUN session (pj_stun_session). It is safe for concurrent
@@ -138,7 +158,11 @@ type Session struct {
 
 	tsx   map[tsxKey]*TxData
 	cache map[tsxKey]*cached
-	stats Stats // under lock
+	// The cache's entries, oldest first, and the one timer that expires
+	// the oldest.
+	cacheHead, cacheTail *cached
+	cacheTimer           mediaport.Timer
+	stats                Stats // under lock
 
 	destroyed      bool
 	busy           int // callbacks in progress
@@ -146,6 +170,8 @@ type Session struct {
 
 	rxPool sync.Pool // *rxBuf
 	txPool sync.Pool // *TxData for responses
+
+	linkICE // the ICE agent that runs the session, if any (link.ICEControlOf)
 }
 
 // Create creates a session (pj_stun_session_create). name is used in logs;
@@ -165,6 +191,12 @@ func Create(cfg Config, name string, cb Callbacks, fingerprint bool) (*Session, 
 	}
 	if cfg.ResCacheTime <= 0 {
 		cfg.ResCacheTime = defaultCacheTime
+	}
+	if cfg.MaxCachedResponses <= 0 {
+		cfg.MaxCachedResponses = defaultCacheMax
+	}
+	if cfg.answers == nil {
+		cfg.answers = new(core.AnswerBudget)
 	}
 	s := &Session{
 		cfg: cfg, name: name, cb: cb, fingerprint: fingerprint,
@@ -237,10 +269,15 @@ func (s *Session) destroyLocked() {
 		t.state = tsxDone
 		delete(s.tsx, k)
 	}
-	for k, c := range s.cache {
-		c.timer.Stop()
+	if s.cacheTimer != nil {
+		s.cacheTimer.Stop()
+		s.cacheTimer = nil
+	}
+	for k := range s.cache {
 		delete(s.cache, k)
 	}
+	s.cacheHead, s.cacheTail = nil, nil
+	s.wipeCredLocked()
 }
 
 // SetUserData associates v with the session (pj_stun_session_set_user_data).
@@ -305,6 +342,12 @@ type Stats struct {
 	Indications     uint64 // indications sent
 	Received        uint64 // messages given to OnRxPkt
 	Invalid         uint64 // received messages OnRxPkt refused with ErrInvalidMessage or ErrIntegrity
+	// Suppressed counts the error answers to unauthenticated requests not
+	// sent: larger than their request, with the budget spent (OnRxPkt).
+	Suppressed uint64
+	// CacheEvictions counts cached responses evicted before their time
+	// because the cache held MaxCachedResponses.
+	CacheEvictions uint64
 }
 
 // Stats returns the session's counters.

@@ -62,6 +62,7 @@ type TxData struct {
 	rxKey        []byte // the request's key: MESSAGE-INTEGRITY on the response
 	code         int
 	realm, nonce string // long-term 401/438
+	reqLen       int    // an answer the session generated: its request's size
 }
 
 // RxData is a request received by the session (pj_stun_rx_data), valid
@@ -177,7 +178,7 @@ func (s *Session) createResLocked(rdata *RxData, errCode int, errMsg string) (*T
 	}
 	t := s.txPool.Get().(*TxData)
 	t.sess, t.kind, t.magic, t.code = s, kindResponse, rdata.magic, errCode
-	t.state, t.userLen, t.userAttrs = tsxIdle, 0, 0
+	t.state, t.userLen, t.userAttrs, t.reqLen = tsxIdle, 0, 0, 0
 	class := stun.ClassSuccessResponse
 	if errCode != 0 {
 		class = stun.ClassErrorResponse
@@ -308,6 +309,13 @@ func (s *Session) sendMsgLocked(token any, cacheRes, retransmit bool, dst netip.
 	if err := s.encodeLocked(t); err != nil {
 		s.freeLocked(t)
 		return err
+	}
+	if t.kind == kindResponse && t.reqLen > 0 && len(t.Msg.Raw) > t.reqLen && !s.cfg.answers.Allow(s.cfg.Clock.Now()) {
+		// An error answer larger than its request, with the budget
+		// spent: not sent (OnRxPkt).
+		s.stats.Suppressed++
+		s.freeLocked(t)
+		return nil
 	}
 	switch t.kind {
 	case kindRequest:
@@ -515,25 +523,6 @@ func (s *Session) Respond(rdata *RxData, code int, errMsg string, token any, cac
 		return err
 	}
 	return s.sendMsgLocked(token, cache, false, dst, t)
-}
-
-// cacheLocked keeps a copy of a response for ResCacheTime.
-func (s *Session) cacheLocked(t *TxData) {
-	key := tsxKey{t.magic, t.Msg.TransactionID}
-	if old := s.cache[key]; old != nil {
-		old.timer.Stop()
-	}
-	c := &cached{raw: append([]byte(nil), t.Msg.Raw...), token: t.token}
-	c.timer = s.cfg.Clock.AfterFunc(s.cfg.ResCacheTime, func() {
-		if s.enter() != nil {
-			return
-		}
-		defer s.lock.Unlock()
-		if s.cache[key] == c {
-			delete(s.cache, key)
-		}
-	})
-	s.cache[key] = c
 }
 
 // Pending returns the number of client transactions in progress (pending

@@ -77,7 +77,18 @@ type Config struct {
 	QueueLen int
 	// RTO is the STUN retransmission timeout (default 100 ms).
 	RTO time.Duration
+	// Keepalive is how often the allocation asks its server, with a
+	// Refresh, whether it still holds the allocation (default 30 s;
+	// negative: only the refreshes the lifetime needs). A server that lost
+	// it (restarted: 437 Allocation Mismatch) or stopped answering (the
+	// Refresh times out after 79 RTOs, 7.9 s at the default RTO) fails the
+	// allocation: the loss is known within Keepalive + 79·RTO, not at the
+	// next refresh near the end of the lifetime.
+	Keepalive time.Duration
 }
+
+// DefaultKeepalive is Config.Keepalive's default.
+const DefaultKeepalive = 30 * time.Second
 
 // Lifetimes of permissions and channels (RFC 8656 §9, §12) and how long
 // before expiry they are refreshed.
@@ -109,6 +120,7 @@ var (
 type Allocation struct {
 	ep   *core.Endpoint
 	mod  *core.Module
+	pmod *mediaport.Module
 	clk  core.Clock
 	pub  mediaport.Clock // the same clock, for the STUN session
 	conn *udp.Conn
@@ -160,7 +172,7 @@ func Create(mod *mediaport.Module) (*Allocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Allocation{mod: m, clk: m.Clock, pub: mod.Clock(), perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
+	a := &Allocation{mod: m, pmod: mod, clk: m.Clock, pub: mod.Clock(), perms: map[netip.Addr]*grant{}, channels: map[netip.AddrPort]*grant{},
 		byChannel: map[uint16]netip.AddrPort{}, nextChannel: MinChannel, waiters: map[*stun.TxData]chan error{}}
 	a.sendBuf.New = func() any { b := make([]byte, 0, 65536+ChannelDataHeader); return &b }
 	a.ep, err = m.NewEndpoint((*owner)(a))
@@ -193,6 +205,9 @@ func (a *Allocation) Config(cfg Config) error {
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = 600 * time.Second
 	}
+	if cfg.Keepalive == 0 {
+		cfg.Keepalive = DefaultKeepalive
+	}
 	local := cfg.Local
 	if !local.Addr().IsValid() {
 		any := netip.IPv4Unspecified()
@@ -216,7 +231,9 @@ func (a *Allocation) Config(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("turn: bind %v: %w", local, err)
 	}
-	sess, err := stun.Create(stun.Config{Clock: a.pub, Logger: a.mod.Log, RTO: cfg.RTO}, "turn", stun.Callbacks{
+	scfg := stun.ModuleConfig(a.pmod) // the module's clock, logger and answer budget
+	scfg.RTO = cfg.RTO
+	sess, err := stun.Create(scfg, "turn", stun.Callbacks{
 		OnSendMsg: func(_ *stun.Session, _ any, pkt []byte, dst netip.AddrPort) error {
 			_, err := conn.WriteTo(pkt, dst)
 			return err
@@ -229,7 +246,10 @@ func (a *Allocation) Config(cfg Config) error {
 		return err
 	}
 	sess.SetServerName("mediaport")
-	sess.SetCredential(stun.AuthLongTerm, &stun.Credential{Username: cfg.Username, Password: []byte(cfg.Password)})
+	pw := []byte(cfg.Password)
+	sess.SetCredential(stun.AuthLongTerm, &stun.Credential{Username: cfg.Username, Password: pw})
+	clear(pw)         // the session keeps its own copy, zeroed when it is destroyed
+	cfg.Password = "" // and the allocation none
 	a.cfg, a.server, a.conn, a.sess = cfg, srv, conn, sess
 	a.q = pktq.NewQueue(cfg.QueueLen, a.mod.Packets)
 	if !a.ep.SetRunning() {
@@ -300,6 +320,10 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 		}
 		switch {
 		case res != nil && r.Return == AlternateServer && !a.followed:
+			if err := checkAlternate(a.server, r.Alternate); err != nil {
+				a.failLocked(fmt.Errorf("turn: Allocate: %w", err))
+				return
+			}
 			a.followed = true
 			a.server = r.Alternate
 			a.mod.Log.Debug("turn: following the alternate server", "server", r.Alternate)
@@ -321,6 +345,9 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 			a.ep.Signal()
 		}
 	case kindRefresh:
+		if a.state != Allocated {
+			return
+		}
 		if status != nil {
 			a.failLocked(fmt.Errorf("turn: Refresh: %w", status))
 			return
@@ -340,6 +367,10 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 		if g == nil {
 			return
 		}
+		if lost(status) {
+			a.failLocked(fmt.Errorf("turn: %v: %w", t.kind, status))
+			return
+		}
 		if status != nil {
 			// Lost: forget it; a later SendTo uses a Send indication.
 			a.mod.Log.Debug("turn: permission or channel refused", "peer", t.peer, "err", status)
@@ -357,7 +388,8 @@ func (a *Allocation) onComplete(_ *stun.Session, status error, tok any, td *stun
 }
 
 // scheduleRefreshLocked refreshes the allocation a minute before it
-// expires (or at half its lifetime when that is shorter).
+// expires (or at half its lifetime when that is shorter), or after
+// Keepalive when that comes first.
 func (a *Allocation) scheduleRefreshLocked() {
 	if a.refresh != nil {
 		a.refresh.Stop()
@@ -365,6 +397,9 @@ func (a *Allocation) scheduleRefreshLocked() {
 	wait := a.lifetime - refreshMargin
 	if wait < a.lifetime/2 {
 		wait = a.lifetime / 2
+	}
+	if a.cfg.Keepalive > 0 && a.cfg.Keepalive < wait {
+		wait = a.cfg.Keepalive
 	}
 	a.refresh = a.clk.AfterFunc(wait, func() {
 		a.mu.Lock()

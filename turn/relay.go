@@ -108,50 +108,62 @@ func (a *Allocation) receive() {
 		got := false
 		for i := 0; i < n; i++ {
 			m := &rd.Msgs[i]
-			b := m.Buf[:m.N]
-			switch {
-			case m.Src != a.serverAddr():
-				a.foreign.Add(1)
-				continue
-			case m.Trunc:
-				a.truncated.Add(1)
-				continue
-			case len(b) == 0:
-				a.malformed.Add(1)
-				continue
-			}
-			switch {
-			case b[0]&0xC0 == 0x40: // ChannelData
-				ch, data, _, err := ParseChannelData(b, false)
-				if err != nil {
-					a.malformed.Add(1)
-					continue
-				}
-				peer, ok := a.channelPeer(ch)
-				if !ok {
-					a.unbound.Add(1)
-					continue
-				}
-				p := slots[i]
-				p.N = copy(p.Buf, data) // move the payload to the start
-				p.Src = peer
-				got = true
-				if a.q.Push(p) { // p is the reader's now
-					a.packets.Add(1)
-					a.bytes.Add(uint64(len(data)))
-					slots[i] = pool.Get()
-					m.Buf = slots[i].Buf
-				}
-			case b[0] < 4:
-				a.sess.OnRxPkt(b, stun.IsDatagram, nil, m.Src)
-			default:
-				a.malformed.Add(1)
+			delivered, queued := a.rxDatagram(m.Buf[:m.N], m.Src, m.Trunc, slots[i])
+			got = got || delivered
+			if queued { // the slot is the reader's now
+				slots[i] = pool.Get()
+				m.Buf = slots[i].Buf
 			}
 		}
 		if got {
 			a.ep.Signal()
 		}
 	}
+}
+
+// rxDatagram handles one datagram b from src (trunc: longer than the
+// buffer), which lies at the start of p's buffer: ChannelData on a bound
+// channel is queued in p itself (queued), STUN goes to the session,
+// anything else is counted and dropped. delivered reports peer data for
+// the queue, queued or lost to a full queue.
+func (a *Allocation) rxDatagram(b []byte, src netip.AddrPort, trunc bool, p *pktq.Packet) (delivered, queued bool) {
+	switch {
+	case src != a.serverAddr():
+		a.foreign.Add(1)
+		return false, false
+	case trunc:
+		a.truncated.Add(1)
+		return false, false
+	case len(b) == 0:
+		a.malformed.Add(1)
+		return false, false
+	}
+	switch {
+	case b[0]&0xC0 == 0x40: // ChannelData
+		ch, data, _, err := ParseChannelData(b, false)
+		if err != nil {
+			a.malformed.Add(1)
+			return false, false
+		}
+		peer, ok := a.channelPeer(ch)
+		if !ok {
+			a.unbound.Add(1)
+			return false, false
+		}
+		p.N = copy(p.Buf, data) // move the payload to the start
+		p.Src = peer
+		if !a.q.Push(p) {
+			return true, false
+		}
+		a.packets.Add(1)
+		a.bytes.Add(uint64(len(data)))
+		return true, true
+	case b[0] < 4:
+		a.sess.OnRxPkt(b, stun.IsDatagram, nil, src)
+	default:
+		a.malformed.Add(1)
+	}
+	return false, false
 }
 
 func (a *Allocation) serverAddr() netip.AddrPort {

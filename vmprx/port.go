@@ -398,7 +398,7 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 			if m.N > len(m.Buf) { // fits the caller's buffer, not MaxPacket
 				m.N, m.Trunc = len(m.Buf), true
 			}
-			if first == i && v.forSelf(pt.idx, d.buf(i)[:m.N], m.Trunc, self) {
+			if first == i && v.forSelf(pt.idx, d.buf(i)[:m.N], m.Trunc, self) && v.dtlsPermitted(m.Src) {
 				d.set(i, m.N, m.Src)
 				first++
 			} else {

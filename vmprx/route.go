@@ -96,6 +96,12 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 			v.count[cMisdirected].Add(1)
 			return false
 		}
+		if s := v.srtp.Load(); s != nil {
+			if !v.unprotect(s.s, p, cls) {
+				return false
+			}
+			data = p.Bytes()
+		}
 		if !valid(cls, data) { // after SRTP's decryption: see valid.go
 			v.count[cMalformed].Add(1)
 			return false
@@ -120,6 +126,10 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 		ref := v.dtlsRef(port)
 		if ref == nil {
 			v.count[cDTLSUnrouted].Add(1)
+			return false
+		}
+		if !v.dtlsPermitted(p.Src) {
+			v.count[cDTLSUnchecked].Add(1)
 			return false
 		}
 		p.Kind = uint8(cls)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/mediaport/mediaport"
@@ -182,7 +183,8 @@ func TestMalformedBatch(t *testing.T) {
 			mod := openModule(t, mediaport.Options{})
 			v, port, _ := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, CallerReads: m.callerReads})
 			s := sender(t, lo4)
-			release := vmprx.HoldPorts(v)
+			release := sync.OnceFunc(vmprx.HoldPorts(v))
+			defer release() // a failure below must not leave the ports held: Destroy waits for them
 			var want [][]byte
 			const n = 40 // well within the default receive buffer
 			for i := range n {

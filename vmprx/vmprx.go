@@ -4,7 +4,8 @@
 // (RFC 7983 / RFC 9443):
 //
 //   - RTP and RTCP whose header fits go to the VMP[rx]'s own bounded
-//     queue (GetPacket);
+//     queue (GetPacket), authenticated and decrypted first after
+//     ConfigSRTP;
 //   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
 //   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
 //   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
@@ -167,6 +168,10 @@ type Stats struct {
 	SSRCOverflow uint64 // SSRCs beyond the 64 reported with NewSSRC
 
 	Coalesced uint64 // datagrams that arrived coalesced with others (Config.GRO), whatever their fate
+
+	DTLSUnchecked uint64 // DTLS dropped: from an address without ICE consent (AttachSTUN with a stun.ICELite)
+	SRTPAuth      uint64 // RTP/RTCP dropped under ConfigSRTP: not authentic (bad tag, too short, malformed)
+	SRTPReplay    uint64 // RTP/RTCP dropped under ConfigSRTP: replayed, or older than the replay window
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -205,6 +210,9 @@ const (
 	cSTUNUnrouted
 	cSSRCOverflow
 	cCoalesced
+	cDTLSUnchecked
+	cSRTPAuth
+	cSRTPReplay
 	nCounters
 )
 
@@ -228,6 +236,8 @@ type VMPRx struct {
 	sources     [2]source                  // what a DTLS[rx] reads, per port
 	callerReads atomic.Bool                // Config.CallerReads, set by Config
 	stun        atomic.Pointer[STUNHandler]
+	ice         atomic.Pointer[iceRef]  // the ICE agent that gates DTLS (AttachSTUN)
+	srtp        atomic.Pointer[srtpRef] // ConfigSRTP; nil: plain RTP
 	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
@@ -408,6 +418,7 @@ func (v *VMPRx) release() {
 		}
 	}
 	v.wg.Wait()
+	v.setICE(nil)
 	if q != nil {
 		q.Close()
 	}
@@ -487,17 +498,7 @@ func (v *VMPRx) setDTLS(port int, ref *sinkRef) error {
 
 // SetSTUNHandler sets the function that receives STUN datagrams arriving on
 // the VMP[rx]'s ports; nil drops them (counted).
-func (v *VMPRx) SetSTUNHandler(h STUNHandler) error {
-	if err := v.endpoint().Check(); err != nil {
-		return err
-	}
-	if h == nil {
-		v.stun.Store(nil)
-	} else {
-		v.stun.Store(&h)
-	}
-	return nil
-}
+func (v *VMPRx) SetSTUNHandler(h STUNHandler) error { return v.setSTUN(h, nil) }
 
 // SendFrom sends p to dst from the RTP port (or the RTCP port), so the peer
 // sees the same 5-tuple as the media: for STUN responses and consent, one
@@ -685,7 +686,8 @@ func (v *VMPRx) Stats() (Stats, error) {
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
 		Malformed: c(cMalformed), KernelDrops: c(cKernelDrops),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
-		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced),
+		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced), DTLSUnchecked: c(cDTLSUnchecked),
+		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay),
 	}
 	v.mu.Lock()
 	if v.q != nil {

@@ -60,6 +60,12 @@ var goals = map[string]float64{
 	"association/Throughput": 0.9,
 	"association/Handshake":  0.9,
 	"association/IdleMemory": 1.0, // heap + goroutine stacks
+
+	"srtp/EncryptRTP":              0.95,
+	"srtp/DecryptRTP":              0.95,
+	"vmprx/ReceiveSRTPCallerReads": 0.95,
+	"dispatcher/SendSRTP":          0.95,
+	"dispatcher/SendBatchSRTP":     1.5,
 }
 
 // units names, for pairs compared on something other than time, the
@@ -72,6 +78,9 @@ var units = map[string]string{
 	"dispatcher/SendBatchPortGSO": "ns/delivered",
 	"association/IdleMemory":      "B/assoc",
 	"vmprx/IdlePorts":             "B/port",
+
+	"dispatcher/SendSRTP":      "ns/delivered",
+	"dispatcher/SendBatchSRTP": "ns/delivered",
 }
 
 // extraPairs compare two sub-benchmarks that are not mediaport/baseline:

@@ -96,6 +96,9 @@ type Module struct {
 
 	// Creds is the module's credential pool (RIOT credman).
 	Creds Credentials
+
+	// Answers limits the error answers sent to unauthenticated peers.
+	Answers AnswerBudget
 }
 
 // Handle is the core of a module as the public *mediaport.Module holds
@@ -175,6 +178,7 @@ func (m *Module) Close() error {
 		_ = e.Destroy()
 	}
 	m.stopping.Wait() // StopLater's goroutines
+	m.Creds.Clear()   // zeroes the keys
 	return nil
 }
 

@@ -105,7 +105,9 @@ func (c *Credential) Validate() error {
 }
 
 // Credentials is a module's credential pool (credman). It is safe for
-// concurrent use. Entries are copied in and out.
+// concurrent use. Entries are copied in and out, secrets included (a
+// PSK's key and identity, an ECDSA private key): the pool's copies are
+// zeroed by Remove and Clear.
 type Credentials struct {
 	mu    sync.Mutex
 	max   int
@@ -127,7 +129,7 @@ func (p *Credentials) Add(c Credential) error {
 	if len(p.creds) >= p.max {
 		return fmt.Errorf("%w (%d credentials)", ErrCredentialsFull, p.max)
 	}
-	p.creds = append(p.creds, c)
+	p.creds = append(p.creds, c.clone())
 	return nil
 }
 
@@ -137,7 +139,8 @@ func (p *Credentials) Remove(tag CredTag, typ CredType) error {
 	defer p.mu.Unlock()
 	for i, e := range p.creds {
 		if e.Tag == tag && e.Type == typ {
-			p.creds = append(p.creds[:i], p.creds[i+1:]...)
+			p.creds[i].wipe()
+			p.creds = slices.Delete(p.creds, i, i+1) // clears the slot left behind
 			return nil
 		}
 	}
@@ -150,7 +153,7 @@ func (p *Credentials) Get(tag CredTag, typ CredType) (Credential, error) {
 	defer p.mu.Unlock()
 	for _, e := range p.creds {
 		if e.Tag == tag && e.Type == typ {
-			return e, nil
+			return e.clone(), nil
 		}
 	}
 	return Credential{}, fmt.Errorf("%w: tag %d, %v", ErrCredentialNotFound, tag, typ)
@@ -169,7 +172,7 @@ func (p *Credentials) Matching(tags []CredTag, typ CredType) []Credential {
 		}
 		for _, e := range p.creds {
 			if e.Tag == t && e.Type == typ {
-				out = append(out, e)
+				out = append(out, e.clone())
 				break
 			}
 		}

@@ -28,6 +28,8 @@ type Coturn struct {
 	LogPath  string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	bin      string
+	args     []string
 }
 
 // CoturnOptions change StartCoturn's defaults (user alice, password
@@ -66,6 +68,7 @@ func StartCoturn(t testing.TB, o CoturnOptions) *Coturn {
 			Password: o.Password,
 			LogPath:  filepath.Join(dir, fmt.Sprintf("turn-%d.log", attempt)),
 			done:     make(chan struct{}),
+			bin:      bin,
 		}
 		args := []string{"-n", "-L", "127.0.0.1", "-p", fmt.Sprint(port), "-E", "127.0.0.1",
 			fmt.Sprintf("--min-port=%d", relay), fmt.Sprintf("--max-port=%d", relay+99),
@@ -75,6 +78,7 @@ func StartCoturn(t testing.TB, o CoturnOptions) *Coturn {
 			"--pidfile=" + filepath.Join(dir, fmt.Sprintf("pid-%d", attempt)),
 			"--userdb=" + filepath.Join(dir, fmt.Sprintf("db-%d", attempt))}
 		args = append(args, o.Args...)
+		c.args = args
 		c.cmd = exec.Command(bin, args...)
 		c.cmd.Stdout, c.cmd.Stderr = nil, nil
 		if err := c.cmd.Start(); err != nil {
@@ -222,4 +226,30 @@ func StartPionTURN(t testing.TB) *turnserver.Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Restart kills the server (SIGKILL: it forgets every allocation) and
+// starts it again with the same arguments, on the same port, returning
+// once it answers.
+func (c *Coturn) Restart(t testing.TB) {
+	t.Helper()
+	if c.cmd.Process != nil {
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		c.done = make(chan struct{})
+		c.cmd = exec.Command(c.bin, c.args...)
+		if err := c.cmd.Start(); err != nil {
+			t.Fatalf("restart turnserver: %v", err)
+		}
+		done := c.done
+		cmd := c.cmd
+		go func() { cmd.Wait(); close(done) }()
+		if c.waitReady(3 * time.Second) {
+			return
+		}
+		c.Stop()
+	}
+	t.Fatalf("turnserver did not come back on %v", c.Addr)
 }
