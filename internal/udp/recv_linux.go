@@ -130,9 +130,9 @@ func (s *readerSys) recvOne(fd uintptr) bool {
 	return ok
 }
 
-// recvmsg is recvmmsg for a one-slot Reader that takes control messages
-// (the drop count), which recvfrom cannot: recvmsg(2) costs less than
-// recvmmsg(2) of one message. It fills hdrs[0] as recvmmsg would.
+// recvmsg is recvmmsg of one message, for a one-slot Reader that takes
+// control messages (the drop count), which recvfrom cannot. It fills
+// hdrs[0] as recvmmsg would.
 func (s *readerSys) recvmsg(fd uintptr) bool {
 	h := &s.hdrs[0]
 	n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, // RawSyscall: see recvmmsg
