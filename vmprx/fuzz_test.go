@@ -124,7 +124,7 @@ func FuzzReceive(f *testing.F) {
 		}
 		v.endBatch(&b)
 		st, _ := v.Stats()
-		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated + st.Malformed
 		if counted != uint64(total) {
 			t.Fatalf("%d datagrams, %d counted: %+v", total, counted, st)
 		}
@@ -142,6 +142,9 @@ func FuzzReceive(f *testing.F) {
 			}
 			if buf[0] < 128 || buf[0] > 191 || (pkt.Class != ClassRTP && pkt.Class != ClassRTCP) {
 				t.Fatalf("GetPacket returned % x as %v", buf[:pkt.Len], pkt.Class)
+			}
+			if !valid(pkt.Class, buf[:pkt.Len]) {
+				t.Fatalf("GetPacket returned malformed % x as %v", buf[:pkt.Len], pkt.Class)
 			}
 		}
 		rs, _ := rx.Stats()
@@ -196,7 +199,7 @@ func FuzzCoalesced(f *testing.F) {
 			want = (m.N + s - 1) / s
 		}
 		st, _ := v.Stats()
-		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+		counted := st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated + st.Malformed
 		if counted != uint64(want) {
 			t.Fatalf("%d bytes, segment %d: %d datagrams counted, want %d: %+v", m.N, seg, counted, want, st)
 		}
@@ -274,7 +277,7 @@ func FuzzGetPackets(f *testing.F) {
 			v, rx := sd.v, sd.rx
 			counted := func() uint64 {
 				st, _ := v.Stats()
-				return st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated
+				return st.RTP + st.RTCP + st.Overrun + st.DTLS + st.STUN + st.ZRTP + st.TURN + st.Unknown + st.Short + st.Misdirected + st.Truncated + st.Malformed
 			}
 			before := counted()
 			release := HoldPorts(v) // the datagrams wait in the socket

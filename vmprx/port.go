@@ -59,6 +59,7 @@ type port struct {
 	arm      chan struct{} // caller reads: wakes the parked watcher (capacity 1), and at close
 	timer    clock.Timer   // caller reads: the Watch's delay
 	timerGen uint64        // which timer is the current one (mu)
+	drops    uint32        // the kernel's drop count last read (noteDrops)
 }
 
 // reader is a batch reader and the pooled packets its slots read into,
@@ -102,9 +103,11 @@ func newReader(m *core.Module, k readerKey) *reader {
 	if k.gro {
 		r.rd = udp.NewReader(nil, k.n, k.size)
 		r.rd.EnableGRO() // reports coalesced runs; the socket's side is set at Config
+		r.rd.EnableDropCount()
 		return r
 	}
 	r.rd = udp.NewReader(nil, k.n, 0)
+	r.rd.EnableDropCount() // the kernel's drops (noteDrops), where it counts them
 	r.slots = make([]*pktq.Packet, k.n)
 	for i := range r.slots {
 		r.slots[i] = m.Packets.Get()
@@ -127,6 +130,9 @@ func (v *VMPRx) newPort(idx int, conn *udp.Conn, cfg Config) (*port, error) {
 		if err := conn.EnableGRO(); err != nil {
 			return nil, err
 		}
+	}
+	if err := conn.EnableDropCount(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return nil, err
 	}
 	if cfg.CallerReads {
 		pt.arm = make(chan struct{}, 1)

@@ -21,6 +21,9 @@ type batch struct {
 
 // route hands on the datagrams [from, n) that r read on pt.
 func (v *VMPRx) route(pt *port, r *reader, from, n int) {
+	if n > 0 {
+		pt.noteDrops(r.rd.Msgs[n-1].Drops)
+	}
 	if r.slots == nil {
 		v.routeCoalesced(pt, r, n)
 		return
@@ -98,6 +101,10 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 				return false
 			}
 			data = p.Bytes()
+		}
+		if !valid(cls, data) { // after SRTP's decryption: see valid.go
+			v.count[cMalformed].Add(1)
+			return false
 		}
 		if cls == ClassRTP {
 			if ssrc := binary.BigEndian.Uint32(data[8:12]); !b.haveSSRC || ssrc != b.lastSSRC {

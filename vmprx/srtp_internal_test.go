@@ -131,8 +131,8 @@ func FuzzSRTPReceive(f *testing.F) {
 		after, _ := v.Stats()
 		delivered := after.RTP + after.RTCP - before.RTP - before.RTCP
 		dropped := after.SRTPAuth + after.SRTPReplay + after.Short + after.Unknown + after.DTLS + after.STUN +
-			after.ZRTP + after.TURN - (before.SRTPAuth + before.SRTPReplay + before.Short + before.Unknown +
-			before.DTLS + before.STUN + before.ZRTP + before.TURN)
+			after.ZRTP + after.TURN + after.Malformed - (before.SRTPAuth + before.SRTPReplay + before.Short + before.Unknown +
+			before.DTLS + before.STUN + before.ZRTP + before.TURN + before.Malformed)
 		if delivered+dropped != 1 || taken != (delivered == 1) {
 			t.Fatalf("datagram counted %d delivered, %d dropped (taken %v)", delivered, dropped, taken)
 		}

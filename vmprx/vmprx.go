@@ -3,13 +3,15 @@
 // demultiplexes every datagram that arrives on them by its first byte
 // (RFC 7983 / RFC 9443):
 //
-//   - RTP and RTCP go to the VMP[rx]'s own bounded queue (GetPacket),
-//     authenticated and decrypted first after ConfigSRTP;
+//   - RTP and RTCP whose header fits go to the VMP[rx]'s own bounded
+//     queue (GetPacket), authenticated and decrypted first after
+//     ConfigSRTP;
 //   - DTLS goes to the DTLS[rx] set with ConfigDTLS (sm_vmprx_config_dtls);
 //   - STUN goes to the handler set with SetSTUNHandler (a STUN session);
 //   - everything else — ZRTP, TURN ChannelData, unknown, short or truncated
-//     datagrams, and RTP/RTCP on the wrong port — is dropped and counted
-//     (Stats).
+//     datagrams, RTP/RTCP on the wrong port and RTP/RTCP whose header runs
+//     past the datagram — is dropped and counted (Stats), as are the
+//     datagrams the kernel dropped (Stats.KernelDrops, Linux).
 //
 // Each socket has one reader at a time, chosen at Config. By default the
 // port's receive goroutine reads it, in batches (recvmmsg on Linux), and
@@ -133,6 +135,19 @@ type Packet struct {
 }
 
 // Stats counts the datagrams a VMP[rx] received, by class and by fate.
+//
+// Malformed counts what Classify calls RTP or RTCP (version 2, by the
+// first byte) but whose header does not fit: an RTP CSRC list, extension
+// or padding that runs past the datagram, a padding count of 0, RTCP
+// whose length fields do not add up to the datagram (RFC 3550 A.1, A.2).
+// Such a datagram is never queued and never reported with NewSSRC.
+//
+// KernelDrops counts the datagrams the kernel dropped on the VMP[rx]'s
+// sockets before anyone could read them, mostly because a receive buffer
+// was full: the drops column of /proc/net/udp. The kernel tells the count
+// with each datagram read (SO_RXQ_OVFL), so drops show once the next
+// datagram after them is read. It is 0 where the system does not count
+// them (elsewhere than Linux).
 type Stats struct {
 	RTP, RTCP   uint64 // queued
 	DTLS        uint64 // DTLS datagrams received (routed or not)
@@ -143,6 +158,8 @@ type Stats struct {
 	Short       uint64 // dropped: empty or shorter than its header
 	Truncated   uint64 // dropped: longer than the module's MaxPacket
 	Misdirected uint64 // dropped: RTCP on the RTP port or RTP on the RTCP port (without rtcp-mux)
+	Malformed   uint64 // dropped: RTP or RTCP whose header, padding or lengths do not fit (see below)
+	KernelDrops uint64 // never read: dropped by the kernel, the socket's receive buffer full (see below)
 
 	DTLSUnrouted uint64 // DTLS dropped: no DTLS[rx] configured for that port
 	DTLSRefused  uint64 // DTLS dropped: the DTLS[rx] was full or stopped
@@ -186,6 +203,8 @@ const (
 	cShort
 	cTruncated
 	cMisdirected
+	cMalformed
+	cKernelDrops
 	cDTLSUnrouted
 	cDTLSRefused
 	cSTUNUnrouted
@@ -678,6 +697,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 	s := Stats{
 		RTP: c(cRTP), RTCP: c(cRTCP), DTLS: c(cDTLS), STUN: c(cSTUN), ZRTP: c(cZRTP), TURN: c(cTURN),
 		Unknown: c(cUnknown), Short: c(cShort), Truncated: c(cTruncated), Misdirected: c(cMisdirected),
+		Malformed: c(cMalformed), KernelDrops: c(cKernelDrops),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
 		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced), DTLSUnchecked: c(cDTLSUnchecked),
 		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay),

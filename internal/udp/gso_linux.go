@@ -3,7 +3,6 @@ package udp
 import (
 	"encoding/binary"
 	"errors"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,38 +42,14 @@ func setGSOSize(b []byte, size int) {
 func gsoUnsupported(err error) bool { return errors.Is(err, unix.EIO) }
 
 // groControlLen is the control buffer of one slot of a GRO Reader: room for
-// UDP_GRO and for the TOS or traffic class the socket may also report.
-const groControlLen = 64
+// UDP_GRO, for the drop count (SO_RXQ_OVFL) and for the TOS or traffic
+// class the socket may also report.
+const groControlLen = 96
 
 // groSize returns the segment size that a UDP_GRO control message in oob
 // carries, or 0 when there is none (the datagram was not coalesced). It
-// reads the control messages without allocating and stops at the first
-// malformed header.
+// reads the control messages without allocating (rxControl).
 func groSize(oob []byte) int {
-	var h unix.Cmsghdr
-	hb := (*[unix.SizeofCmsghdr]byte)(unsafe.Pointer(&h))[:]
-	for len(oob) >= unix.SizeofCmsghdr {
-		copy(hb, oob) // oob need not be aligned
-		l := uint64(h.Len)
-		if l < uint64(unix.CmsgLen(0)) || l > uint64(len(oob)) {
-			return 0
-		}
-		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO {
-			data := oob[unix.CmsgLen(0):l]
-			if len(data) < 4 {
-				return 0
-			}
-			seg := binary.NativeEndian.Uint32(data)
-			if seg == 0 || seg > 65535 {
-				return 0
-			}
-			return int(seg)
-		}
-		next := unix.CmsgSpace(int(l) - unix.CmsgLen(0))
-		if next >= len(oob) {
-			return 0
-		}
-		oob = oob[next:]
-	}
-	return 0
+	seg, _ := rxControl(oob)
+	return seg
 }

@@ -15,12 +15,25 @@ import (
 // With EnableGRO, Seg > 0 says that Buf[:N] holds datagrams of Seg bytes
 // each (the last may be shorter), all from Src, that the kernel coalesced;
 // Segments splits them.
+//
+// With EnableDropCount on both the Reader and its Conn, Drops is the
+// number of datagrams the kernel had dropped on the socket (mostly for
+// want of room in its receive buffer) when this one was queued, counted
+// since the socket was created, modulo 2^32: the drops column of
+// /proc/net/udp at that time. It is 0 when not reported with this
+// datagram: while none was dropped; always where the system does not
+// count them; and for most datagrams of a one-slot Reader, which takes
+// the count with the first datagram after the socket was found empty and
+// then with one in 32 (see recvOne in recv_linux.go). The count only
+// grows (modulo 2^32), so the latest one reported covers every drop
+// before it.
 type Message struct {
 	Buf   []byte
 	N     int
 	Src   netip.AddrPort
 	Trunc bool
 	Seg   int
+	Drops uint32
 }
 
 // Segments calls f with each datagram of m, in order: Buf[:N] itself, or
@@ -72,7 +85,10 @@ func NewReader(u *Conn, n, bufSize int) *Reader {
 }
 
 // SetConn makes r read from u from now on.
-func (r *Reader) SetConn(u *Conn) { r.conn = u }
+func (r *Reader) SetConn(u *Conn) {
+	r.conn = u
+	r.sys.reset()
+}
 
 // Read blocks until at least one datagram is available (or the read
 // deadline passes, or the socket is closed) and fills Msgs[:n].
@@ -111,6 +127,19 @@ func (r *Reader) EnableGRO() error {
 	}
 	return r.sys.enableGRO(r)
 }
+
+// EnableDropCount makes the Reader report in Message.Drops the drop
+// count that the kernel attaches to each datagram of a socket with
+// Conn.EnableDropCount. It returns an error matching
+// errors.ErrUnsupported where the system cannot (elsewhere than Linux).
+func (r *Reader) EnableDropCount() error { return r.sys.enableDropCount(r) }
+
+// EnableDropCount asks the kernel to attach to each datagram read from
+// the socket the count of the datagrams it dropped so far on this socket
+// for want of room in its receive buffer (SO_RXQ_OVFL, Linux); a Reader
+// with EnableDropCount reports it in Message.Drops. It returns an error
+// matching errors.ErrUnsupported where the system cannot.
+func (u *Conn) EnableDropCount() error { return enableDropCount(u) }
 
 // EnableGRO asks the kernel to hand over runs of datagrams from one source
 // in one piece (UDP_GRO, Linux 5.0 and later); only a Reader with

@@ -22,7 +22,10 @@ type readerSys struct {
 	fn      func(fd uintptr) bool // waits when nothing is queued
 	tryFn   func(fd uintptr) bool // never waits
 	namelen uint32                // recvfrom's address length (a field: no escape per call)
-	oob     []byte                // GRO: groControlLen bytes per slot
+	oob     []byte                // control buffers: oobLen bytes per slot (GRO, drop count)
+	oobLen  int
+	gro     bool
+	plain   int // one slot, control buffers: reads left before the next with recvmsg (recvOne)
 	n       int
 	errno   syscall.Errno
 }
@@ -53,11 +56,14 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 // batch of slots, and returns; except with GRO, whose slots hold up to
 // 64 KiB each.
 func (s *readerSys) recvmmsg(fd uintptr) bool {
-	if len(s.hdrs) == 1 && s.oob == nil { // recvfrom reports no GRO
-		return s.recvfrom(fd)
+	if len(s.hdrs) == 1 && !s.gro {
+		if s.oob == nil {
+			return s.recvfrom(fd)
+		}
+		return s.recvOne(fd)
 	}
 	syscall6 := unix.RawSyscall6
-	if s.oob != nil {
+	if s.gro {
 		syscall6 = unix.Syscall6 // GRO: up to GROBufSize bytes per slot to copy
 	}
 	n, _, errno := syscall6(unix.SYS_RECVMMSG, fd,
@@ -86,9 +92,59 @@ func (s *readerSys) recvfrom(fd uintptr) bool {
 	}
 	h := &s.hdrs[0]
 	h.Len, h.Hdr.Namelen, h.Hdr.Flags = uint32(n), s.namelen, 0
+	h.Hdr.SetControllen(0) // no control messages (the drop count)
 	if uint64(n) > iov.Len {
 		h.Len, h.Hdr.Flags = uint32(iov.Len), unix.MSG_TRUNC
 	}
+	s.n, s.errno = 1, 0
+	return true
+}
+
+// ctlEvery is how often a one-slot Reader that counts drops reads with
+// recvmsg while the socket holds datagrams (recvOne).
+const ctlEvery = 32
+
+// recvOne is recvmmsg for a one-slot Reader with control buffers (the
+// drop count). recvmsg(2), which takes control messages, costs more than
+// recvfrom(2), which cannot: some 170 ns more a datagram (15 %) measured
+// here. Since the drop count is cumulative, a sample of the datagrams
+// suffices: recvOne reads with recvmsg the first datagram after the
+// socket was found empty (or the Reader given another socket), then one
+// in ctlEvery, and with recvfrom the others, whose Message.Drops is
+// then 0. Drops thus show with the first datagram after a wait, or up to
+// ctlEvery datagrams late while the socket never empties.
+func (s *readerSys) recvOne(fd uintptr) bool {
+	if s.plain > 0 {
+		ok := s.recvfrom(fd)
+		if !ok {
+			s.plain = 0 // found empty
+		} else if s.n == 1 {
+			s.plain--
+		}
+		return ok
+	}
+	ok := s.recvmsg(fd)
+	if ok && s.n == 1 {
+		s.plain = ctlEvery - 1
+	}
+	return ok
+}
+
+// recvmsg is recvmmsg of one message, for a one-slot Reader that takes
+// control messages (the drop count), which recvfrom cannot. It fills
+// hdrs[0] as recvmmsg would.
+func (s *readerSys) recvmsg(fd uintptr) bool {
+	h := &s.hdrs[0]
+	n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, // RawSyscall: see recvmmsg
+		uintptr(unsafe.Pointer(&h.Hdr)), unix.MSG_DONTWAIT)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false
+	}
+	if errno != 0 {
+		s.n, s.errno = 0, errno
+		return true
+	}
+	h.Len = uint32(n)
 	s.n, s.errno = 1, 0
 	return true
 }
@@ -110,8 +166,8 @@ func (s *readerSys) setup(r *Reader) {
 		h.Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
 		h.Hdr.Namelen = unix.SizeofSockaddrInet6
 		if s.oob != nil {
-			h.Hdr.Control = &s.oob[i*groControlLen]
-			h.Hdr.SetControllen(groControlLen)
+			h.Hdr.Control = &s.oob[i*s.oobLen]
+			h.Hdr.SetControllen(s.oobLen)
 		}
 	}
 	s.n, s.errno = 0, 0
@@ -155,9 +211,13 @@ func (s *readerSys) finish(r *Reader) (int, error) {
 			m.N = len(m.Buf)
 		}
 		m.Src = sockaddrToAddrPort(&s.names[i], h.Hdr.Namelen)
-		m.Seg = 0
+		m.Seg, m.Drops = 0, 0
 		if s.oob != nil && h.Hdr.Controllen > 0 {
-			m.Seg = groSize(s.oob[i*groControlLen : i*groControlLen+min(int(h.Hdr.Controllen), groControlLen)])
+			seg, drops := rxControl(s.oob[i*s.oobLen : i*s.oobLen+min(int(h.Hdr.Controllen), s.oobLen)])
+			if s.gro {
+				m.Seg = seg
+			}
+			m.Drops = drops
 		}
 	}
 	return s.n, nil
@@ -180,11 +240,26 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPor
 	return netip.AddrPort{}
 }
 
+// reset forgets what the reader knew of its socket.
+func (s *readerSys) reset() { s.plain = 0 }
+
 func (s *readerSys) enableGRO(r *Reader) error {
-	if s.oob == nil {
-		s.oob = make([]byte, len(r.Msgs)*groControlLen)
-	}
+	s.gro = true
+	s.growControl(r, groControlLen)
 	return nil
+}
+
+func (s *readerSys) enableDropCount(r *Reader) error {
+	s.growControl(r, dropControlLen)
+	return nil
+}
+
+// growControl makes each slot's control buffer at least n bytes.
+func (s *readerSys) growControl(r *Reader, n int) {
+	if s.oobLen < n {
+		s.oobLen = n
+		s.oob = make([]byte, len(r.Msgs)*n)
+	}
 }
 
 func enableGRO(u *Conn) error {

@@ -12,6 +12,8 @@ type readerSys struct{}
 
 func (s *readerSys) init(*Reader) {}
 
+func (s *readerSys) reset() {}
+
 // read reads one datagram: batch receive is implemented on Linux only.
 // Reading without waiting polls with an expired deadline.
 func (s *readerSys) read(r *Reader, wait bool) (int, error) {
@@ -36,6 +38,10 @@ func (s *readerSys) read(r *Reader, wait bool) (int, error) {
 }
 
 func (s *readerSys) enableGRO(*Reader) error { return errors.ErrUnsupported }
+
+func (s *readerSys) enableDropCount(*Reader) error { return errors.ErrUnsupported }
+
+func enableDropCount(*Conn) error { return errors.ErrUnsupported }
 
 func enableGRO(*Conn) error { return errors.ErrUnsupported }
 
