@@ -312,7 +312,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if c.closed.Load() || c.a.closing.Load() {
 			return 0, nil, net.ErrClosed
 		}
-		if c.peer.IsValid() {
+		if c.tentative() {
 			if n, ok := c.a.handedOn(p, c.peer); ok {
 				return n, (*peerAddr)(&c.peer), nil
 			}
@@ -322,7 +322,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			if err != nil {
 				return 0, nil, err
 			}
-			if c.peer.IsValid() && pp.Src != c.peer {
+			if c.tentative() && pp.Src != c.peer {
 				if c.a.handOn(p[:pp.N], pp.Src) {
 					return 0, nil, net.ErrClosed // a later attempt's: this one is over
 				}
@@ -347,6 +347,14 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
+// tentative reports whether this attempt is bound to its own peer, a
+// learning server's unproven one (attemptPeer): once that peer has
+// returned its cookie (or the handshake is over) the attempt follows the
+// association's peer, which ICE may move (peer.go).
+func (c *packetConn) tentative() bool {
+	return c.peer.IsValid() && !c.a.settled()
+}
+
 // peerAddr is the association's peer as pion sees it (its Conn's remote
 // address, the source of the records ReadFrom returns): a net.Addr over
 // the address the association holds, which pion only passes back to
@@ -368,7 +376,7 @@ func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
-	if c.peer.IsValid() {
+	if c.tentative() {
 		if c.peer != c.a.Peer() {
 			return len(p), nil // an earlier attempt's, to its peer: dropped
 		}

@@ -130,6 +130,14 @@ func (a *Association) attemptPeer() netip.AddrPort {
 	return a.Peer()
 }
 
+// settled reports whether the association's peer is no longer tentative:
+// it is not a learning server, or its peer returned the cookie, or the
+// handshake is over.
+func (a *Association) settled() bool {
+	t := a.tentative
+	return t == nil || t.proven.Load() || a.ready.Load()
+}
+
 // sent notes the cookie of a HelloVerifyRequest a learning server sends.
 func (a *Association) sent(p []byte) {
 	if t := a.tentative; t != nil && t.cookie.Load() == nil {
