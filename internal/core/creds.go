@@ -112,6 +112,9 @@ type Credentials struct {
 	mu    sync.Mutex
 	max   int
 	creds []Credential
+	// handouts are the copies of the pool's ECDSA keys that Matching hands
+	// to handshakes, one per key (see shared).
+	handouts map[*ecdsa.PrivateKey]*ecdsa.PrivateKey
 }
 
 // Add adds c (credman_add).
@@ -139,6 +142,7 @@ func (p *Credentials) Remove(tag CredTag, typ CredType) error {
 	defer p.mu.Unlock()
 	for i, e := range p.creds {
 		if e.Tag == tag && e.Type == typ {
+			p.forget(p.creds[i])
 			p.creds[i].wipe()
 			p.creds = slices.Delete(p.creds, i, i+1) // clears the slot left behind
 			return nil
@@ -172,7 +176,7 @@ func (p *Credentials) Matching(tags []CredTag, typ CredType) []Credential {
 		}
 		for _, e := range p.creds {
 			if e.Tag == t && e.Type == typ {
-				out = append(out, e.clone())
+				out = append(out, p.shared(e))
 				break
 			}
 		}

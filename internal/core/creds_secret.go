@@ -55,7 +55,42 @@ func (p *Credentials) Clear() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.creds {
+		p.forget(p.creds[i])
 		p.creds[i].wipe()
 	}
 	p.creds = nil
+}
+
+// shared returns c for a handshake (Matching): its PSK secrets copied, and
+// its ECDSA key the one copy the pool hands out for it, made at the first
+// call. crypto/ecdsa derives and caches a form of each key object on its
+// first use (a scalar multiplication); a fresh copy per handshake cost
+// every handshake that again. The handout copy is dropped, not zeroed, on
+// Remove and Close — handshakes in flight may still sign with it — and
+// the garbage collector frees it after them. p.mu is held.
+func (p *Credentials) shared(c Credential) Credential {
+	k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok || k == nil {
+		return c.clone()
+	}
+	h := p.handouts[k]
+	if h == nil {
+		h = c.clone().ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
+		if p.handouts == nil {
+			p.handouts = map[*ecdsa.PrivateKey]*ecdsa.PrivateKey{}
+		}
+		p.handouts[k] = h
+	}
+	c.PSK.Key = bytes.Clone(c.PSK.Key)
+	c.PSK.Identity = bytes.Clone(c.PSK.Identity)
+	c.ECDSA.Certificate.PrivateKey = h
+	return c
+}
+
+// forget drops the handout copy of c's ECDSA key (Remove, Close); p.mu is
+// held.
+func (p *Credentials) forget(c Credential) {
+	if k, ok := c.ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); ok {
+		delete(p.handouts, k)
+	}
 }

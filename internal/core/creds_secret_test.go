@@ -75,3 +75,36 @@ func TestPoolZeroesSecrets(t *testing.T) {
 		t.Fatalf("%d credentials after Clear", p.Len())
 	}
 }
+
+// TestMatchingHandsOutOneKeyCopy: every Matching hands out the same copy
+// of a credential's ECDSA key (crypto/ecdsa caches its derived form per
+// key object, so a copy per handshake cost a scalar multiplication each),
+// never the pool's own; after Remove and Add a new copy.
+func TestMatchingHandsOutOneKeyCopy(t *testing.T) {
+	p := &Credentials{max: 8}
+	ec, _ := ecdsaCredential(t, 2)
+	if err := p.Add(ec); err != nil {
+		t.Fatal(err)
+	}
+	own := p.creds[0].ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
+	first := p.Matching([]CredTag{2}, CredECDSA)[0].ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
+	second := p.Matching([]CredTag{2}, CredECDSA)[0].ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey)
+	if first != second {
+		t.Fatal("Matching made a new key copy for each call")
+	}
+	if first == own || !first.Equal(own) {
+		t.Fatal("the handout is the pool's own key, or not the same key")
+	}
+	if err := p.Remove(2, CredECDSA); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.handouts) != 0 {
+		t.Fatalf("%d handouts kept after Remove", len(p.handouts))
+	}
+	if err := p.Add(ec); err != nil {
+		t.Fatal(err)
+	}
+	if third := p.Matching([]CredTag{2}, CredECDSA)[0].ECDSA.Certificate.PrivateKey.(*ecdsa.PrivateKey); third == first {
+		t.Fatal("a removed credential's handout came back")
+	}
+}
