@@ -188,7 +188,7 @@ func (s *sentAlert) note(datagram []byte) {
 // association's packetConn, noting the fatal alert pion sends until the
 // association is ready.
 type watchedConn struct {
-	*packetConn
+	packetConn
 	sent    sentAlert
 	forceRI bool // Config.ForceRenegotiationInfo (see ReadFrom)
 }

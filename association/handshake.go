@@ -156,7 +156,11 @@ func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 		return nil, nil, ErrClosed
 	}
 	raddr := (*peerAddr)(a.peer.Load())
-	pc := &watchedConn{packetConn: &packetConn{a: a, peer: a.attemptPeer()}, forceRI: a.cfg.ForceRenegotiationInfo}
+	// One object for both: an idle association keeps it.
+	pc := &watchedConn{packetConn: packetConn{a: a}, forceRI: a.cfg.ForceRenegotiationInfo}
+	if p := a.attemptPeer(); p.IsValid() {
+		pc.peer = &p
+	}
 	var c *dtls.Conn
 	var err error
 	if a.role == Client {

@@ -284,7 +284,7 @@ func (a *Association) startRound(c *dtls.Conn) clock.Timer {
 // own.
 type packetConn struct {
 	a      *Association
-	peer   netip.AddrPort // a learning server's peer of this attempt (attemptPeer)
+	peer   *netip.AddrPort // a learning server's peer of this attempt (attemptPeer); nil otherwise
 	closed atomic.Bool
 	// expired is set by a read deadline that has passed. pion sets one in
 	// the past to cancel a blocked ReadFrom and clears it after; a future
@@ -313,8 +313,8 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			return 0, nil, net.ErrClosed
 		}
 		if c.tentative() {
-			if n, ok := c.a.handedOn(p, c.peer); ok {
-				return n, (*peerAddr)(&c.peer), nil
+			if n, ok := c.a.handedOn(p, *c.peer); ok {
+				return n, (*peerAddr)(c.peer), nil
 			}
 		}
 		pp, ok, err := c.a.raw.Pop(p)
@@ -322,7 +322,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			if err != nil {
 				return 0, nil, err
 			}
-			if c.tentative() && pp.Src != c.peer {
+			if c.tentative() && pp.Src != *c.peer {
 				if c.a.handOn(p[:pp.N], pp.Src) {
 					return 0, nil, net.ErrClosed // a later attempt's: this one is over
 				}
@@ -352,7 +352,7 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // returned its cookie (or the handshake is over) the attempt follows the
 // association's peer, which ICE may move (peer.go).
 func (c *packetConn) tentative() bool {
-	return c.peer.IsValid() && !c.a.settled()
+	return c.peer != nil && !c.a.settled()
 }
 
 // peerAddr is the association's peer as pion sees it (its Conn's remote
@@ -377,7 +377,7 @@ func (c *packetConn) WriteTo(p []byte, _ net.Addr) (int, error) {
 		return 0, net.ErrClosed
 	}
 	if c.tentative() {
-		if c.peer != c.a.Peer() {
+		if *c.peer != c.a.Peer() {
 			return len(p), nil // an earlier attempt's, to its peer: dropped
 		}
 		c.a.sent(p)
