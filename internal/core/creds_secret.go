@@ -25,8 +25,10 @@ func (c Credential) clone() Credential {
 			}
 			clear(raw)
 		}
-		if k2.D == nil && k.D != nil { //lint:ignore SA1019 a copy, never the caller's key: wipe zeroes it
-			k2.D = new(big.Int).Set(k.D) //lint:ignore SA1019 as above
+		//lint:ignore SA1019 a key Bytes cannot encode: copy the scalar (a copy, never the caller's key: wipe zeroes it)
+		if k2.D == nil && k.D != nil {
+			//lint:ignore SA1019 as above
+			k2.D = new(big.Int).Set(k.D)
 		}
 		c.ECDSA.Certificate.PrivateKey = k2
 	}
