@@ -266,11 +266,13 @@ func FuzzGetPackets(f *testing.F) {
 			d := in[1 : 1+n]
 			in = in[1+n:]
 			sent = append(sent, d)
-			switch Classify(d) {
+			switch c := Classify(d); c {
 			case ClassDTLS:
 				wantDTLS = append(wantDTLS, d)
 			case ClassRTP, ClassRTCP:
-				wantMedia = append(wantMedia, d)
+				if valid(c, d) { // a header that does not fit is Malformed, dropped
+					wantMedia = append(wantMedia, d)
+				}
 			}
 		}
 		for mode, sd := range sides {
