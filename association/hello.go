@@ -28,10 +28,11 @@ type hello struct {
 	cookie []byte
 }
 
-// parseClientHello parses the first record of b as an unfragmented
-// epoch-0 DTLS ClientHello, up to its compression methods; ok is false
-// for anything else (a 34-byte datagram of zeros that only looks like
-// one, a fragment, a truncated message).
+// parseClientHello parses the first record of b as an epoch-0 DTLS
+// ClientHello, whole up to its compression methods, or as its first
+// fragment up to its cookie (a ClientHello too large for one datagram,
+// as Chrome's is); ok is false for anything else (a 34-byte datagram of
+// zeros that only looks like one, a later fragment, a truncated message).
 func parseClientHello(b []byte) (h hello, ok bool) {
 	m, seq, whole, ok := handshakeMessage(b, hsClientHello)
 	if !ok {

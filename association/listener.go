@@ -102,8 +102,8 @@ var ErrListenerClosed = errors.New("association: listener closed")
 // whose handshake completed (SessionNew) and each that ended
 // (SessionEnded), with the session, in order.
 //
-// Admission: a session is created only for a well-formed, unfragmented
-// epoch-0 ClientHello without a cookie. Its association answers with
+// Admission: a session is created only for a well-formed epoch-0
+// ClientHello without a cookie (or the first fragment of one). Its association answers with
 // pion's HelloVerifyRequest; until the source returns that cookie the
 // session is unverified. When MaxHandshaking is reached a new ClientHello
 // ends the oldest unverified session older than VerifyWindow, and is
