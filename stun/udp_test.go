@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
+
+	"github.com/mediaport/mediaport/internal/testutil"
 )
 
 // TestServeOnce: a second Serve on one UDPTransport starts no second
@@ -19,6 +21,9 @@ func TestServeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Destroy()
+	// Another test's reader may still be on its way out (Close waits for
+	// its wg.Done, not for the goroutine to vanish from the stacks).
+	testutil.Eventually(t, testutil.Patience, func() bool { return readers() == 0 }, "readers of other tests still running")
 	u.Serve(s)
 	u.Serve(s)
 	u.Serve(s)
@@ -28,9 +33,7 @@ func TestServeOnce(t *testing.T) {
 	if err := u.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := readers(); n != 0 {
-		t.Fatalf("%d readers after Close", n)
-	}
+	testutil.Eventually(t, testutil.Patience, func() bool { return readers() == 0 }, "%d readers after Close", readers())
 }
 
 // readers counts the goroutines running a UDPTransport's Serve loop.
