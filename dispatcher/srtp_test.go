@@ -12,33 +12,9 @@ import (
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dispatcher"
+	"github.com/mediaport/mediaport/internal/srtptest"
 	"github.com/mediaport/mediaport/internal/testutil"
-	"github.com/mediaport/mediaport/srtp"
 )
-
-// srtpPair returns two sessions on fixed keys of profile: what tx
-// encrypts, rx decrypts.
-func srtpPair(t testing.TB, profile association.SRTPProfile) (tx, rx *srtp.Session) {
-	t.Helper()
-	k, s := 16, 14
-	switch profile {
-	case association.SRTP_AEAD_AES_128_GCM:
-		s = 12
-	case association.SRTP_AEAD_AES_256_GCM:
-		k, s = 32, 12
-	}
-	fill := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
-	a := association.SRTPKeys{Profile: profile, LocalKey: fill(k, 5), LocalSalt: fill(s, 6), RemoteKey: fill(k, 7), RemoteSalt: fill(s, 8)}
-	b := association.SRTPKeys{Profile: profile, LocalKey: a.RemoteKey, LocalSalt: a.RemoteSalt, RemoteKey: a.LocalKey, RemoteSalt: a.LocalSalt}
-	var err error
-	if tx, err = srtp.New(a); err != nil {
-		t.Fatal(err)
-	}
-	if rx, err = srtp.New(b); err != nil {
-		t.Fatal(err)
-	}
-	return tx, rx
-}
 
 func rtp(ssrc uint32, seq uint16, n int) []byte {
 	p := make([]byte, 12+n)
@@ -73,7 +49,7 @@ func TestSendSRTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tx, rx := srtpPair(t, profile)
+			tx, rx := srtptest.Pair(t, profile)
 			if err := d.ConfigSRTP(tx); err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +140,7 @@ func TestSendSRTPConcurrent(t *testing.T) {
 	mod := openModule(t)
 	r := receiver(t, netip.MustParseAddr("127.0.0.1"))
 	d, _ := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr()})
-	tx, rx := srtpPair(t, association.SRTP_AEAD_AES_128_GCM)
+	tx, rx := srtptest.Pair(t, association.SRTP_AEAD_AES_128_GCM)
 	d.ConfigSRTP(tx)
 	const senders, each = 4, 25
 	var wg sync.WaitGroup
@@ -210,7 +186,7 @@ func TestSendSRTPNoAllocs(t *testing.T) {
 	mod := openModule(t)
 	r := receiver(t, netip.MustParseAddr("127.0.0.1"))
 	d, _ := dispatcher.Create(mod, dispatcher.Config{Destination: r.LocalAddr()})
-	tx, _ := srtpPair(t, association.SRTP_AES128_CM_HMAC_SHA1_80)
+	tx, _ := srtptest.Pair(t, association.SRTP_AES128_CM_HMAC_SHA1_80)
 	d.ConfigSRTP(tx)
 	pkt := rtp(9, 0, 1200)
 	pkts := [][]byte{pkt, rtcp(9), pkt, pkt}
@@ -240,7 +216,7 @@ func TestConfigSRTPMisuse(t *testing.T) {
 	mod := openModule(t)
 	d, _ = dispatcher.Create(mod, dispatcher.Config{Destination: netip.MustParseAddrPort("127.0.0.1:9")})
 	d.Destroy()
-	tx, _ := srtpPair(t, association.SRTP_AES128_CM_HMAC_SHA1_80)
+	tx, _ := srtptest.Pair(t, association.SRTP_AES128_CM_HMAC_SHA1_80)
 	if err := d.ConfigSRTP(tx); !errors.Is(err, mediaport.ErrDestroyed) {
 		t.Fatalf("destroyed: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/internal/srtptest"
 	"github.com/mediaport/mediaport/srtp"
 )
 
@@ -19,16 +20,7 @@ func FuzzDecrypt(f *testing.F) {
 	var seeds []genuine
 	keys := map[association.SRTPProfile][2]association.SRTPKeys{}
 	for _, p := range profiles {
-		k, s := 16, 14
-		if p == association.SRTP_AEAD_AES_128_GCM || p == association.SRTP_AEAD_AES_256_GCM {
-			s = 12
-		}
-		if p == association.SRTP_AEAD_AES_256_GCM {
-			k = 32
-		}
-		a := association.SRTPKeys{Profile: p, LocalKey: bytes.Repeat([]byte{9}, k), LocalSalt: bytes.Repeat([]byte{8}, s),
-			RemoteKey: bytes.Repeat([]byte{7}, k), RemoteSalt: bytes.Repeat([]byte{6}, s)}
-		b := association.SRTPKeys{Profile: p, LocalKey: a.RemoteKey, LocalSalt: a.RemoteSalt, RemoteKey: a.LocalKey, RemoteSalt: a.LocalSalt}
+		a, b := srtptest.Keys(p, 6)
 		keys[p] = [2]association.SRTPKeys{a, b}
 		tx, _ := srtp.New(a)
 		e, _ := tx.EncryptRTP(nil, rtpPacket(1, 65535, 20))

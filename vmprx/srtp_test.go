@@ -11,33 +11,10 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
+	"github.com/mediaport/mediaport/internal/srtptest"
 	"github.com/mediaport/mediaport/srtp"
 	"github.com/mediaport/mediaport/vmprx"
 )
-
-// srtpPair returns two sessions on fixed keys of profile, the local of
-// one being the remote of the other: what tx encrypts, rx decrypts.
-func srtpPair(t testing.TB, profile association.SRTPProfile) (tx, rx *srtp.Session) {
-	t.Helper()
-	k, s := 16, 14
-	switch profile {
-	case association.SRTP_AEAD_AES_128_GCM:
-		s = 12
-	case association.SRTP_AEAD_AES_256_GCM:
-		k, s = 32, 12
-	}
-	fill := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
-	a := association.SRTPKeys{Profile: profile, LocalKey: fill(k, 1), LocalSalt: fill(s, 2), RemoteKey: fill(k, 3), RemoteSalt: fill(s, 4)}
-	b := association.SRTPKeys{Profile: profile, LocalKey: a.RemoteKey, LocalSalt: a.RemoteSalt, RemoteKey: a.LocalKey, RemoteSalt: a.LocalSalt}
-	var err error
-	if tx, err = srtp.New(a); err != nil {
-		t.Fatal(err)
-	}
-	if rx, err = srtp.New(b); err != nil {
-		t.Fatal(err)
-	}
-	return tx, rx
-}
 
 func mustEncrypt(t testing.TB, tx *srtp.Session, p []byte) []byte {
 	t.Helper()
@@ -80,7 +57,7 @@ func TestSRTPReceive(t *testing.T) {
 func testSRTPReceive(t *testing.T, profile association.SRTPProfile, callerReads, mux bool) {
 	mod := openModule(t, mediaport.Options{})
 	v, rtpPort, rtcpPort := newVMP(t, mod, vmprx.Config{Local: lo4, RTCPMux: mux, CallerReads: callerReads})
-	tx, rx := srtpPair(t, profile)
+	tx, rx := srtptest.Pair(t, profile)
 	if err := v.ConfigSRTP(rx); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +180,7 @@ func TestConfigSRTPErrors(t *testing.T) {
 	}
 	mod := openModule(t, mediaport.Options{})
 	v, _ = vmprx.Create(mod)
-	_, rx := srtpPair(t, association.SRTP_AEAD_AES_256_GCM)
+	_, rx := srtptest.Pair(t, association.SRTP_AEAD_AES_256_GCM)
 	if err := v.ConfigSRTP(rx); err != nil {
 		t.Fatalf("before Config: %v", err)
 	}
