@@ -83,6 +83,9 @@ type ICELite struct {
 	// keys are the agent's copies of the local and remote passwords,
 	// zeroed by Close.
 	keys [2][]byte
+	// ufrag is LocalUfrag; peers the credential sets of AddPeer.
+	ufrag string
+	peers peerSets
 }
 
 type checkWaiter struct {
@@ -124,10 +127,15 @@ func NewICELite(cfg ICELiteConfig) (*ICELite, error) {
 	remoteUser, remotePass := cfg.RemoteUfrag+":"+cfg.LocalUfrag, []byte(cfg.RemotePassword)
 	s.SetCredential(AuthShortTerm, &Credential{
 		GetPassword: func(_ *stun.Message, _, username []byte) ([]byte, error) {
-			if !bytes.HasPrefix(username, prefix) || len(username) == len(prefix) {
-				return nil, errWrongUfrag
+			if bytes.HasPrefix(username, prefix) && len(username) > len(prefix) {
+				return password, nil
 			}
-			return password, nil
+			if u, ok := splitUsername(username); ok {
+				if _, pw, ok := l.peers.password(u); ok {
+					return pw, nil
+				}
+			}
+			return nil, errWrongUfrag
 		},
 		GetCred: func() (string, []byte, error) {
 			if cfg.RemoteUfrag == "" {
@@ -141,6 +149,7 @@ func NewICELite(cfg ICELiteConfig) (*ICELite, error) {
 	}
 	link.SetICEControl(&s.linkICE, iceControl{&l.state})
 	l.sess = s
+	l.ufrag = cfg.LocalUfrag
 	l.keys = [2][]byte{password, remotePass}
 	return l, nil
 }
@@ -229,9 +238,16 @@ func (l *ICELite) onRequest(s *Session, _ []byte, rdata *RxData, token any, src 
 	}
 	res.AddXORMappedAddress(src)
 	use := rdata.Msg.Contains(stun.AttrUseCandidate)
+	// The credential set the check was answered with: "" for LocalUfrag.
+	var set string
+	if u, err := rdata.Msg.Get(stun.AttrUsername); err == nil {
+		if lu, ok := splitUsername(u); ok && string(lu) != l.ufrag {
+			set, _, _ = l.peers.password(lu)
+		}
+	}
 	// The pair state first: once the peer holds the answer, the pair has
 	// consent and the association has followed a new nomination.
-	moveTo, fs := l.state.checked(src, use)
+	moveTo, fs := l.state.checked(src, use, set)
 	if moveTo.IsValid() {
 		s.cfg.Logger.Debug("ice-lite: nominated", "remote", moveTo)
 		for _, f := range fs {
@@ -282,6 +298,7 @@ func (l *ICELite) Close() error {
 		return mediaport.ErrNilHandle
 	}
 	l.state.close()
+	l.peers.close()
 	err := l.sess.Destroy()
 	if err == nil {
 		clear(l.keys[0])

@@ -103,7 +103,7 @@ func (h *liteHarness) check(src netip.AddrPort, o checkOpts) int {
 		if err := xor.GetFrom(res); err != nil || xor.Port != int(src.Port()) {
 			h.t.Fatalf("success without the source in XOR-MAPPED-ADDRESS: %v", err)
 		}
-		if err := stun.NewShortTermIntegrity(litePass).Check(res); err != nil {
+		if err := stun.NewShortTermIntegrity(o.pass).Check(res); err != nil {
 			h.t.Fatalf("success response integrity: %v", err)
 		}
 		return 0
@@ -114,7 +114,7 @@ func (h *liteHarness) check(src netip.AddrPort, o checkOpts) int {
 	}
 	if ec.Code == 487 {
 		// The full peer must be able to trust it (RFC 8445 §7.2.5.1).
-		if err := stun.NewShortTermIntegrity(litePass).Check(res); err != nil {
+		if err := stun.NewShortTermIntegrity(o.pass).Check(res); err != nil {
 			h.t.Fatalf("487 without valid MESSAGE-INTEGRITY: %v", err)
 		}
 	}

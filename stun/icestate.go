@@ -70,15 +70,19 @@ type ICEPair struct {
 	LastCheck time.Time
 	// Checks counts the successful checks from Remote.
 	Checks uint64
+	// Ufrag is the local ufrag of the credential set its checks were
+	// answered with (ICELite.AddPeer); empty for LocalUfrag.
+	Ufrag string
 }
 
 // DefaultConsentTimeout is how long consent lasts after a successful check
 // (RFC 7675 §5.1: 30 s).
 const DefaultConsentTimeout = 30 * time.Second
 
-// maxPairs bounds the pairs an agent remembers: an authenticated peer
-// checking from more addresses evicts the one checked least recently
-// (never the selected pair).
+// maxPairs bounds the pairs an agent remembers per credential set (its
+// own and each of AddPeer): an authenticated peer checking from more
+// addresses evicts the pair checked least recently (never the selected
+// pair).
 const maxPairs = 32
 
 // icePair is a pair under ICELite.mu.
@@ -87,6 +91,8 @@ type icePair struct {
 	last    time.Time
 	checks  uint64
 	expired bool
+	ufrag   string // the credential set ("": LocalUfrag)
+	nom     bool   // a check of an AddPeer set nominated it
 }
 
 // iceState is the pair state of an ICELite.
@@ -103,6 +109,7 @@ type iceState struct {
 	closed    bool
 	timer     mediaport.Timer // the consent sweep, while a pair has consent
 	followers []*follower
+	peers     int // credential sets added (AddPeer)
 
 	// permit is the remote addresses with consent, copied on change, so
 	// that Permits (once per DTLS datagram) takes no lock.
@@ -147,7 +154,10 @@ func (st *iceState) levelLocked() ICEStatus {
 // checked records a successful check from src (use: it carried
 // USE-CANDIDATE) and returns the address the selected pair moved to, if
 // the nomination changed.
-func (st *iceState) checked(src netip.AddrPort, use bool) (moveTo netip.AddrPort, fs []*follower) {
+//
+// A check of an AddPeer set (ufrag not empty) gives its source a pair with
+// consent and nothing more: it never selects or moves the agent's pair.
+func (st *iceState) checked(src netip.AddrPort, use bool, ufrag string) (moveTo netip.AddrPort, fs []*follower) {
 	src = unmapped(src)
 	st.mu.Lock()
 	if st.closed {
@@ -170,6 +180,36 @@ func (st *iceState) checked(src netip.AddrPort, use bool) (moveTo netip.AddrPort
 	}
 	p.last = now
 	p.checks++
+	if p.ufrag != ufrag {
+		// Another peer's set now checks from src (a NAT binding reused):
+		// the pair is that peer's.
+		if p == st.nominated || p == st.latest {
+			p = &icePair{remote: src, last: now, checks: 1}
+			st.pairs[src] = p
+			if st.nominated != nil && st.nominated.remote == src {
+				st.nominated = nil
+			}
+			if st.latest != nil && st.latest.remote == src {
+				st.latest = nil
+			}
+		}
+		p.ufrag, p.nom = ufrag, false
+	}
+	if ufrag != "" {
+		p.nom = p.nom || use
+		if st.timer == nil {
+			st.timer = st.clk.AfterFunc(st.timeout, st.sweep)
+		}
+		if permitChanged {
+			st.publishLocked()
+		}
+		signal := st.levelLocked() != before
+		st.mu.Unlock()
+		if signal {
+			st.ev.Signal()
+		}
+		return moveTo, nil
+	}
 	st.latest = p
 	if use && st.nominated != p {
 		if st.nominated != nil {
@@ -196,7 +236,7 @@ func (st *iceState) checked(src netip.AddrPort, use bool) (moveTo netip.AddrPort
 // evictLocked makes room for a new pair: it drops the pair checked least
 // recently, never the selected one.
 func (st *iceState) evictLocked() {
-	if len(st.pairs) < maxPairs {
+	if len(st.pairs) < maxPairs*(1+st.peers) {
 		return
 	}
 	sel := st.selectedLocked()
@@ -208,6 +248,30 @@ func (st *iceState) evictLocked() {
 	}
 	if old != nil {
 		delete(st.pairs, old.remote)
+	}
+}
+
+// setPeers sets the number of AddPeer sets, which scales the pairs kept.
+func (st *iceState) setPeers(n int) {
+	st.mu.Lock()
+	st.peers = n
+	st.mu.Unlock()
+}
+
+// forget drops the pairs of the credential set ufrag (RemovePeer): their
+// consent ends at once.
+func (st *iceState) forget(ufrag string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	changed := false
+	for a, p := range st.pairs {
+		if p.ufrag == ufrag {
+			delete(st.pairs, a)
+			changed = true
+		}
+	}
+	if changed && !st.closed {
+		st.publishLocked()
 	}
 }
 
@@ -313,7 +377,7 @@ func (st *iceState) addFollower(f link.Follower) func() {
 }
 
 func (p *icePair) public(nominated bool) ICEPair {
-	return ICEPair{Remote: p.remote, Nominated: nominated, Consent: !p.expired, LastCheck: p.last, Checks: p.checks}
+	return ICEPair{Remote: p.remote, Nominated: nominated || p.nom, Consent: !p.expired, LastCheck: p.last, Checks: p.checks, Ufrag: p.ufrag}
 }
 
 func unmapped(a netip.AddrPort) netip.AddrPort {
