@@ -26,13 +26,23 @@ type ListenerConfig struct {
 	// MaxSessions bounds the sessions at once, handshaking or established
 	// (tinydtls's peer count; default 64).
 	MaxSessions int
-	// MaxHandshaking bounds, among them, the sessions still handshaking
-	// (default 16).
+	// MaxHandshaking bounds, among them, the proved sessions still
+	// handshaking: their source returned the cookie of the
+	// HelloVerifyRequest (default 16).
 	MaxHandshaking int
-	// VerifyWindow is how long a new session is kept for its source to
-	// return the cookie before a newer ClientHello may evict it (default
-	// 2 s, on the module's clock).
+	// MaxUnproved bounds, among them, the unproved sessions: created by a
+	// ClientHello whose source has not yet returned the cookie (default
+	// 16). See Listener for how they are evicted and expire.
+	MaxUnproved int
+	// VerifyWindow is how long an unproved session lives: its source must
+	// return the cookie within it, else the session ends (default 2 s,
+	// on the module's clock: longer than a client's first retransmission,
+	// 1 s in OpenSSL and RFC 6347, in case its cookie was lost).
 	VerifyWindow time.Duration
+	// VerifyGrace is how long an unproved session is safe from eviction
+	// by a newer ClientHello when MaxUnproved or MaxSessions is reached
+	// (default 250 ms: a client's round trip, with room).
+	VerifyGrace time.Duration
 	// RequireAdmit: only sources the application admitted (Admit) may
 	// start a session; a ClientHello from another is dropped (Unadmitted)
 	// before any state exists. See Admit.
@@ -76,13 +86,16 @@ func (s ListenerStatus) String() string {
 // Unadmitted or Malformed.
 type ListenerStats struct {
 	Sessions    int    // sessions now, handshaking or established
-	Handshaking int    // of those, still handshaking
+	Handshaking int    // of those, still handshaking (proved or not)
+	Unproved    int    // of those, unproved: the source has not returned its cookie
 	Records     uint64 // datagrams handed to an existing session
 	Created     uint64 // sessions created (a well-formed ClientHello from a new source)
 	Established uint64 // sessions whose handshake completed
 	Failed      uint64 // sessions whose handshake failed or timed out
-	Refused     uint64 // ClientHellos from a new source dropped: a limit was reached
-	Evicted     uint64 // handshaking sessions whose source had not returned its cookie, ended for a newer one
+	Refused     uint64 // dropped: a ClientHello from a new source (a limit was reached), or a proving one (MaxHandshaking)
+	Evicted     uint64 // unproved sessions ended for a newer one (oldest first, older than VerifyGrace)
+	Expired     uint64 // unproved sessions ended: VerifyWindow passed without the cookie
+	Proved      uint64 // sessions whose source returned the cookie
 	Foreign     uint64 // dropped: from a source with no session, not a ClientHello that creates one
 	Unadmitted  uint64 // dropped: from a source with no session and not admitted (RequireAdmit)
 	Malformed   uint64 // dropped: not a sequence of whole DTLS records
@@ -103,22 +116,28 @@ var ErrListenerClosed = errors.New("association: listener closed")
 // (SessionEnded), with the session, in order.
 //
 // Admission: a session is created only for a well-formed epoch-0
-// ClientHello without a cookie (or the first fragment of one). Its association answers with
-// pion's HelloVerifyRequest; until the source returns that cookie the
-// session is unverified. When MaxHandshaking is reached a new ClientHello
-// ends the oldest unverified session older than VerifyWindow, and is
-// refused (cheaply: nothing is created) when there is none, so spoofed
-// ClientHellos hold a slot for VerifyWindow at most, while a real client
-// returns its cookie within a round trip. That state per unverified
-// source is the limit of this defence: a sustained ClientHello flood
-// takes the slots as they free up and keeps new clients out while it
-// lasts (established sessions are not affected) — unless the application
-// admits the sources it has authenticated otherwise (RequireAdmit, Admit:
-// an ICE check), when spoofed ClientHellos create nothing at all. The stateless cookie exchange
-// of RFC 6347 §4.2.1 would avoid it, but pion/dtls (v3.1.15) cannot
-// continue a handshake after a HelloVerifyRequest it did not send: its
-// server expects the ClientHello at message_seq 0 and the cookie in the
-// transcript to be its own.
+// ClientHello without a cookie (or the first fragment of one). Its
+// association answers with pion's HelloVerifyRequest; the session is
+// unproved until its source returns that cookie in its next ClientHello,
+// which proves the sender receives at that address. Unproved sessions
+// have their own bound (MaxUnproved) and a short life (VerifyWindow);
+// when a bound is reached, a new ClientHello evicts the oldest unproved
+// session older than VerifyGrace, and is refused (cheaply: nothing is
+// created) when there is none. A proved session is never evicted, so
+// spoofed ClientHellos cannot end a handshake in progress or an
+// established session; while they keep coming faster than the unproved
+// slots turn over, though, a new client's first ClientHello competes
+// with them for a slot, and its handshake waits for its retransmission
+// after the flood. With ICE on the port (vmprx.AttachSTUN with a
+// stun.ICELite), DTLS from an address without an authenticated check
+// never reaches the Listener, and with RequireAdmit only sources the
+// application admitted start sessions: either way spoofed ClientHellos
+// create nothing at all. The stateless cookie exchange of RFC 6347
+// §4.2.1 would avoid unproved state altogether, but pion/dtls (v3.1.15)
+// cannot continue a handshake after a HelloVerifyRequest it did not
+// send: it checks only the cookie it generated, hashes the ClientHello
+// it verified into the transcript, and numbers its messages from its own
+// HelloVerifyRequest on.
 //
 // Its methods are safe for concurrent use.
 type Listener struct {
@@ -129,12 +148,16 @@ type Listener struct {
 	src    event.Source
 	maxS   int
 	maxHS  int
-	window time.Duration
+	maxUP  int
+	window time.Duration // an unproved session's life
+	grace  time.Duration // an unproved session's protection from eviction
 
 	mu          sync.Mutex
 	closed      bool
 	sessions    map[netip.AddrPort]*Session
-	pending     []*Session // handshaking, oldest first
+	unproved    []*Session // handshaking, source unproved, oldest first
+	proving     []*Session // handshaking, source proved
+	expiry      core.Timer // ends the unproved sessions older than window
 	notices     []notice
 	unannounced int // notices dropped: more than maxNotices waiting
 	// requireAdmit: only admitted sources start sessions (listener_admit.go).
@@ -144,7 +167,7 @@ type Listener struct {
 	ends chan *Session // sessions to close off the receive path
 	wg   sync.WaitGroup
 
-	records, created, nEstablished, failed, refused, evicted, foreign, unadmitted, malformed atomic.Uint64
+	records, created, nEstablished, failed, refused, evicted, expired, proved, foreign, unadmitted, malformed atomic.Uint64
 }
 
 type notice struct {
@@ -167,7 +190,7 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxSessions < 0 || cfg.MaxHandshaking < 0 {
+	if cfg.MaxSessions < 0 || cfg.MaxHandshaking < 0 || cfg.MaxUnproved < 0 || cfg.VerifyWindow < 0 || cfg.VerifyGrace < 0 {
 		return nil, fmt.Errorf("association: %w: negative limit", mediaport.ErrInvalidArgument)
 	}
 	if cfg.MaxSessions == 0 {
@@ -176,10 +199,18 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 	if cfg.MaxHandshaking == 0 {
 		cfg.MaxHandshaking = 16
 	}
-	if cfg.VerifyWindow <= 0 {
+	if cfg.MaxUnproved == 0 {
+		cfg.MaxUnproved = 16
+	}
+	if cfg.VerifyWindow == 0 {
 		cfg.VerifyWindow = 2 * time.Second
 	}
+	if cfg.VerifyGrace == 0 {
+		cfg.VerifyGrace = 250 * time.Millisecond
+	}
 	cfg.MaxHandshaking = min(cfg.MaxHandshaking, cfg.MaxSessions)
+	cfg.MaxUnproved = min(cfg.MaxUnproved, cfg.MaxSessions)
+	cfg.VerifyGrace = min(cfg.VerifyGrace, cfg.VerifyWindow)
 	if rx == nil || tx == nil {
 		return nil, mediaport.ErrNilHandle
 	}
@@ -199,7 +230,8 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
 	l := &Listener{
-		cfg: cfg.Config, mod: mod, rxc: rxc, txc: txc, maxS: cfg.MaxSessions, maxHS: cfg.MaxHandshaking, window: cfg.VerifyWindow,
+		cfg: cfg.Config, mod: mod, rxc: rxc, txc: txc, maxS: cfg.MaxSessions, maxHS: cfg.MaxHandshaking,
+		maxUP: cfg.MaxUnproved, window: cfg.VerifyWindow, grace: cfg.VerifyGrace,
 		requireAdmit: cfg.RequireAdmit,
 		sessions:     make(map[netip.AddrPort]*Session), ends: make(chan *Session, cfg.MaxSessions),
 	}
@@ -249,8 +281,10 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 	}
 	s := l.sessions[p.Src]
 	if s != nil {
-		if !s.verified.Load() {
-			l.verifyLocked(s, b)
+		if !s.verified.Load() && !l.proveLocked(s, b) {
+			l.mu.Unlock()
+			l.refused.Add(1)
+			return false
 		}
 		l.mu.Unlock()
 		l.records.Add(1)
@@ -270,7 +304,7 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 		return false
 	}
 	var victim *Session
-	if len(l.pending) >= l.maxHS || len(l.sessions) >= l.maxS {
+	if len(l.unproved) >= l.maxUP || len(l.sessions) >= l.maxS {
 		victim = l.evictLocked()
 		if victim == nil || len(l.sessions) >= l.maxS {
 			l.mu.Unlock()
@@ -289,7 +323,10 @@ func (l *Listener) deliver(p *pktq.Packet) bool {
 	}
 	s.a = a
 	l.sessions[p.Src] = s
-	l.pending = append(l.pending, s)
+	l.unproved = append(l.unproved, s)
+	if l.expiry == nil {
+		l.expiry = l.mod.Clock.AfterFunc(l.window, l.expire)
+	}
 	l.created.Add(1)
 	l.mu.Unlock()
 	l.end(victim)
@@ -303,37 +340,87 @@ func deliverTo(a *Association, p *pktq.Packet) bool {
 	return ok
 }
 
-// verifyLocked marks s verified when b is a ClientHello returning the
-// cookie its association's HelloVerifyRequest carried.
-func (l *Listener) verifyLocked(s *Session, b []byte) {
+// proveLocked looks at b, from the source of s, an unproved session: a
+// ClientHello returning the cookie of its association's
+// HelloVerifyRequest proves the source, and s joins the proved
+// handshakes, unless MaxHandshaking of them run (then b is refused: the
+// client retransmits it). It reports whether b may go on to s.
+func (l *Listener) proveLocked(s *Session, b []byte) bool {
 	h, ok := parseClientHello(b)
 	if !ok || len(h.cookie) == 0 {
+		return true
+	}
+	c := s.cookie.Load()
+	if c == nil || subtle.ConstantTimeCompare(*c, h.cookie) != 1 {
+		return true // pion answers a wrong cookie
+	}
+	if len(l.proving) >= l.maxHS {
+		return false
+	}
+	l.unproved = deleteSession(l.unproved, s)
+	l.proving = append(l.proving, s)
+	s.verified.Store(true)
+	l.proved.Add(1)
+	return true
+}
+
+// evictLocked forgets the oldest unproved session older than the grace,
+// and returns it for end; nil when there is none.
+func (l *Listener) evictLocked() *Session {
+	if len(l.unproved) == 0 {
+		return nil
+	}
+	s := l.unproved[0]
+	if l.mod.Clock.Now().Sub(s.created) < l.grace {
+		return nil // the others are younger
+	}
+	l.unproved = deleteSession(l.unproved, s)
+	delete(l.sessions, s.peer)
+	s.gone.Store(true)
+	l.evicted.Add(1)
+	return s
+}
+
+// expire runs on the module's clock: it ends the unproved sessions older
+// than the window, and runs again when the next one will be.
+func (l *Listener) expire() {
+	var old []*Session
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
 		return
 	}
-	if c := s.cookie.Load(); c != nil && subtle.ConstantTimeCompare(*c, h.cookie) == 1 {
-		s.verified.Store(true)
+	now := l.mod.Clock.Now()
+	l.expiry = nil
+	for len(l.unproved) > 0 {
+		s := l.unproved[0]
+		if d := s.created.Add(l.window).Sub(now); d > 0 {
+			l.expiry = l.mod.Clock.AfterFunc(d, l.expire)
+			break
+		}
+		l.unproved = deleteSession(l.unproved, s)
+		delete(l.sessions, s.peer)
+		s.gone.Store(true)
+		l.expired.Add(1)
+		old = append(old, s)
+	}
+	l.mu.Unlock()
+	for _, s := range old {
+		l.end(s)
 	}
 }
 
-// evictLocked forgets the oldest handshaking session whose source has
-// not returned its cookie within the verify window, and returns it for
-// end; nil when there is none.
-func (l *Listener) evictLocked() *Session {
-	now := l.mod.Clock.Now()
-	for i, s := range l.pending {
-		if now.Sub(s.created) < l.window {
-			return nil // the others are younger
-		}
-		if !s.verified.Load() {
-			l.pending = append(l.pending[:i], l.pending[i+1:]...)
-			l.pending[len(l.pending):cap(l.pending)][0] = nil
-			delete(l.sessions, s.peer)
-			s.gone.Store(true)
-			l.evicted.Add(1)
-			return s
+// deleteSession removes s from list, keeping the order, and clears the
+// slot it frees.
+func deleteSession(list []*Session, s *Session) []*Session {
+	for i, x := range list {
+		if x == s {
+			list = append(list[:i], list[i+1:]...)
+			list[len(list):cap(list)][0] = nil
+			break
 		}
 	}
-	return nil
+	return list
 }
 
 // end closes the association of s, a session the Listener has forgotten,
@@ -371,13 +458,8 @@ func (l *Listener) removeLocked(s *Session) bool {
 		return false
 	}
 	delete(l.sessions, s.peer)
-	for i, x := range l.pending {
-		if x == s {
-			l.pending = append(l.pending[:i], l.pending[i+1:]...)
-			l.pending[len(l.pending):cap(l.pending)][0] = nil
-			break
-		}
-	}
+	l.unproved = deleteSession(l.unproved, s)
+	l.proving = deleteSession(l.proving, s)
 	return true
 }
 
@@ -400,13 +482,11 @@ func (l *Listener) handshakeDone(s *Session) {
 	if l.sessions[s.peer] != s {
 		return
 	}
-	for i, x := range l.pending {
-		if x == s {
-			l.pending = append(l.pending[:i], l.pending[i+1:]...)
-			l.pending[len(l.pending):cap(l.pending)][0] = nil
-			break
-		}
-	}
+	// Proved by completing, whether or not its cookie was seen (a client
+	// that does not fragment its ClientHello as parsed).
+	l.unproved = deleteSession(l.unproved, s)
+	l.proving = deleteSession(l.proving, s)
+	s.verified.Store(true)
 	s.up.Store(true)
 	l.nEstablished.Add(1)
 	l.noticeLocked(SessionNew, s)
@@ -487,9 +567,9 @@ func (l *Listener) Stats() ListenerStats {
 		return ListenerStats{}
 	}
 	l.mu.Lock()
-	n, hs := len(l.sessions), len(l.pending)
+	n, up, hs := len(l.sessions), len(l.unproved), len(l.unproved)+len(l.proving)
 	l.mu.Unlock()
-	return ListenerStats{Sessions: n, Handshaking: hs, Records: l.records.Load(), Created: l.created.Load(), Established: l.nEstablished.Load(),
+	return ListenerStats{Sessions: n, Handshaking: hs, Unproved: up, Expired: l.expired.Load(), Proved: l.proved.Load(), Records: l.records.Load(), Created: l.created.Load(), Established: l.nEstablished.Load(),
 		Failed: l.failed.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(),
 		Foreign: l.foreign.Load(), Unadmitted: l.unadmitted.Load(), Malformed: l.malformed.Load()}
 }
@@ -524,8 +604,13 @@ func (l *Listener) Close() error {
 		all = append(all, s)
 	}
 	clear(l.sessions)
-	clear(l.pending)
-	l.pending = nil
+	clear(l.unproved)
+	clear(l.proving)
+	l.unproved, l.proving = nil, nil
+	if l.expiry != nil {
+		l.expiry.Stop()
+		l.expiry = nil
+	}
 	l.mu.Unlock()
 	for _, s := range all {
 		s.a.Close()

@@ -57,82 +57,166 @@ func (f *fakePair) cookieSentTo(dst netip.AddrPort) []byte {
 	return nil
 }
 
-// TestListenerAdmission: on the module's clock, a full handshaking table
-// refuses a new source until its oldest unverified session is older than
-// VerifyWindow, then evicts it; a session whose source returned its cookie
-// is never evicted; a ClientHello with a cookie from an unknown source,
-// a look-alike and a non-ClientHello create nothing. The refusal path
-// does not allocate.
-func TestListenerAdmission(t *testing.T) {
+// admissionHarness is a Listener on a fake pair and clock.
+type admissionHarness struct {
+	clk *clock.Fake
+	mod *core.Module
+	f   *fakePair
+	l   *Listener
+}
+
+func newAdmission(t *testing.T, maxS, maxHS, maxUP int) *admissionHarness {
 	clk := clock.NewFake(time.Unix(1000, 0))
 	mod := core.NewModule(nil, coreFake{clk}, core.Limits{})
-	defer mod.Close()
+	t.Cleanup(func() { mod.Close() })
 	if err := mod.Creds.Add(core.Credential{Tag: 1, Type: core.CredPSK, PSK: core.PSK{Identity: []byte("id"), Key: []byte("key")}}); err != nil {
 		t.Fatal(err)
 	}
 	f := &fakePair{mod: mod, sent: map[netip.AddrPort][][]byte{}}
 	l := &Listener{cfg: Config{Role: Server, Tags: []mediaport.CredTag{1}, MTU: 1200, HandshakeTimeout: time.Hour},
-		mod: mod, rxc: f, txc: f, maxS: 3, maxHS: 2, window: 2 * time.Second,
-		sessions: map[netip.AddrPort]*Session{}, ends: make(chan *Session, 3)}
+		mod: mod, rxc: f, txc: f, maxS: maxS, maxHS: maxHS, maxUP: maxUP, window: 2 * time.Second, grace: 250 * time.Millisecond,
+		sessions: map[netip.AddrPort]*Session{}, ends: make(chan *Session, maxS)}
 	l.src.Init()
 	l.wg.Add(1)
 	go l.closer()
-	defer l.Close()
-	src := func(i int) netip.AddrPort {
-		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
+	t.Cleanup(func() { l.Close() })
+	return &admissionHarness{clk: clk, mod: mod, f: f, l: l}
+}
+
+func admSrc(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
+}
+
+func (h *admissionHarness) send(from netip.AddrPort, b []byte) {
+	p := h.mod.Packets.Get()
+	p.N = copy(p.Buf, b)
+	p.Src = from
+	if !h.l.deliver(p) {
+		h.mod.Packets.Put(p)
 	}
+}
+
+// prove makes src return the cookie of the HelloVerifyRequest its session
+// was sent.
+func (h *admissionHarness) prove(t *testing.T, src netip.AddrPort) {
+	t.Helper()
+	var ck []byte
+	testutil.Eventually(t, 30*time.Second, func() bool { ck = h.f.cookieSentTo(src); return ck != nil }, "no HelloVerifyRequest")
+	h.send(src, helloRecord(t, ck, 1))
+}
+
+// TestListenerAdmission: on the module's clock, a full table of unproved
+// sessions refuses a new source while its oldest is younger than
+// VerifyGrace, then evicts the oldest first; a session whose source
+// returned its cookie is proved and never evicted, however many
+// ClientHellos follow; a ClientHello with a wrong cookie proves nothing;
+// a ClientHello with a cookie from an unknown source, a look-alike and a
+// non-ClientHello create nothing. The refusal path does not allocate.
+func TestListenerAdmission(t *testing.T) {
+	h := newAdmission(t, 8, 2, 2)
+	l, send := h.l, h.send
 	hello := helloRecord(t, nil, 0)
-	send := func(from netip.AddrPort, b []byte) {
-		p := mod.Packets.Get()
-		p.N = copy(p.Buf, b)
-		p.Src = from
-		if !l.deliver(p) {
-			mod.Packets.Put(p)
-		}
-	}
-	send(src(1), hello)
-	send(src(2), hello)
-	if st := l.Stats(); st.Created != 2 || st.Handshaking != 2 {
+	send(admSrc(1), hello)
+	send(admSrc(2), hello)
+	if st := l.Stats(); st.Created != 2 || st.Handshaking != 2 || st.Unproved != 2 {
 		t.Fatalf("%+v", st)
 	}
-	// Source 1 returns its cookie (pion's HelloVerifyRequest, sent to it).
-	var ck []byte
-	testutil.Eventually(t, 30*time.Second, func() bool { ck = f.cookieSentTo(src(1)); return ck != nil }, "no HelloVerifyRequest")
-	send(src(1), helloRecord(t, ck, 1))
-	if !l.sessions[src(1)].verified.Load() {
-		t.Fatal("the returned cookie did not verify source 1")
+	// A wrong cookie proves nothing; source 1's own does.
+	send(admSrc(1), helloRecord(t, []byte("not the cookie, twenty"), 1))
+	if l.sessions[admSrc(1)].verified.Load() {
+		t.Fatal("a wrong cookie proved source 1")
 	}
-	// Full, and source 2 is young: refused, without an allocation.
-	send(src(3), hello)
-	if st := l.Stats(); st.Refused != 1 || st.Created != 2 {
+	h.prove(t, admSrc(1))
+	if !l.sessions[admSrc(1)].verified.Load() {
+		t.Fatal("the returned cookie did not prove source 1")
+	}
+	if st := l.Stats(); st.Proved != 1 || st.Unproved != 1 || st.Handshaking != 2 {
+		t.Fatalf("proved: %+v", st)
+	}
+	// Two unproved slots: 3 fills them; 4 is refused while 2 is in its
+	// grace, without an allocation.
+	send(admSrc(3), hello)
+	send(admSrc(4), hello)
+	if st := l.Stats(); st.Refused != 1 || st.Created != 3 {
 		t.Fatalf("young: %+v", st)
 	}
 	refusals := l.Stats().Refused
-	testutil.NoAllocs(t, "refusing a ClientHello", func() { send(src(4), hello) })
+	testutil.NoAllocs(t, "refusing a ClientHello", func() { send(admSrc(4), hello) })
 	if l.Stats().Refused <= refusals {
 		t.Fatal("not refused")
 	}
-	// Past the window, the unverified session 2 goes, never the verified 1.
-	clk.Advance(2 * time.Second)
-	send(src(3), hello)
+	// Past the grace, the oldest unproved goes (2, then 3), never 1.
+	h.clk.Advance(250 * time.Millisecond)
+	send(admSrc(5), hello)
+	send(admSrc(6), hello)
 	st := l.Stats()
-	if st.Evicted != 1 || st.Created != 3 || l.sessions[src(2)] != nil || l.sessions[src(1)] == nil || l.sessions[src(3)] == nil {
-		t.Fatalf("after the window: %+v", st)
+	if st.Evicted != 2 || st.Created != 5 || l.sessions[admSrc(2)] != nil || l.sessions[admSrc(3)] != nil ||
+		l.sessions[admSrc(1)] == nil || l.sessions[admSrc(5)] == nil || l.sessions[admSrc(6)] == nil {
+		t.Fatalf("after the grace: %+v", st)
 	}
-	clk.Advance(2 * time.Second)
-	send(src(5), hello) // evicts 3, the only unverified one
-	if st := l.Stats(); st.Evicted != 2 || l.sessions[src(1)] == nil || l.sessions[src(5)] == nil {
-		t.Fatalf("second eviction: %+v", st)
+	// A flood of new sources past every grace: 1 stays.
+	for i := range 50 {
+		h.clk.Advance(250 * time.Millisecond)
+		send(admSrc(100+i), hello)
+	}
+	if l.sessions[admSrc(1)] == nil || l.Stats().Unproved != 2 {
+		t.Fatalf("a proved handshake was evicted: %+v", l.Stats())
+	}
+	// MaxHandshaking proved at once: a third proof waits (refused, its
+	// client retransmits).
+	h.prove(t, admSrc(149))
+	h.prove(t, admSrc(148))
+	if st := l.Stats(); st.Proved != 2 || l.sessions[admSrc(148)].verified.Load() {
+		t.Fatalf("proofs beyond MaxHandshaking: %+v", st)
 	}
 	// What creates nothing.
 	created := l.Stats().Created
-	send(src(6), helloRecord(t, ck, 1)) // a cookie for no session
+	foreign := l.Stats().Foreign
+	send(admSrc(6000), helloRecord(t, []byte("cookie"), 1)) // a cookie for no session
 	look := make([]byte, 34)
 	look[0], look[1], look[2], look[12], look[13] = 22, 0xfe, 0xfd, 21, 1
-	send(src(7), look)
-	send(src(8), []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0})
-	send(src(9), []byte{22, 0xfe})
-	if st := l.Stats(); st.Created != created || st.Foreign != 3 || st.Malformed != 1 {
+	send(admSrc(7000), look)
+	send(admSrc(8000), []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0})
+	send(admSrc(9000), []byte{22, 0xfe})
+	if st := l.Stats(); st.Created != created || st.Foreign != foreign+3 || st.Malformed != 1 {
 		t.Fatalf("junk: %+v", st)
+	}
+}
+
+// TestListenerUnprovedExpire: on the module's clock, unproved sessions
+// end VerifyWindow after their ClientHello, each at its time, while a
+// proved one stays; MaxSessions counts them all.
+func TestListenerUnprovedExpire(t *testing.T) {
+	h := newAdmission(t, 3, 2, 3)
+	l := h.l
+	hello := helloRecord(t, nil, 0)
+	h.send(admSrc(1), hello)
+	h.clk.Advance(100 * time.Millisecond)
+	h.send(admSrc(2), hello)
+	h.send(admSrc(3), hello)
+	h.prove(t, admSrc(3))
+	h.send(admSrc(4), hello) // MaxSessions, 1 and 2 in their grace
+	if st := l.Stats(); st.Sessions != 3 || st.Refused != 1 {
+		t.Fatalf("full: %+v", st)
+	}
+	h.clk.Advance(1900 * time.Millisecond)
+	if st := l.Stats(); st.Expired != 1 || l.sessions[admSrc(1)] != nil || l.sessions[admSrc(2)] == nil {
+		t.Fatalf("at 2 s: %+v", st)
+	}
+	h.clk.Advance(100 * time.Millisecond)
+	if st := l.Stats(); st.Expired != 2 || st.Sessions != 1 || st.Unproved != 0 || l.sessions[admSrc(3)] == nil {
+		t.Fatalf("at 2.1 s: %+v", st)
+	}
+	armed := func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.expiry != nil }
+	if armed() {
+		t.Fatal("expiry armed with no unproved session")
+	}
+	h.send(admSrc(5), hello)
+	if !armed() {
+		t.Fatal("no expiry armed for a new unproved session")
+	}
+	l.Close()
+	if armed() {
+		t.Fatal("Close left the expiry armed")
 	}
 }
