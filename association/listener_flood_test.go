@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	pionstun "github.com/pion/stun/v3"
+
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/stun"
 	"github.com/mediaport/mediaport/vmprx"
 )
 
@@ -49,16 +52,64 @@ func floodHello(seq uint64, rnd *rand.Rand) []byte {
 // the burst is counted (sent, received by the port, and by the
 // Listener). A flood sustained for as long as the client tries defeats
 // the Listener: see the Listener's admission notes.
-func TestListenerFlood(t *testing.T) { listenerFlood(t, false) }
+func TestListenerFlood(t *testing.T) { listenerFlood(t, floodPlain) }
 
 // TestListenerFloodAdmitted: with RequireAdmit, and the client's address
 // admitted (as an application does after an authenticated ICE check from
 // it), a flood sustained until the client is through — at least 100k
 // ClientHellos and 20k random records — creates no session at all, and
 // the openssl client completes while it runs.
-func TestListenerFloodAdmitted(t *testing.T) { listenerFlood(t, true) }
+func TestListenerFloodAdmitted(t *testing.T) { listenerFlood(t, floodAdmit) }
 
-func listenerFlood(t *testing.T, admit bool) {
+// TestListenerFloodICE: with an ICE-lite agent on the port serving the
+// client with its own credential set (AddPeer), and the client's address
+// checked once before openssl starts from it, a flood sustained until
+// the client is through reaches no session state: the port drops DTLS
+// from every address without an authenticated check (DTLSUnchecked),
+// and the only session is the client's. No application code admits it.
+func TestListenerFloodICE(t *testing.T) { listenerFlood(t, floodICE) }
+
+type floodMode int
+
+const (
+	floodPlain floodMode = iota
+	floodAdmit
+	floodICE
+)
+
+// iceCheck sends an ICE connectivity check from c to dst with USERNAME
+// user keyed with pass until it is answered with success.
+func iceCheck(t *testing.T, c *net.UDPConn, dst netip.AddrPort, user, pass string) {
+	t.Helper()
+	req := pionstun.MustBuild(pionstun.TransactionID, pionstun.BindingRequest, pionstun.NewUsername(user),
+		pionstun.RawAttribute{Type: pionstun.AttrICEControlling, Value: []byte{1, 2, 3, 4, 5, 6, 7, 8}},
+		pionstun.NewShortTermIntegrity(pass), pionstun.Fingerprint)
+	buf := make([]byte, 1500)
+	for range 50 {
+		if _, err := c.WriteToUDPAddrPort(req.Raw, dst); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				break
+			}
+			res := &pionstun.Message{Raw: buf[:n]}
+			if res.Decode() != nil || res.TransactionID != req.TransactionID {
+				continue
+			}
+			if res.Type != pionstun.BindingSuccess || pionstun.NewShortTermIntegrity(pass).Check(res) != nil {
+				t.Fatalf("check answered %v", res)
+			}
+			return
+		}
+	}
+	t.Fatal("check not answered")
+}
+
+func listenerFlood(t *testing.T, mode floodMode) {
+	admit := mode != floodPlain // the flood lasts until the client is through
 	testutil.Peer(t, "openssl")
 	if testing.Short() {
 		t.Skip("flood")
@@ -69,7 +120,22 @@ func listenerFlood(t *testing.T, admit bool) {
 	srv := newSide(t, mod)
 	const maxSessions, maxHandshaking = 64, 16
 	l := srv.listen(t, association.ListenerConfig{Config: association.Config{Tags: []mediaport.CredTag{1}},
-		MaxSessions: maxSessions, MaxHandshaking: maxHandshaking, RequireAdmit: admit})
+		MaxSessions: maxSessions, MaxHandshaking: maxHandshaking, RequireAdmit: mode == floodAdmit})
+	const clientPass = "client-one-password-0123"
+	if mode == floodICE {
+		lite, err := stun.NewICELite(stun.ICELiteConfig{Config: stun.ModuleConfig(mod), LocalUfrag: "srvu", LocalPassword: icePass,
+			OnSendMsg: srv.v.SendSTUN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lite.Close()
+		if err := lite.AddPeer("cl01", clientPass); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.v.AttachSTUN(lite.Session()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -151,10 +217,20 @@ func listenerFlood(t *testing.T, admit bool) {
 	// The legitimate client, once the flood runs.
 	testutil.Eventually(t, testutil.Patience, func() bool { return sent.Load() >= 10_000 }, "flood did not start")
 	bind := netip.AddrPortFrom(lo4, testutil.FreeUDPPort(t))
-	if admit {
+	switch mode {
+	case floodAdmit:
 		if err := l.Admit(bind); err != nil {
 			t.Fatal(err)
 		}
+	case floodICE:
+		// The check from the client's address (a browser's, before its
+		// ClientHello), then openssl takes the address.
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(bind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		iceCheck(t, c, srv.port, "cl01:openssl", clientPass)
+		c.Close()
 	}
 	start := time.Now()
 	p := testutil.StartProc(t, "openssl", "s_client", "-dtls1_2", "-connect", srv.port.String(), "-bind", bind.String())
@@ -188,23 +264,32 @@ func listenerFlood(t *testing.T, admit bool) {
 	if !testutil.Poll(testutil.Patience, func() bool {
 		after, _ = srv.v.Stats()
 		st = l.Stats()
-		arrived = after.DTLS - before.DTLS
+		arrived = after.DTLS - before.DTLS - (after.DTLSUnchecked - before.DTLSUnchecked)
 		counted = st.Records + st.Created + st.Refused + st.Foreign + st.Unadmitted + st.Malformed
 		return arrived == counted
 	}) {
 		t.Fatalf("port received %d DTLS datagrams, the Listener counted %d: %+v", arrived, counted, st)
 	}
-	t.Logf("openssl handshake: %v (flood still running at completion: %v); sent %d (5/6 ClientHellos, 1/6 random records), port received %d DTLS datagrams; listener %+v; goroutines %d -> max %d; heap %d MiB -> max %d MiB",
-		elapsed, flooding, sent.Load(), arrived, st, baseG, maxG.Load(), baseHeap>>20, maxHeap.Load()>>20)
-	if arrived == 0 || arrived > sent.Load()+1000 {
-		t.Fatalf("port received %d of %d", arrived, sent.Load())
+	unchecked := after.DTLSUnchecked - before.DTLSUnchecked
+	t.Logf("openssl handshake: %v (flood still running at completion: %v); sent %d (5/6 ClientHellos, 1/6 random records), port received %d DTLS datagrams, dropped %d without ICE consent; listener %+v; goroutines %d -> max %d; heap %d MiB -> max %d MiB",
+		elapsed, flooding, sent.Load(), arrived+unchecked, unchecked, st, baseG, maxG.Load(), baseHeap>>20, maxHeap.Load()>>20)
+	if arrived+unchecked == 0 || arrived+unchecked > sent.Load()+1000 {
+		t.Fatalf("port received %d of %d", arrived+unchecked, sent.Load())
 	}
-	if admit {
+	switch mode {
+	case floodICE:
+		if !flooding || st.Created != 1 || unchecked < hellos+randoms || sent.Load() < hellos+randoms {
+			t.Fatalf("ICE: flooding at completion %v, sent %d, %d dropped without consent, %+v: want the only session, the flood dropped at the port",
+				flooding, sent.Load(), unchecked, st)
+		}
+	case floodAdmit:
 		if !flooding || st.Created != 1 || st.Unadmitted == 0 || sent.Load() < hellos+randoms {
 			t.Fatalf("admitted: flooding at completion %v, sent %d, %+v: want the only session, the flood dropped", flooding, sent.Load(), st)
 		}
-	} else if st.Created == 0 || st.Malformed+st.Foreign+st.Refused == 0 {
-		t.Fatalf("listener saw no flood: %+v", st)
+	default:
+		if st.Created == 0 || st.Malformed+st.Foreign+st.Refused == 0 {
+			t.Fatalf("listener saw no flood: %+v", st)
+		}
 	}
 	// Bounded: each session holds its goroutines (ours and pion's), at most
 	// maxSessions of them, plus the flood's own.
