@@ -96,8 +96,13 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 			v.count[cMisdirected].Add(1)
 			return false
 		}
-		if s := v.srtp.Load(); s != nil {
-			if !v.unprotect(s.s, p, cls) {
+		if ref := v.srtp.Load(); ref != nil {
+			s := ref.session(p.Src)
+			if s == nil {
+				v.count[cSRTPUnkeyed].Add(1)
+				return false
+			}
+			if !v.unprotect(s, p, cls) {
 				return false
 			}
 			data = p.Bytes()

@@ -2,6 +2,7 @@ package vmprx
 
 import (
 	"errors"
+	"net/netip"
 
 	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/srtp"
@@ -12,8 +13,24 @@ import (
 // port's reader, before anything else looks at it. Only what passes is
 // queued and may report NewSSRC; the rest is counted and dropped.
 
-// srtpRef holds the session of a VMP[rx] with SRTP (nil pointer: plain RTP).
-type srtpRef struct{ s *srtp.Session }
+// srtpRef holds the sessions of a VMP[rx] with SRTP (nil pointer: plain
+// RTP): the port's (ConfigSRTP) and the peers' (ConfigSRTPPeer, copied on
+// write). It is never changed once published.
+type srtpRef struct {
+	s     *srtp.Session
+	peers map[netip.AddrPort]*srtp.Session
+}
+
+// session returns the session that protects what src sends: its own,
+// else the port's (nil: none).
+func (r *srtpRef) session(src netip.AddrPort) *srtp.Session {
+	if r.peers != nil {
+		if s := r.peers[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())]; s != nil {
+			return s
+		}
+	}
+	return r.s
+}
 
 // ConfigSRTP makes the VMP[rx] take SRTP and SRTCP protected with s:
 // from then on every RTP and RTCP datagram is authenticated, checked
@@ -28,12 +45,23 @@ func (v *VMPRx) ConfigSRTP(s *srtp.Session) error {
 	if err := v.endpoint().Check(); err != nil {
 		return err
 	}
-	if s == nil {
-		v.srtp.Store(nil)
-	} else {
-		v.srtp.Store(&srtpRef{s})
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var peers map[netip.AddrPort]*srtp.Session
+	if old := v.srtp.Load(); old != nil {
+		peers = old.peers
 	}
+	v.publishSRTP(s, peers)
 	return nil
+}
+
+// publishSRTP makes s and peers the VMP[rx]'s SRTP sessions. Under v.mu.
+func (v *VMPRx) publishSRTP(s *srtp.Session, peers map[netip.AddrPort]*srtp.Session) {
+	if s == nil && len(peers) == 0 {
+		v.srtp.Store(nil)
+		return
+	}
+	v.srtp.Store(&srtpRef{s: s, peers: peers})
 }
 
 // unprotect authenticates and decrypts p, of class cls, in place. It

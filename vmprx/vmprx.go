@@ -172,6 +172,7 @@ type Stats struct {
 	DTLSUnchecked uint64 // DTLS dropped: from an address without ICE consent (AttachSTUN with a stun.ICELite)
 	SRTPAuth      uint64 // RTP/RTCP dropped under ConfigSRTP: not authentic (bad tag, too short, malformed)
 	SRTPReplay    uint64 // RTP/RTCP dropped under ConfigSRTP: replayed, or older than the replay window
+	SRTPUnkeyed   uint64 // RTP/RTCP dropped under ConfigSRTPPeer: from a source with no keys, and no ConfigSRTP session
 }
 
 // STUNHandler receives the STUN datagrams that arrive on a VMP[rx]'s ports,
@@ -213,6 +214,7 @@ const (
 	cDTLSUnchecked
 	cSRTPAuth
 	cSRTPReplay
+	cSRTPUnkeyed
 	nCounters
 )
 
@@ -237,7 +239,7 @@ type VMPRx struct {
 	callerReads atomic.Bool                // Config.CallerReads, set by Config
 	stun        atomic.Pointer[STUNHandler]
 	ice         atomic.Pointer[iceRef]  // the ICE agent that gates DTLS (AttachSTUN)
-	srtp        atomic.Pointer[srtpRef] // ConfigSRTP; nil: plain RTP
+	srtp        atomic.Pointer[srtpRef] // ConfigSRTP, ConfigSRTPPeer; nil: plain RTP
 	wg          sync.WaitGroup
 
 	count [nCounters]atomic.Uint64
@@ -700,7 +702,7 @@ func (v *VMPRx) Stats() (Stats, error) {
 		Malformed: c(cMalformed), KernelDrops: c(cKernelDrops),
 		DTLSUnrouted: c(cDTLSUnrouted), DTLSRefused: c(cDTLSRefused), STUNUnrouted: c(cSTUNUnrouted),
 		SSRCOverflow: c(cSSRCOverflow), Coalesced: c(cCoalesced), DTLSUnchecked: c(cDTLSUnchecked),
-		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay),
+		SRTPAuth: c(cSRTPAuth), SRTPReplay: c(cSRTPReplay), SRTPUnkeyed: c(cSRTPUnkeyed),
 	}
 	v.mu.Lock()
 	if v.q != nil {
