@@ -159,7 +159,8 @@ type Listener struct {
 	proving     []*Session // handshaking, source proved
 	expiry      core.Timer // ends the unproved sessions older than window
 	notices     []notice
-	unannounced int // notices dropped: more than maxNotices waiting
+	unannounced int   // notices dropped: more than maxNotices waiting
+	cause       error // why it stopped, unless by Close (Err)
 	// requireAdmit: only admitted sources start sessions (listener_admit.go).
 	requireAdmit bool
 	admitted     map[netip.AddrPort]struct{}
@@ -245,9 +246,8 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 	}
 	l.wg.Add(1)
 	go l.closer()
-	stop := func() { l.Close() }
-	rxc.SetOnStop(stop)
-	txc.SetOnStop(stop)
+	rxc.SetOnStop(func() { l.stop(errRxStopped) })
+	txc.SetOnStop(func() { l.stop(errTxStopped) })
 	return l, nil
 }
 
@@ -574,12 +574,32 @@ func (l *Listener) Stats() ListenerStats {
 		Foreign: l.foreign.Load(), Unadmitted: l.unadmitted.Load(), Malformed: l.malformed.Load()}
 }
 
-// Err returns nil: a Listener does not fail; its sessions do (Session.Err).
+// Err returns why the Listener stopped other than by its Close: its
+// DTLS[rx] or DTLS[tx] stopped (an error matching mediaport.ErrStopped
+// and ErrListenerClosed); else nil. A session's failure is the session's
+// (Session.Err).
 func (l *Listener) Err() error {
 	if l == nil || l.mod == nil {
 		return mediaport.ErrNilHandle
 	}
-	return nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cause
+}
+
+var (
+	errRxStopped = fmt.Errorf("%w: its DTLS[rx] %w", ErrListenerClosed, mediaport.ErrStopped)
+	errTxStopped = fmt.Errorf("%w: its DTLS[tx] %w", ErrListenerClosed, mediaport.ErrStopped)
+)
+
+// stop closes the Listener for cause, unless it is closed already.
+func (l *Listener) stop(cause error) {
+	l.mu.Lock()
+	if !l.closed && l.cause == nil {
+		l.cause = cause
+	}
+	l.mu.Unlock()
+	l.Close()
 }
 
 // Close ends every session (close_notify to the established ones), waits

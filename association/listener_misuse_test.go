@@ -90,4 +90,14 @@ func TestListenerMisuse(t *testing.T) {
 	if st, s, err := l.Status(); st != association.ListenerStopped || s != nil || err != nil {
 		t.Fatalf("after Close: %v %v %v", st, s, err)
 	}
+	if err := l.Err(); err != nil {
+		t.Fatalf("Err after the application's Close: %v", err)
+	}
+	// Negative limits are refused.
+	for _, cfg := range []association.ListenerConfig{{MaxUnproved: -1}, {VerifyWindow: -1}, {VerifyGrace: -1}} {
+		cfg.Tags = tags
+		if _, err := association.Listen(srv.rx, srv.tx, cfg); !errors.Is(err, mediaport.ErrInvalidArgument) {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+	}
 }

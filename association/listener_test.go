@@ -157,6 +157,9 @@ func TestListenerManyPeers(t *testing.T) {
 	if st, _ := waitListener(t, l, testutil.Patience); st != association.ListenerStopped {
 		t.Fatalf("after Stop: %v", st)
 	}
+	if err := l.Err(); !errors.Is(err, mediaport.ErrStopped) || !errors.Is(err, association.ErrListenerClosed) {
+		t.Fatalf("Err after its DTLS[rx] stopped: %v", err)
+	}
 	for _, c := range clients[2:] {
 		if seen, err := c.waitRx(t, dtlsrx.Stopped, testutil.Patience); seen[len(seen)-1] != dtlsrx.Stopped || err != nil {
 			t.Fatalf("client after Listener close: %v %v", seen, err)
