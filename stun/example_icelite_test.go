@@ -65,3 +65,59 @@ func ExampleICELite_Status() {
 	}
 	// Output: Nominated true true
 }
+
+// One ICE-lite port serving two browsers, each given its own local ufrag
+// and password in its signalling (an SFU's single-port mode): each check
+// is answered with the set its USERNAME names, each browser's address
+// gets consent, and the agent's own selection is untouched.
+func ExampleICELite_AddPeer() {
+	tr, err := stun.ListenUDP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Close()
+	lite, err := stun.NewICELite(stun.ICELiteConfig{LocalUfrag: "srvu", LocalPassword: "server-password-0123456789",
+		OnSendMsg: tr.Send})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lite.Close()
+	tr.Serve(lite.Session())
+	peers := map[string]string{"alic": "alice-password-0123456789", "bobb": "bob-password-0123456789"}
+	for ufrag, pw := range peers {
+		if err := lite.AddPeer(ufrag, pw); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, ufrag := range []string{"alic", "bobb"} {
+		browser, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer browser.Close()
+		check := pionstun.MustBuild(pionstun.TransactionID, pionstun.BindingRequest, pionstun.NewUsername(ufrag+":brow"),
+			pionstun.RawAttribute{Type: pionstun.AttrICEControlling, Value: []byte{1, 2, 3, 4, 5, 6, 7, 8}},
+			pionstun.RawAttribute{Type: pionstun.AttrUseCandidate},
+			pionstun.NewShortTermIntegrity(peers[ufrag]), pionstun.Fingerprint)
+		buf := make([]byte, 1500)
+		for range 50 { // again until answered, as a browser would
+			browser.WriteTo(check.Raw, net.UDPAddrFromAddrPort(tr.LocalAddr()))
+			browser.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := browser.Read(buf)
+			if err != nil {
+				continue
+			}
+			res := &pionstun.Message{Raw: buf[:n]}
+			if res.Decode() == nil && pionstun.NewShortTermIntegrity(peers[ufrag]).Check(res) == nil {
+				fmt.Println(ufrag, res.Type, lite.HasConsent(browser.LocalAddr().(*net.UDPAddr).AddrPort()))
+				break
+			}
+		}
+	}
+	st, _ := lite.Status()
+	fmt.Println(st)
+	// Output:
+	// alic Binding success response true
+	// bobb Binding success response true
+	// Checking
+}
