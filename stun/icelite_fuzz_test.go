@@ -16,8 +16,10 @@ import (
 // as a stream and with NoAuthenticate: it never answers with success
 // unless the request carries a USERNAME "srvu:<something>" and a
 // MESSAGE-INTEGRITY that pion/stun, independently, finds valid with the
-// agent's password, and no ICE-CONTROLLED; and without such a success no
-// pair exists and the status stays ICEChecking.
+// agent's password — or "pe01:<something>" and the password of that
+// credential set (AddPeer) — and no ICE-CONTROLLED; and without such a
+// success no pair exists and the status stays ICEChecking (as it does
+// after a success of the pe01 set).
 func FuzzICELite(f *testing.F) {
 	build := func(setters ...stun.Setter) []byte {
 		return stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.BindingRequest}, setters...)...).Raw
@@ -31,6 +33,8 @@ func FuzzICELite(f *testing.F) {
 	f.Add(build(user, stun.NewShortTermIntegrity("wrong"), stun.Fingerprint))
 	f.Add(build(stun.NewUsername("srvu:"), good))
 	f.Add(build(user))
+	f.Add(build(stun.NewUsername("pe01:cliu"), stun.NewShortTermIntegrity(peerPass), stun.Fingerprint))
+	f.Add(build(stun.NewUsername("pe01:cliu"), good, stun.Fingerprint))
 	f.Add(benchReq)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		clk := clock.NewFake(time.Unix(0, 0))
@@ -44,6 +48,9 @@ func FuzzICELite(f *testing.F) {
 				return nil
 			}})
 		defer lite.Close()
+		if err := lite.AddPeer("pe01", peerPass); err != nil {
+			t.Fatal(err)
+		}
 		for _, opts := range []DecodeOptions{IsDatagram, 0, IsDatagram | NoAuthenticate | NoFingerprintCheck} {
 			before := successes
 			lite.Session().OnRxPkt(append([]byte(nil), pkt...), opts, nil, addrA)
@@ -59,6 +66,9 @@ func FuzzICELite(f *testing.F) {
 		}
 		if successes > 0 && (len(pairs) != 1 || pairs[0].Remote != addrA || !lite.HasConsent(addrA)) {
 			t.Fatalf("success without a pair: %+v", pairs)
+		}
+		if len(pairs) == 1 && pairs[0].Ufrag == "pe01" && st != ICEChecking {
+			t.Fatalf("another set's check changed the status: %v", st)
 		}
 	})
 }
@@ -83,11 +93,19 @@ func validCheck(pkt []byte) bool {
 	}
 	copy(m.Raw[4:8], magic)
 	u, err := m.Get(stun.AttrUsername)
-	if err != nil || !bytes.HasPrefix(u, []byte("srvu:")) || len(u) == len("srvu:") {
+	if err != nil || len(u) <= len("srvu:") {
+		return false
+	}
+	pass := litePass
+	switch {
+	case bytes.HasPrefix(u, []byte("srvu:")):
+	case bytes.HasPrefix(u, []byte("pe01:")):
+		pass = peerPass
+	default:
 		return false
 	}
 	if m.Contains(stun.AttrICEControlled) {
 		return false
 	}
-	return stun.NewShortTermIntegrity(litePass).Check(m) == nil
+	return stun.NewShortTermIntegrity(pass).Check(m) == nil
 }
