@@ -29,9 +29,10 @@ func fixedSessions(t testing.TB) (tx, rx *srtp.Session) {
 	return tx, rx
 }
 
-// TestSRTPHotPathNoAllocs: with ConfigSRTP, routing an SRTP packet
-// (decryption in its pooled buffer) and GetPacket allocate nothing; nor
-// does the plain path once SRTP is off again.
+// TestSRTPHotPathNoAllocs: with ConfigSRTP, or the peer's session among
+// 101 keyed with ConfigSRTPPeer, routing an SRTP packet (decryption in
+// its pooled buffer) and GetPacket allocate nothing; nor does the plain
+// path once SRTP is off again (every peer forgotten).
 func TestSRTPHotPathNoAllocs(t *testing.T) {
 	mod, _ := mediaport.OpenModule(mediaport.Options{})
 	defer mod.Close()
@@ -70,7 +71,30 @@ func TestSRTPHotPathNoAllocs(t *testing.T) {
 			t.Fatalf("GetPacket: %d bytes, %v", pkt.Len, err)
 		}
 	})
+	// Keyed per peer (many peers' keys in the table): the same.
 	v.ConfigSRTP(nil)
+	for i := range 100 {
+		_, other := fixedSessions(t)
+		v.ConfigSRTPPeer(netip.AddrPortFrom(src.Addr(), uint16(5000+i)), other)
+	}
+	v.ConfigSRTPPeer(src, rx)
+	testutil.NoAllocs(t, "SRTP per peer handle + GetPacket", func() {
+		seq++
+		binary.BigEndian.PutUint16(plain[2:], seq)
+		e, err := tx.EncryptRTP(enc, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed(e)
+		pkt, err := v.GetPacket(buf)
+		if err != nil || !bytes.Equal(buf[:pkt.Len], plain) || pkt.Src != src {
+			t.Fatalf("GetPacket: %d bytes, %v", pkt.Len, err)
+		}
+	})
+	v.ConfigSRTPPeer(src, nil)
+	for i := range 100 {
+		v.ConfigSRTPPeer(netip.AddrPortFrom(src.Addr(), uint16(5000+i)), nil)
+	}
 	testutil.NoAllocs(t, "plain RTP after ConfigSRTP(nil)", func() {
 		feed(plain)
 		if _, err := v.GetPacket(buf); err != nil {
