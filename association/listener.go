@@ -45,7 +45,10 @@ type ListenerConfig struct {
 	VerifyGrace time.Duration
 	// RequireAdmit: only sources the application admitted (Admit) may
 	// start a session; a ClientHello from another is dropped (Unadmitted)
-	// before any state exists. See Admit.
+	// before any state exists. See Admit. With ICE-lite on the port
+	// (vmprx.AttachSTUN with a stun.ICELite; a credential set per peer
+	// with AddPeer) it is not needed: the port hands DTLS on only from
+	// addresses with an authenticated check, so admission is automatic.
 	RequireAdmit bool
 }
 
