@@ -83,7 +83,7 @@ func (r FFmpegSRTPReceiver) Start(t testing.TB) *testutil.Proc {
 		t.Fatal(err)
 	}
 	return testutil.StartCmd(t, exec.Command(bin, "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-protocol_whitelist", "file,udp,rtp,srtp,crypto", "-i", sdp, "-f", "framecrc", "-"))
+		"-protocol_whitelist", "file,udp,rtp,srtp,crypto", "-i", sdp, "-flush_packets", "1", "-f", "framecrc", "-"))
 }
 
 // DecodedSamples sums the durations of the frames in ffmpeg's framecrc
