@@ -269,11 +269,16 @@ func TestReservedQueue(t *testing.T) {
 	if push(false, 1) {
 		t.Fatal("Push beyond the bound")
 	}
-	if !push(true, 2) || !push(true, 2) || push(true, 2) {
-		t.Fatal("PushReserved did not stop at bound+reserve")
+	for i, want := range []bool{true, true, false} {
+		if push(true, 2) != want {
+			t.Fatalf("PushReserved %d beyond the bound: want %v (bound 4, reserve 2)", i, want)
+		}
 	}
 	q.Reset()
-	if plain := NewQueue(2, pool); !plain.PushReserved(pool.Get()) || !plain.PushReserved(pool.Get()) || plain.PushReserved(pool.Get()) {
-		t.Fatal("PushReserved on a queue without reserve is not Push")
+	plain := NewQueue(2, pool)
+	for i, want := range []bool{true, true, false} {
+		if plain.PushReserved(pool.Get()) != want {
+			t.Fatalf("PushReserved %d on a queue of 2 without reserve: want %v, as Push", i, want)
+		}
 	}
 }
