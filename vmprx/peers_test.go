@@ -148,12 +148,16 @@ func (r *peerReading) String() string {
 	return b.String()
 }
 
-// byes returns a condition: n streams have sent their BYE.
+// byes returns a condition: n streams have sent their BYE, and for each
+// the RTP read plus what the kernel dropped on the RTP socket reaches the
+// count of its last SR. On separate ports the BYE may be read before
+// the RTP socket's backlog is: the reading goes on until the RTP is in
+// (or testutil.Patience ends it, and checkStream tells what is missing).
 func (r *peerReading) byes(n int) func() bool {
 	return func() bool {
 		k := 0
 		for _, s := range r.streams {
-			if s.bye {
+			if s.bye && s.rtp+procDrops(r.t, r.v) >= uint64(s.last.PacketCount) {
 				k++
 			}
 		}

@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
@@ -116,8 +117,21 @@ func run(ctx context.Context, o options, out io.Writer, ready chan<- netip.AddrP
 	ev, _ := v.Event()
 	received := map[uint32]uint64{}
 	buf := make([]byte, 2048)
+	var bye *summary // the stream that said BYE
 	for {
-		if err := ev.Wait(ctx); err != nil {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if bye != nil {
+			// After the BYE: its RTP may still wait on the RTP port
+			// (RTCP came on its own); read until it is all in, or
+			// nothing has come for a moment.
+			wctx, cancel = context.WithTimeout(ctx, 250*time.Millisecond)
+		}
+		err := ev.Wait(wctx)
+		cancel()
+		if err != nil {
+			if bye != nil && ctx.Err() == nil {
+				return byeSummary(out, *bye, received, v), nil
+			}
 			return summary{}, err
 		}
 		st, _ := v.Status()
@@ -141,19 +155,31 @@ func run(ctx context.Context, o options, out io.Writer, ready chan<- netip.AddrP
 				p := buf[:pkt.Len]
 				if pkt.Class == vmprx.ClassRTP {
 					received[binary.BigEndian.Uint32(p[8:])]++
-					continue
+				} else if s, ok := report(out, p, received); ok && bye == nil {
+					bye = &s
 				}
-				if s, done := report(out, p, received, v); done {
-					return s, nil
-				}
+			}
+		}
+		if bye != nil {
+			if st, _ := v.Stats(); received[bye.SSRC]+st.KernelDrops >= uint64(bye.SRCount) {
+				return byeSummary(out, *bye, received, v), nil
 			}
 		}
 	}
 }
 
-// report prints the sender reports of an RTCP compound; at a BYE with an
-// SR it prints and returns the summary of that stream.
-func report(out io.Writer, p []byte, received map[uint32]uint64, v *vmprx.VMPRx) (summary, bool) {
+// byeSummary prints and returns the summary of the stream that said BYE.
+func byeSummary(out io.Writer, s summary, received map[uint32]uint64, v *vmprx.VMPRx) summary {
+	st, _ := v.Stats()
+	s.Received, s.KernelDrops = received[s.SSRC], st.KernelDrops
+	fmt.Fprintf(out, "BYE from %08x: sent %d, received %d, dropped by the kernel %d\n",
+		s.SSRC, s.SRCount, s.Received, s.KernelDrops)
+	return s
+}
+
+// report prints the sender reports of an RTCP compound; it returns the
+// SR of a compound that ends with a BYE, and true.
+func report(out io.Writer, p []byte, received map[uint32]uint64) (summary, bool) {
 	var sr *summary
 	for len(p) >= 4 {
 		n := (int(binary.BigEndian.Uint16(p[2:])) + 1) * 4
@@ -164,15 +190,11 @@ func report(out io.Writer, p []byte, received map[uint32]uint64, v *vmprx.VMPRx)
 		case 200: // SR
 			if n >= 28 {
 				ssrc := binary.BigEndian.Uint32(p[4:])
-				sr = &summary{SSRC: ssrc, Received: received[ssrc], SRCount: binary.BigEndian.Uint32(p[20:])}
-				fmt.Fprintf(out, "SR from %08x: sent %d packets; received %d\n", ssrc, sr.SRCount, sr.Received)
+				sr = &summary{SSRC: ssrc, SRCount: binary.BigEndian.Uint32(p[20:])}
+				fmt.Fprintf(out, "SR from %08x: sent %d packets; received %d\n", ssrc, sr.SRCount, received[ssrc])
 			}
 		case 203: // BYE
 			if sr != nil {
-				st, _ := v.Stats()
-				sr.KernelDrops = st.KernelDrops
-				fmt.Fprintf(out, "BYE from %08x: sent %d, received %d, dropped by the kernel %d\n",
-					sr.SSRC, sr.SRCount, sr.Received, sr.KernelDrops)
 				return *sr, true
 			}
 		}
