@@ -46,6 +46,27 @@ func (u *UDPTransport) LocalAddr() netip.AddrPort {
 	return u.conn.LocalAddr()
 }
 
+// SetReadBuffer asks the kernel for a receive buffer of n bytes on the
+// socket (SO_RCVBUF, or SO_RCVBUFFORCE beyond net.core.rmem_max where the
+// process may) and returns the size the socket reports afterwards (on
+// Linux twice what was granted for data; an error matching
+// errors.ErrUnsupported elsewhere, after the buffer was set). n must be
+// positive and at most 1 GiB (mediaport.ErrInvalidArgument). Call it
+// before Serve.
+func (u *UDPTransport) SetReadBuffer(n int) (int, error) {
+	if u == nil || u.conn == nil {
+		return 0, mediaport.ErrNilHandle
+	}
+	if n <= 0 || n > udp.MaxReadBuffer {
+		return 0, fmt.Errorf("stun: %w: ReadBuffer %d", mediaport.ErrInvalidArgument, n)
+	}
+	got, err := u.conn.SetReadBuffer(n)
+	if err != nil {
+		return 0, fmt.Errorf("stun: %w", err)
+	}
+	return got, nil
+}
+
 // Send is an OnSendMsg: it sends pkt to dst.
 func (u *UDPTransport) Send(_ *Session, _ any, pkt []byte, dst netip.AddrPort) error {
 	if u == nil || u.conn == nil {

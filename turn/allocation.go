@@ -75,6 +75,12 @@ type Config struct {
 	// QueueLen bounds the peer data queued for GetPacket (default: the
 	// module's QueueLen).
 	QueueLen int
+	// ReadBuffer is the receive buffer, in bytes, asked of the kernel for
+	// the allocation's socket (SO_RCVBUF, or SO_RCVBUFFORCE beyond
+	// net.core.rmem_max where the process may); 0 leaves the system's
+	// default. Relayed media arrives on it: a video peer needs as much as
+	// a VMP[rx] (vmprx.DefaultReadBuffer). ReadBuffer reports the grant.
+	ReadBuffer int
 	// RTO is the STUN retransmission timeout (default 100 ms).
 	RTO time.Duration
 	// Keepalive is how often the allocation asks its server, with a
@@ -222,6 +228,9 @@ func (a *Allocation) Config(cfg Config) error {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = a.mod.Limits.QueueLen
 	}
+	if cfg.ReadBuffer < 0 || cfg.ReadBuffer > udp.MaxReadBuffer {
+		return fmt.Errorf("turn: %w: ReadBuffer %d", mediaport.ErrInvalidArgument, cfg.ReadBuffer)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conn != nil {
@@ -230,6 +239,12 @@ func (a *Allocation) Config(cfg Config) error {
 	conn, err := udp.Listen(local)
 	if err != nil {
 		return fmt.Errorf("turn: bind %v: %w", local, err)
+	}
+	if cfg.ReadBuffer > 0 {
+		if _, err := conn.SetReadBuffer(cfg.ReadBuffer); err != nil {
+			conn.Close()
+			return fmt.Errorf("turn: %w", err)
+		}
 	}
 	scfg := stun.ModuleConfig(a.pmod) // the module's clock, logger and answer budget
 	scfg.RTO = cfg.RTO
@@ -533,6 +548,26 @@ func (a *Allocation) LocalAddr() (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("turn: %w: not configured", mediaport.ErrState)
 	}
 	return a.conn.LocalAddr(), nil
+}
+
+// ReadBuffer returns the receive buffer size of the allocation's socket
+// as the kernel reports it (SO_RCVBUF: on Linux twice what it granted for
+// data); see Config.ReadBuffer. Outside Linux it returns an error
+// matching errors.ErrUnsupported.
+func (a *Allocation) ReadBuffer() (int, error) {
+	if err := a.endpoint().CheckAlive(); err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conn == nil {
+		return 0, fmt.Errorf("turn: %w: not configured", mediaport.ErrState)
+	}
+	n, err := a.conn.ReadBuffer()
+	if err != nil {
+		return 0, fmt.Errorf("turn: %w", err)
+	}
+	return n, nil
 }
 
 // Server returns the server in use (after a 300, the alternate).

@@ -134,6 +134,9 @@ func (v *VMPRx) newPort(idx int, conn *udp.Conn, cfg Config) (*port, error) {
 	if err := conn.EnableDropCount(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, err
 	}
+	if err := setReadBuffer(conn, cfg.ReadBuffer); err != nil {
+		return nil, err
+	}
 	if cfg.CallerReads {
 		pt.arm = make(chan struct{}, 1)
 	}

@@ -121,7 +121,13 @@ func (v *VMPRx) handle(port int, p *pktq.Packet, trunc bool, b *batch) bool {
 		}
 		p.Kind = uint8(cls) | uint8(port)<<7
 		b.signal = true
-		if !v.q.Push(p) {
+		var taken bool
+		if cls == ClassRTCP {
+			taken = v.q.PushReserved(p) // its own room: see Config.RTCPQueueLen
+		} else {
+			taken = v.q.Push(p)
+		}
+		if !taken {
 			return false // counted by the queue (Overrun)
 		}
 		v.count[cRTP+int(cls-ClassRTP)].Add(1)

@@ -62,7 +62,22 @@ type Config struct {
 	// packet type.
 	RTCPMux bool
 	// QueueLen bounds the RTP/RTCP queue (default: the module's QueueLen).
+	// RTCP has room of its own beyond it (RTCPQueueLen), so a burst of
+	// RTP that fills the queue does not drop RTCP.
 	QueueLen int
+	// RTCPQueueLen is the room RTCP keeps beyond QueueLen (default
+	// DefaultRTCPQueueLen): RTP is refused once the queue holds QueueLen
+	// packets, RTCP only once it holds QueueLen+RTCPQueueLen, that is
+	// only when at least RTCPQueueLen RTCP packets wait.
+	RTCPQueueLen int
+	// ReadBuffer is the receive buffer, in bytes, asked of the kernel for
+	// each of the VMP[rx]'s sockets (SO_RCVBUF; SO_RCVBUFFORCE where the
+	// process may, beyond net.core.rmem_max). 0 asks for
+	// DefaultReadBuffer; a negative value leaves the system's default
+	// (net.core.rmem_default, 208 KiB on most Linux systems, which a
+	// video keyframe burst overflows). ReadBuffer reports what the kernel
+	// granted; Stats.KernelDrops counts what overflowed it.
+	ReadBuffer int
 	// GRO lets the kernel hand a run of datagrams from one source to the
 	// port in one piece (UDP_GRO, Linux 5.0 and later), which the VMP[rx]
 	// splits again: far fewer system calls for a high-rate flow, such as
@@ -282,6 +297,12 @@ func (v *VMPRx) Config(cfg Config) error {
 	if cfg.QueueLen < 0 {
 		return fmt.Errorf("vmprx: %w: QueueLen %d", mediaport.ErrInvalidArgument, cfg.QueueLen)
 	}
+	if cfg.RTCPQueueLen < 0 {
+		return fmt.Errorf("vmprx: %w: RTCPQueueLen %d", mediaport.ErrInvalidArgument, cfg.RTCPQueueLen)
+	}
+	if cfg.RTCPQueueLen == 0 {
+		cfg.RTCPQueueLen = DefaultRTCPQueueLen
+	}
 	if !cfg.RTCPMux && cfg.RTPPort%2 == 1 {
 		return fmt.Errorf("vmprx: %w: RTP port %d is odd (RTCP goes on RTP+1)", mediaport.ErrInvalidArgument, cfg.RTPPort)
 	}
@@ -330,7 +351,7 @@ func (v *VMPRx) Config(cfg Config) error {
 	}
 	v.cfg = cfg
 	v.socks = socks
-	v.q = pktq.NewQueue(cfg.QueueLen, v.mod.Packets)
+	v.q = pktq.NewReservedQueue(cfg.QueueLen, cfg.RTCPQueueLen, v.mod.Packets)
 	if !v.ep.SetRunning() {
 		// Stopped while we were binding: release (which waits for v.mu)
 		// closes the sockets.

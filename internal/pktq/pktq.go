@@ -64,7 +64,8 @@ func (pl *Pool) Put(p *Packet) {
 type Queue struct {
 	mu      sync.Mutex
 	pool    *Pool
-	max     int
+	max     int // the bound of Push; PushReserved's is max+reserve
+	reserve int
 	ring    []*Packet
 	head, n int
 	// pending is n > 0 || overrun, readable without mu (Pending, and
@@ -85,16 +86,29 @@ func NewQueue(n int, pool *Pool) *Queue {
 	return &Queue{pool: pool, max: n}
 }
 
+// NewReservedQueue returns a queue of at most n packets pushed with Push
+// and reserve more that only PushReserved may take: for a class of
+// packets, such as RTCP, that a burst of the others must not starve.
+// Push refuses a packet once the queue holds n; PushReserved once it
+// holds n+reserve, which happens only when at least reserve packets
+// pushed with PushReserved are queued (Push never fills beyond n). Order
+// is one FIFO for both.
+func NewReservedQueue(n, reserve int, pool *Pool) *Queue {
+	q := NewQueue(n, pool)
+	q.reserve = max(reserve, 0)
+	return q
+}
+
 // initialRing is the ring size a queue starts with.
 const initialRing = 8
 
-// grow allocates the ring or doubles it, up to the bound; it reports
-// whether there is room.
-func (q *Queue) grow() bool {
-	if len(q.ring) >= q.max {
+// grow allocates the ring or doubles it, up to limit; it reports whether
+// there is room.
+func (q *Queue) grow(limit int) bool {
+	if len(q.ring) >= limit {
 		return false
 	}
-	ring := make([]*Packet, min(max(2*len(q.ring), initialRing), q.max))
+	ring := make([]*Packet, min(max(2*len(q.ring), initialRing), limit))
 	for i := 0; i < q.n; i++ {
 		ring[i] = q.ring[(q.head+i)%len(q.ring)]
 	}
@@ -102,18 +116,25 @@ func (q *Queue) grow() bool {
 	return true
 }
 
-// Cap returns the bound of the queue.
+// Cap returns the bound of Push (PushReserved's is Cap plus the reserve).
 func (q *Queue) Cap() int { return q.max }
 
 // Push appends p and reports whether it was taken. A packet that is not
 // taken (queue full or closed) still belongs to the caller.
-func (q *Queue) Push(p *Packet) bool {
+func (q *Queue) Push(p *Packet) bool { return q.push(p, q.max) }
+
+// PushReserved is Push for the reserved class (NewReservedQueue): it may
+// also take the reserved room. On a queue without one it is Push.
+func (q *Queue) PushReserved(p *Packet) bool { return q.push(p, q.max+q.reserve) }
+
+// push appends p if the queue holds fewer than limit packets.
+func (q *Queue) push(p *Packet, limit int) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return false
 	}
-	if q.n == len(q.ring) && !q.grow() {
+	if q.n >= limit || (q.n == len(q.ring) && !q.grow(limit)) {
 		q.drops++
 		if !q.inEpisode {
 			q.inEpisode = true

@@ -219,3 +219,66 @@ func TestQueueTrim(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedQueue: Push stops at the bound, PushReserved goes on into
+// the reserve and stops there, and the reserve only ever holds reserved
+// packets' worth: a full queue means at least reserve of them wait.
+func TestReservedQueue(t *testing.T) {
+	pool := NewPool(64)
+	q := NewReservedQueue(4, 2, pool)
+	push := func(reserved bool, kind uint8) bool {
+		p := pool.Get()
+		p.N, p.Kind = 1, kind
+		if reserved {
+			return q.PushReserved(p)
+		}
+		return q.Push(p)
+	}
+	for i := range 6 {
+		if got := push(false, 1); got != (i < 4) {
+			t.Fatalf("Push %d: %v", i, got)
+		}
+	}
+	if !q.TakeOverrun() || q.Drops() != 2 {
+		t.Fatalf("overrun not recorded: drops %d", q.Drops())
+	}
+	for i := range 3 {
+		if got := push(true, 2); got != (i < 2) {
+			t.Fatalf("PushReserved %d: %v", i, got)
+		}
+	}
+	if q.Len() != 6 || q.Drops() != 3 {
+		t.Fatalf("len %d drops %d", q.Len(), q.Drops())
+	}
+	// Pop one RTP: Push may take its place, not beyond.
+	buf := make([]byte, 64)
+	if pp, ok, _ := q.Pop(buf); !ok || pp.Kind != 1 {
+		t.Fatalf("pop: %+v %v", pp, ok)
+	}
+	if push(false, 1) {
+		t.Fatal("Push took room while the queue held its bound (4 of 5 with reserved ones)")
+	}
+	// Reserved packets first in an empty queue use the common room; Push
+	// then stops at the bound all the same.
+	q.Reset()
+	for range 4 {
+		if !push(true, 2) {
+			t.Fatal("PushReserved refused in an empty queue")
+		}
+	}
+	if push(false, 1) {
+		t.Fatal("Push beyond the bound")
+	}
+	for i, want := range []bool{true, true, false} {
+		if push(true, 2) != want {
+			t.Fatalf("PushReserved %d beyond the bound: want %v (bound 4, reserve 2)", i, want)
+		}
+	}
+	q.Reset()
+	plain := NewQueue(2, pool)
+	for i, want := range []bool{true, true, false} {
+		if plain.PushReserved(pool.Get()) != want {
+			t.Fatalf("PushReserved %d on a queue of 2 without reserve: want %v, as Push", i, want)
+		}
+	}
+}

@@ -24,23 +24,51 @@ func KernelDrops(t testing.TB, c *net.UDPConn) uint64 {
 }
 
 func kernelDrops(c *net.UDPConn) (uint64, error) {
-	rc, err := c.SyscallConn()
+	fields, err := procNetRow(c)
 	if err != nil {
 		return 0, err
+	}
+	return strconv.ParseUint(fields[12], 10, 64)
+}
+
+// RxQueue returns the memory the datagrams waiting on c take in the
+// kernel's accounting (the rx_queue column of /proc/net/udp: bytes of
+// data plus per-datagram overhead, counted against the receive buffer).
+// It fails the test when it cannot read it.
+func RxQueue(t testing.TB, c *net.UDPConn) uint64 {
+	t.Helper()
+	fields, err := procNetRow(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rx, ok := strings.Cut(fields[4], ":") // tx_queue:rx_queue, hexadecimal
+	n, err := strconv.ParseUint(rx, 16, 64)
+	if !ok || err != nil {
+		t.Fatalf("rx_queue %q: %v", fields[4], err)
+	}
+	return n
+}
+
+// procNetRow returns the fields of c's line in /proc/net/udp or udp6,
+// found by the socket's inode.
+func procNetRow(c *net.UDPConn) ([]string, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
 	}
 	var st syscall.Stat_t
 	var serr error
 	if err := rc.Control(func(fd uintptr) { serr = syscall.Fstat(int(fd), &st) }); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if serr != nil {
-		return 0, serr
+		return nil, serr
 	}
 	inode := strconv.FormatUint(st.Ino, 10)
 	for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
 		f, err := os.Open(table)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		sc.Scan() // header: sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops
@@ -50,9 +78,9 @@ func kernelDrops(c *net.UDPConn) (uint64, error) {
 				continue
 			}
 			f.Close()
-			return strconv.ParseUint(fields[12], 10, 64)
+			return fields, nil
 		}
 		f.Close()
 	}
-	return 0, fmt.Errorf("socket inode %s not in /proc/net/udp or udp6", inode)
+	return nil, fmt.Errorf("socket inode %s not in /proc/net/udp or udp6", inode)
 }
