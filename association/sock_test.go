@@ -317,3 +317,113 @@ func TestSockClientEmptyTags(t *testing.T) {
 	}
 	recvWant(t, k, association.ErrHandshakeDone)
 }
+
+// TestSockSessionDestroyReinit: sock_dtls_session_destroy sends
+// close_notify (openssl s_server, which serves one DTLS connection,
+// ends on it) and forgets the session; sock_dtls_session_init with the
+// same endpoint then starts a new handshake (1, not 0) from the same
+// port, which completes with a new s_server there.
+func TestSockSessionDestroyReinit(t *testing.T) {
+	addr, p := opensslPSKServer(t)
+	mod := openModule(t)
+	pskCreds(t, mod)
+	c := newSide(t, mod)
+	k := c.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}}})
+	sess, err := k.SessionInit(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvWant(t, k, association.ErrHandshakeDone)
+	if err := k.SessionDestroy(sess); err != nil {
+		t.Fatal(err)
+	}
+	if k.Established(sess) {
+		t.Fatal("Established after SessionDestroy")
+	}
+	if !p.WaitOutput("DONE", testutil.Patience) { // what s_server prints on close_notify
+		t.Fatalf("s_server saw no close_notify:\n%s", p.Output())
+	}
+	if _, err := k.Send(association.NoWait(), sess, []byte("x")); !errors.Is(err, association.ErrNotEstablished) {
+		t.Fatalf("Send after SessionDestroy: %v", err)
+	}
+	p.Stdin.Close() // s_server exits at the end of its stdin
+	select {
+	case <-p.Done():
+	case <-time.After(testutil.Patience):
+		t.Fatalf("s_server did not exit after its connection:\n%s", p.Output())
+	}
+	p2 := testutil.StartProc(t, "openssl", "s_server", "-dtls1_2", "-accept", addr.String(), "-cipher", "ALL",
+		"-nocert", "-psk", pskHex, "-psk_identity", "alice")
+	if !p2.WaitOutput("ACCEPT", testutil.Patience) {
+		t.Fatalf("s_server: %s", p2.Output())
+	}
+	if _, err := k.SessionInit(addr); err != nil {
+		t.Fatalf("SessionInit after SessionDestroy: %v, want a new handshake", err)
+	}
+	recvWant(t, k, association.ErrHandshakeDone)
+	if _, err := k.Send(association.NoWait(), sess, []byte("second session\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !p2.WaitOutput("second session", testutil.Patience) {
+		t.Fatalf("s_server did not print the second session's data:\n%s", p2.Output())
+	}
+}
+
+// TestSockHandshakeFailureReported: a client's handshake that fails
+// (openssl s_server knows another PSK) ends a Send waiting for it with
+// its cause, before the Send's own deadline, and Recv reports it for the
+// session instead of blocking.
+func TestSockHandshakeFailureReported(t *testing.T) {
+	addr, _ := opensslPSKServer(t)
+	mod := openModule(t)
+	addPSK(t, mod, 1, "alice", "not the server's key", "")
+	c := newSide(t, mod)
+	// OpenSSL drops the Finished it cannot authenticate without an alert
+	// (DTLS discards bad records): the handshake ends at its timeout.
+	k := c.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Client, Tags: []mediaport.CredTag{1},
+		HandshakeTimeout: time.Second, FlightInterval: 100 * time.Millisecond}})
+	var sess association.SockSession
+	sess.SetUDPEndpoint(addr)
+	_, err := k.Send(patience(t), sess, []byte("x"))
+	if !errors.Is(err, association.ErrHandshakeTimeout) || errors.Is(err, association.ErrTimedOut) {
+		t.Fatalf("Send with a wrong PSK: %v, want the handshake's own failure, not the Send's deadline", err)
+	}
+	_, from := recvWant(t, k, err)
+	if from.UDPEndpoint() != addr {
+		t.Fatalf("failure reported for %v", from.UDPEndpoint())
+	}
+}
+
+// TestSockRecvNoAllocs: a Recv of queued data allocates nothing.
+func TestSockRecvNoAllocs(t *testing.T) {
+	mod, err := mediaport.OpenModule(mediaport.Options{QueueLen: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	addPSK(t, mod, 1, "id", "a pre-shared secret", "")
+	srv, cli := newSide(t, mod), newSide(t, mod)
+	ks := srv.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Server, Tags: []mediaport.CredTag{1}}})
+	kc := cli.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}}})
+	var sess association.SockSession
+	sess.SetUDPEndpoint(srv.port)
+	if _, err := kc.Send(patience(t), sess, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	recvWant(t, ks, association.ErrHandshakeDone)
+	recvWant(t, ks, nil)
+	const n = 110 // NoAllocs calls Recv 102 times
+	for range n + 1 {
+		if _, err := kc.Send(association.NoWait(), sess, []byte("payload")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, testutil.Patience, func() bool { st, _ := srv.rx.Stats(); return st.Packets >= n+2 }, "data not queued")
+	buf := make([]byte, 64)
+	ctx := context.Background()
+	testutil.NoAllocs(t, "Sock.Recv", func() {
+		if n, _, err := ks.Recv(ctx, buf); err != nil || string(buf[:n]) != "payload" {
+			t.Fatalf("Recv: %q, %v", buf[:n], err)
+		}
+	})
+}
