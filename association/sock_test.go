@@ -70,8 +70,11 @@ func TestSockClientOpenSSL(t *testing.T) {
 	pskCreds(t, mod)
 	c := newSide(t, mod)
 	k := c.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}}})
-	if rx, tx := k.UDPSock(); rx != c.rx || tx != c.tx || k.LocalAddr() != c.port {
-		t.Fatal("UDPSock / LocalAddr: not the Sock's pair and port")
+	if rx, tx := k.UDPSock(); rx != c.rx || tx != c.tx || k.LocalAddr() != c.port || k.Role() != association.Client || k.Listener() != nil {
+		t.Fatal("UDPSock / LocalAddr / Role / Listener: not the Sock's")
+	}
+	if err := c.tx.SendPacket([]byte("x")); !errors.Is(err, mediaport.ErrState) {
+		t.Fatalf("SendPacket on a Sock's DTLS[tx]: %v, want ErrState (send with Sock.Send)", err)
 	}
 	// Before any session: timeout 0 is -ENOTCONN.
 	if _, err := k.Send(association.NoWait(), association.SockSession{}, []byte("x")); !errors.Is(err, mediaport.ErrInvalidArgument) {
