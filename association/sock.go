@@ -71,6 +71,7 @@ type Sock struct {
 	l     *Listener      // a server's
 	local netip.AddrPort
 
+	drainMu  sync.Mutex // a server's: one drain of the Listener at a time
 	mu       sync.Mutex
 	closed   bool
 	changed  chan struct{}                     // closed and replaced when a session changes

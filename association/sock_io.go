@@ -86,6 +86,9 @@ func (s *Sock) RecvAux(ctx context.Context, buf []byte, aux *AuxRx) (int, SockSe
 		aux.Local = s.local
 	}
 	for {
+		if s.l != nil {
+			s.drain() // the Listener's news before the data behind it
+		}
 		s.mu.Lock()
 		if len(s.notices) > 0 {
 			n := s.notices[0]

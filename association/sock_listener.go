@@ -25,27 +25,39 @@ func (s *Sock) listen() error {
 	return nil
 }
 
-// pump reads the Listener's statuses until it stops.
+// pump moves the Listener's statuses to the Sock's notices until the
+// Listener stops.
 func (s *Sock) pump(c <-chan struct{}) {
 	defer s.wg.Done()
 	for range c {
-		for {
-			st, ls, _ := s.l.Status()
-			switch st {
-			case ListenerRunning:
-			case SessionNew:
-				s.serverNotice(sockNotice{ep: ls.Peer()}, true)
-				continue
-			case SessionEnded:
-				s.serverNotice(sockNotice{ep: ls.Peer(), err: ls.Err()}, false)
-				continue
-			case ListenerStopped:
-				s.mu.Lock()
-				s.bumpLocked()
-				s.mu.Unlock()
-				return
-			}
-			break
+		if s.drain() {
+			s.mu.Lock()
+			s.bumpLocked()
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// drain moves the statuses the Listener holds to the Sock's notices, in
+// order (drainMu: the pump and Recv both drain), and reports whether the
+// Listener has stopped. Recv drains before it reads data, so a session's
+// ErrHandshakeDone comes before its data: the Listener reports SessionNew
+// before the session's data reaches the DTLS[rx].
+func (s *Sock) drain() (stopped bool) {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	for {
+		st, ls, _ := s.l.Status()
+		switch st {
+		case SessionNew:
+			s.serverNotice(sockNotice{ep: ls.Peer()}, true)
+		case SessionEnded:
+			s.serverNotice(sockNotice{ep: ls.Peer(), err: ls.Err()}, false)
+		case ListenerStopped:
+			return true
+		default:
+			return false
 		}
 	}
 }
