@@ -21,6 +21,10 @@
 //	})
 //	// rx.Status() == dtlsrx.Handshake, then:
 //	keys, _ := a.SRTPKeys()
+//
+// RIOT code written against sock_dtls ports call for call to a Sock
+// (CreateSock): SessionInit, Recv and Send with a context as the timeout,
+// AddCredential at run time; see ExampleSock.
 package association
 
 import (

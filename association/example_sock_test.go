@@ -51,6 +51,7 @@ func ExampleSock() {
 	server := sockOn(srvEnd, serverTag, association.Server)
 	defer server.Close()
 	done := make(chan struct{})
+	echoed := make(chan int, 8) // the server's lines, printed in order below
 	go func() {
 		defer close(done)
 		buf := make([]byte, 128)
@@ -60,9 +61,9 @@ func ExampleSock() {
 				return
 			}
 			if err == nil && n > 0 {
-				fmt.Printf("server: received %d bytes -- echo!\n", n)
+				echoed <- n
 				if _, err := server.Send(association.NoWait(), session, buf[:n]); err != nil {
-					fmt.Println("server: error sending reply:", err)
+					log.Fatal("server: error sending reply: ", err)
 				}
 			}
 		}
@@ -89,6 +90,7 @@ func ExampleSock() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Printf("server: received %d bytes -- echo!\n", <-echoed)
 	fmt.Printf("client: received %d bytes: %s\n", n, rcv[:n])
 
 	client.SessionDestroy(session)

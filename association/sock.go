@@ -56,6 +56,12 @@ func (s *SockSession) SetUDPEndpoint(ep netip.AddrPort) { s.ep = ep }
 // to); a server Sock is a Listener, whose sessions the peers' ClientHellos
 // create.
 //
+// RIOT's timeout is the context of each blocking call, written once for
+// all: context.Background() is SOCK_NO_TIMEOUT, NoWait() is 0 (do not
+// wait), context.WithTimeout(ctx, d) a timeout of d. A deadline that
+// passes returns an error matching ErrTimedOut and
+// context.DeadlineExceeded; a cancelled context returns its cause.
+//
 // The Sock takes over its pair: read data with Recv (not GetPacket) and
 // send with Send (SendPacket fails). Its methods are safe for concurrent
 // use. A nil Sock returns ErrNilHandle.

@@ -11,15 +11,6 @@ import (
 	"github.com/mediaport/mediaport"
 )
 
-// The timeout of the Sock calls is their context, written once for all:
-//
-//	context.Background()              SOCK_NO_TIMEOUT: wait for ever
-//	NoWait()                          0: do not wait
-//	context.WithTimeout(ctx, d)       a timeout of d (RIOT: microseconds)
-//
-// A deadline that passes returns an error matching ErrTimedOut and
-// context.DeadlineExceeded; a cancelled context returns its cause.
-
 var noWait = func() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
