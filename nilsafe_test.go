@@ -33,6 +33,7 @@ var handles = []any{
 	(*stun.TxData)(nil),
 	(*stun.UDPTransport)(nil),
 	(*association.Association)(nil),
+	(*association.Sock)(nil),
 	(*srtp.Session)(nil),
 	(*event.Event)(nil),
 	(*event.Queue)(nil),

@@ -21,6 +21,10 @@
 //	})
 //	// rx.Status() == dtlsrx.Handshake, then:
 //	keys, _ := a.SRTPKeys()
+//
+// RIOT code written against sock_dtls ports call for call to a Sock
+// (CreateSock): SessionInit, Recv and Send with a context as the timeout,
+// AddCredential at run time; see ExampleSock.
 package association
 
 import (
@@ -221,8 +225,8 @@ func bind(rxc link.RxControl, txc link.TxControl, peer netip.AddrPort, cfg Confi
 	} else {
 		a.tentative = &tentative{}
 	}
-	if len(credpool.Matching(mod, cfg.Tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, cfg.Tags, mediaport.CredECDSA)) == 0 {
-		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
+	if tags := cfg.tagList(); len(credpool.Matching(mod, tags, mediaport.CredPSK)) == 0 && len(credpool.Matching(mod, tags, mediaport.CredECDSA)) == 0 {
+		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, tags)
 	}
 	// The writer first: binding the record sink hands the association the
 	// records already queued at the DTLS[rx], and a ClientHello among them

@@ -2,6 +2,7 @@ package association
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -98,14 +99,15 @@ type Config struct {
 	// (sock_dtls_set_server_psk_id_hint); empty sends none.
 	PSKHint string
 	// ClientPSK chooses, on a client, the tag of the PSK credential to use
-	// from the server's hint (sock_dtls_set_client_psk_cb). Returning
-	// TagEmpty, or a tag with no PSK, falls back to the default choice:
-	// the first credential whose hint matches, else the first PSK.
-	ClientPSK func(hint string, tags []mediaport.CredTag) mediaport.CredTag
+	// from the server's hint (sock_dtls_set_client_psk_cb, whose session
+	// argument is peer, the server's address). Returning TagEmpty, or a
+	// tag with no PSK, falls back to the default choice: the first
+	// credential whose hint matches, else the first PSK.
+	ClientPSK func(peer netip.AddrPort, hint string, tags []mediaport.CredTag) mediaport.CredTag
 	// SelectCertificate chooses the tag of the ECDSA credential to present
-	// (sock_dtls_set_rpk_cb); TagEmpty falls back to the first ECDSA
-	// credential of Tags.
-	SelectCertificate func(tags []mediaport.CredTag) mediaport.CredTag
+	// to peer (sock_dtls_set_rpk_cb, whose session argument is peer);
+	// TagEmpty falls back to the first ECDSA credential of Tags.
+	SelectCertificate func(peer netip.AddrPort, tags []mediaport.CredTag) mediaport.CredTag
 	// VerifyPeerKey accepts a peer only if its certificate's public key is
 	// in the presenting credential's PeerPublicKeys (the RIOT
 	// sock_dtls_verify_public_key module); ECDSA suites only.
@@ -156,6 +158,19 @@ type Config struct {
 	// server answers it, and neither requires it. mediaport never
 	// renegotiates either way.
 	ForceRenegotiationInfo bool
+
+	// tags, when set (by CreateSock), replaces Tags with a list that
+	// changes at run time (Sock.AddCredential); every session of a Sock
+	// shares it.
+	tags *tagSet
+}
+
+// tagList returns the tags to use now: the Sock's live list, else Tags.
+func (cfg *Config) tagList() []mediaport.CredTag {
+	if cfg.tags != nil {
+		return cfg.tags.load()
+	}
+	return cfg.Tags
 }
 
 // check reports what Bind and Listen refuse in cfg.

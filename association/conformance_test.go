@@ -193,7 +193,7 @@ func TestPSKIdentityExact(t *testing.T) {
 // one the server knows). Only the callback's choice of 20 succeeds.
 func TestClientPSKCallback(t *testing.T) {
 	const hint = "srv-hint"
-	setup := func(t *testing.T, cb func(string, []mediaport.CredTag) mediaport.CredTag) (cli, srv *side) {
+	setup := func(t *testing.T, cb func(netip.AddrPort, string, []mediaport.CredTag) mediaport.CredTag) (cli, srv *side) {
 		mod := openModule(t)
 		addPSK(t, mod, 10, "first", "key-of-first-psk", hint)
 		addPSK(t, mod, 20, "second", "key-of-second-ps", "")
@@ -208,10 +208,12 @@ func TestClientPSKCallback(t *testing.T) {
 		var mu sync.Mutex
 		var hints []string
 		var tagsSeen [][]mediaport.CredTag
-		cli, srv := setup(t, func(h string, tags []mediaport.CredTag) mediaport.CredTag {
+		var peers []netip.AddrPort
+		cli, srv := setup(t, func(peer netip.AddrPort, h string, tags []mediaport.CredTag) mediaport.CredTag {
 			mu.Lock()
 			defer mu.Unlock()
 			hints = append(hints, h)
+			peers = append(peers, peer)
 			tagsSeen = append(tagsSeen, slices.Clone(tags))
 			return 20
 		})
@@ -224,6 +226,9 @@ func TestClientPSKCallback(t *testing.T) {
 		for i := range hints {
 			if hints[i] != hint || !slices.Equal(tagsSeen[i], []mediaport.CredTag{10, 20}) {
 				t.Fatalf("callback call %d saw hint %q, tags %v: want %q, [10 20]", i, hints[i], tagsSeen[i], hint)
+			}
+			if peers[i] != srv.port { // RIOT's callback gets the session: the server's endpoint
+				t.Fatalf("callback call %d saw peer %v, want the server %v", i, peers[i], srv.port)
 			}
 		}
 		if info, err := srv.a.Info(); err != nil || string(info.PSKIdentity) != "second" {
@@ -239,7 +244,7 @@ func TestClientPSKCallback(t *testing.T) {
 		// The control: with the default choice (tag 10) the same setup
 		// fails, so the success above is the callback's doing.
 		t.Parallel()
-		cli, _ := setup(t, func(string, []mediaport.CredTag) mediaport.CredTag { return mediaport.TagEmpty })
+		cli, _ := setup(t, func(netip.AddrPort, string, []mediaport.CredTag) mediaport.CredTag { return mediaport.TagEmpty })
 		cli.waitFailed(t, "client", testutil.Patience)
 	})
 }
@@ -324,11 +329,16 @@ func TestSelectCertificate(t *testing.T) {
 	addECDSA(t, mod, 9, mediaport.ECDSA{Certificate: s2.TLS, PeerPublicKeys: both})
 	addPSK(t, mod, 3, "psk-only", "0123456789abcdef", "") // tag 3 holds no ECDSA credential
 	fp := func(c testutil.Cert) string { return association.Fingerprint(c.TLS.Certificate[0]) }
-	choose := func(tag mediaport.CredTag, seen *[]mediaport.CredTag, mu *sync.Mutex) func([]mediaport.CredTag) mediaport.CredTag {
-		return func(tags []mediaport.CredTag) mediaport.CredTag {
+	var peerMu sync.Mutex
+	peers := map[*[]mediaport.CredTag]netip.AddrPort{} // the peer each callback saw
+	choose := func(tag mediaport.CredTag, seen *[]mediaport.CredTag, mu *sync.Mutex) func(netip.AddrPort, []mediaport.CredTag) mediaport.CredTag {
+		return func(peer netip.AddrPort, tags []mediaport.CredTag) mediaport.CredTag {
 			mu.Lock()
 			*seen = slices.Clone(tags)
 			mu.Unlock()
+			peerMu.Lock()
+			peers[seen] = peer
+			peerMu.Unlock()
 			return tag
 		}
 	}
@@ -387,6 +397,14 @@ func TestSelectCertificate(t *testing.T) {
 			}
 			if srvCfg.SelectCertificate != nil && !slices.Equal(srvSeen, tc.srvTags) {
 				t.Errorf("server callback saw tags %v, want %v", srvSeen, tc.srvTags)
+			}
+			peerMu.Lock()
+			defer peerMu.Unlock()
+			if cliCfg.SelectCertificate != nil && peers[&cliSeen] != srv.port {
+				t.Errorf("client callback saw peer %v, want the server %v", peers[&cliSeen], srv.port)
+			}
+			if srvCfg.SelectCertificate != nil && peers[&srvSeen] != cli.port {
+				t.Errorf("server callback saw peer %v, want the client %v", peers[&srvSeen], cli.port)
 			}
 		})
 	}
@@ -478,7 +496,7 @@ func TestPeerKeyVerification(t *testing.T) {
 			sn := newSniffer(t, cli.port, srv.port)
 			srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{9, 8}, VerifyPeerKey: tc.verify,
 				PeerFingerprints:  []string{association.Fingerprint(c.TLS.Certificate[0])}, // a client certificate is asked for either way
-				SelectCertificate: func([]mediaport.CredTag) mediaport.CredTag { return tc.tag }, HandshakeTimeout: time.Hour})
+				SelectCertificate: func(netip.AddrPort, []mediaport.CredTag) mediaport.CredTag { return tc.tag }, HandshakeTimeout: time.Hour})
 			cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}, HandshakeTimeout: time.Hour})
 			if tc.ok {
 				waitEstablished(t, cli, srv)
@@ -821,7 +839,7 @@ func TestPSKHintOnTheWire(t *testing.T) {
 			var hints []string
 			srv.bind(t, sn.forServer(), association.Config{Role: association.Server, Tags: []mediaport.CredTag{30}, PSKHint: tc.hint})
 			cli.bind(t, sn.forClient(), association.Config{Role: association.Client, Tags: []mediaport.CredTag{10},
-				ClientPSK: func(h string, _ []mediaport.CredTag) mediaport.CredTag {
+				ClientPSK: func(_ netip.AddrPort, h string, _ []mediaport.CredTag) mediaport.CredTag {
 					mu.Lock()
 					hints = append(hints, h)
 					mu.Unlock()

@@ -103,7 +103,7 @@ func (a *Association) handshake(ctx context.Context) error {
 				retry = true
 			}
 		} else {
-			hasPSK := len(credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)) > 0
+			hasPSK := len(credpool.Matching(a.mod, a.cfg.tagList(), mediaport.CredPSK)) > 0
 			var al *AlertError
 			switch {
 			case hasPSK && errors.Is(fail, ErrNoCipherSuite) && !suiteRetried:
@@ -229,12 +229,13 @@ func (a *Association) verifyPeer(cred *mediaport.Credential) func([][]byte, [][]
 
 // certificate chooses the ECDSA credential to present.
 func (a *Association) certificate() *mediaport.Credential {
-	creds := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredECDSA)
+	tags := a.cfg.tagList()
+	creds := credpool.Matching(a.mod, tags, mediaport.CredECDSA)
 	if len(creds) == 0 {
 		return nil
 	}
 	if a.cfg.SelectCertificate != nil {
-		if tag := a.cfg.SelectCertificate(a.cfg.Tags); tag != mediaport.TagEmpty {
+		if tag := a.cfg.SelectCertificate(a.Peer(), tags); tag != mediaport.TagEmpty {
 			for i := range creds {
 				if creds[i].Tag == tag {
 					return &creds[i]
@@ -304,7 +305,8 @@ func (a *Association) commonOptions(psk, ecdsaCred bool) []dtls.Option {
 }
 
 func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
-	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
+	tags := a.cfg.tagList() // pion may call the hook after a.cfg is freed
+	psks := credpool.Matching(a.mod, tags, mediaport.CredPSK)
 	cert := a.certificate()
 	// Given a PSK callback, pion's client cannot complete a certificate
 	// suite: it waits for a ServerKeyExchange where the server sends its
@@ -332,7 +334,7 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 		// hint is known, but pion takes it before the handshake: announce
 		// the credential chosen last time (or without a hint), and retry
 		// once if the hint chooses another.
-		announced, _ := ChoosePSK("", a.cfg.Tags, psks, nil)
+		announced, _ := ChoosePSK("", tags, psks, nil)
 		if a.pskTag != mediaport.TagEmpty {
 			for _, c := range psks {
 				if c.Tag == a.pskTag {
@@ -344,7 +346,11 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 		if identity == nil {
 			identity = []byte{}
 		}
-		tags, cb := a.cfg.Tags, a.cfg.ClientPSK // pion may call the hook after a.cfg is freed
+		var cb func(string, []mediaport.CredTag) mediaport.CredTag
+		if pcb := a.cfg.ClientPSK; pcb != nil {
+			peer := a.Peer()
+			cb = func(hint string, tags []mediaport.CredTag) mediaport.CredTag { return pcb(peer, hint, tags) }
+		}
 		opts = append(opts, dtls.WithPSKIdentityHint(identity), dtls.WithPSK(func(hint []byte) ([]byte, error) {
 			chosen, ok := ChoosePSK(string(hint), tags, credpool.Matching(a.mod, tags, mediaport.CredPSK), cb)
 			if !ok {
@@ -363,7 +369,8 @@ func (a *Association) clientOptions() ([]dtls.ClientOption, error) {
 }
 
 func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
-	psks := credpool.Matching(a.mod, a.cfg.Tags, mediaport.CredPSK)
+	tags := a.cfg.tagList() // pion may call the hook after a.cfg is freed
+	psks := credpool.Matching(a.mod, tags, mediaport.CredPSK)
 	cert := a.certificate()
 	var opts []dtls.ServerOption
 	for _, o := range a.commonOptions(len(psks) > 0, cert != nil) {
@@ -386,7 +393,6 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 		if a.cfg.PSKHint != "" {
 			opts = append(opts, dtls.WithPSKIdentityHint([]byte(a.cfg.PSKHint)))
 		}
-		tags := a.cfg.Tags // pion may call the hook after a.cfg is freed
 		opts = append(opts, dtls.WithPSK(func(identity []byte) ([]byte, error) {
 			for _, c := range credpool.Matching(a.mod, tags, mediaport.CredPSK) {
 				if string(c.PSK.Identity) == string(identity) {

@@ -230,7 +230,7 @@ func Listen(rx *dtlsrx.DTLSRx, tx *dtlstx.DTLSTx, cfg ListenerConfig) (*Listener
 		return nil, fmt.Errorf("association: DTLS[tx] %w", err)
 	}
 	mod := rxc.Module()
-	if len(credpoolMatching(mod, cfg.Tags)) == 0 {
+	if cfg.tags == nil && len(credpoolMatching(mod, cfg.Tags)) == 0 { // a Sock's tags may come later
 		return nil, fmt.Errorf("%w for tags %v", ErrNoCredential, cfg.Tags)
 	}
 	l := &Listener{
