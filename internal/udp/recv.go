@@ -27,6 +27,11 @@ import (
 // then with one in 32 (see recvOne in recv_linux.go). The count only
 // grows (modulo 2^32), so the latest one reported covers every drop
 // before it.
+//
+// With EnableMeta on the Reader and EnableRecvMeta on its Conn, Meta
+// holds the receive time, TTL and TOS the kernel attached to the
+// datagram (for a coalesced GRO message, to its first datagram); its
+// zero value otherwise.
 type Message struct {
 	Buf   []byte
 	N     int
@@ -34,6 +39,7 @@ type Message struct {
 	Trunc bool
 	Seg   int
 	Drops uint32
+	Meta  Meta
 }
 
 // Segments calls f with each datagram of m, in order: Buf[:N] itself, or

@@ -25,7 +25,8 @@ type readerSys struct {
 	oob     []byte                // control buffers: oobLen bytes per slot (GRO, drop count)
 	oobLen  int
 	gro     bool
-	plain   int // one slot, control buffers: reads left before the next with recvmsg (recvOne)
+	meta    bool // EnableMeta: a one-slot Reader reads every datagram with recvmsg
+	plain   int  // one slot, control buffers: reads left before the next with recvmsg (recvOne)
 	n       int
 	errno   syscall.Errno
 }
@@ -57,8 +58,11 @@ func (s *readerSys) tryRecvmmsg(fd uintptr) bool {
 // 64 KiB each.
 func (s *readerSys) recvmmsg(fd uintptr) bool {
 	if len(s.hdrs) == 1 && !s.gro {
-		if s.oob == nil {
+		switch {
+		case s.oob == nil:
 			return s.recvfrom(fd)
+		case s.meta:
+			return s.recvmsg(fd)
 		}
 		return s.recvOne(fd)
 	}
@@ -213,11 +217,13 @@ func (s *readerSys) finish(r *Reader) (int, error) {
 		m.Src = sockaddrToAddrPort(&s.names[i], h.Hdr.Namelen)
 		m.Seg, m.Drops = 0, 0
 		if s.oob != nil && h.Hdr.Controllen > 0 {
-			seg, drops := rxControl(s.oob[i*s.oobLen : i*s.oobLen+min(int(h.Hdr.Controllen), s.oobLen)])
+			seg, drops := parseControl(s.oob[i*s.oobLen:i*s.oobLen+min(int(h.Hdr.Controllen), s.oobLen)], &m.Meta)
 			if s.gro {
 				m.Seg = seg
 			}
 			m.Drops = drops
+		} else {
+			m.Meta = Meta{}
 		}
 	}
 	return s.n, nil
@@ -246,6 +252,12 @@ func (s *readerSys) reset() { s.plain = 0 }
 func (s *readerSys) enableGRO(r *Reader) error {
 	s.gro = true
 	s.growControl(r, groControlLen)
+	return nil
+}
+
+func (s *readerSys) enableMeta(r *Reader) error {
+	s.meta = true
+	s.growControl(r, metaControlLen)
 	return nil
 }
 

@@ -4,6 +4,7 @@ package udp
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 )
@@ -62,4 +63,10 @@ func waitReadable(u *Conn) error {
 		}
 		return true
 	})
+}
+
+func (s *readerSys) enableMeta(*Reader) error { return errors.ErrUnsupported }
+
+func enableRecvMeta(*Conn) error {
+	return fmt.Errorf("udp: per-datagram receive time, TTL and TOS are implemented on Linux only: %w", errors.ErrUnsupported)
 }
