@@ -33,6 +33,7 @@ import (
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // Status is what Status reports (kSMDTLSrxStatus).
@@ -223,8 +224,27 @@ var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 // After Stop, packets queued before the stop can still be read; then it
 // returns ErrStopped.
 func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
+	n, src, _, err := r.getPacket(buf)
+	return n, src, err
+}
+
+// GetPacketMeta is GetPacket that also returns what the kernel reported
+// with the packet's datagram — receive time, TTL, TOS — when the VMP[rx]
+// port that feeds this DTLS[rx] has vmprx.Config.RecvMeta; the zero
+// RecvMeta otherwise (and for data an association pushed).
+func (r *DTLSRx) GetPacketMeta(buf []byte) (int, netip.AddrPort, mediaport.RecvMeta, error) {
+	n, src, m, err := r.getPacket(buf)
+	var meta mediaport.RecvMeta
+	if m != (udp.Meta{}) {
+		meta = mediaport.RecvMeta{Time: m.WallTime(), TTL: m.TTL, TOS: m.TOS, Has: mediaport.RecvFlags(m.Flags)}
+	}
+	return n, src, meta, err
+}
+
+// getPacket is GetPacket with the packet's receive metadata.
+func (r *DTLSRx) getPacket(buf []byte) (int, netip.AddrPort, udp.Meta, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
-		return 0, netip.AddrPort{}, err
+		return 0, netip.AddrPort{}, udp.Meta{}, err
 	}
 	// Pending first: when nothing is queued, which is the rule for a
 	// reader that keeps up, this costs a load and no Popped at all.
@@ -249,27 +269,27 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 				if r.q.Pending() {
 					r.ep.Signal() // Poll queued more and did not signal us
 				}
-				return n, from, nil
+				return n, from, udp.Meta{}, nil
 			}
 			pp, ok, err = r.q.Pop(buf)
 		}
 	}
 	if !ok {
 		if err := r.ep.Check(); err != nil {
-			return 0, netip.AddrPort{}, err
+			return 0, netip.AddrPort{}, udp.Meta{}, err
 		}
 		if pp.More {
 			r.ep.Signal() // an Overrun to report
 		}
-		return 0, netip.AddrPort{}, ErrNoPacket
+		return 0, netip.AddrPort{}, udp.Meta{}, ErrNoPacket
 	}
 	if err != nil {
-		return pp.N, pp.Src, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
+		return pp.N, pp.Src, pp.Meta, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
 	}
 	if pp.More {
 		r.ep.Signal()
 	}
-	return pp.N, pp.Src, nil
+	return pp.N, pp.Src, pp.Meta, nil
 }
 
 // GetPackets is GetPacket for a batch, the way a server that takes bursts

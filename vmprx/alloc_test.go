@@ -139,7 +139,7 @@ func TestGRONoAllocs(t *testing.T) {
 	}
 	pt := v.ports[0].Load()
 	pt.mu.Lock()
-	r := getReader(v.mod, true, pt.conn)
+	r := getReader(v.mod, true, false, pt.conn)
 	pt.mu.Unlock()
 	defer putReader(r)
 	m := &r.rd.Msgs[0]

@@ -61,7 +61,26 @@ func BenchmarkReceive(b *testing.B) {
 // benchBacklogPair runs benchBacklog against benchBacklogRaw.
 func benchBacklogPair(b *testing.B, batch int, gro bool, getBatch int, callerReads bool) {
 	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
-		return benchBacklog(b, batch, gro, getBatch, callerReads)
+		return benchBacklog(b, batch, gro, getBatch, callerReads, false)
+	}, benchBacklogRaw)
+}
+
+// BenchmarkReceiveMeta: BenchmarkReceive with Config.RecvMeta, each
+// record read with DTLS[rx].GetPacketMeta: the price of the kernel's
+// receive time, TTL and TOS (recvmmsg's control messages, their walk),
+// next to BenchmarkReceive's figure of the same run.
+func BenchmarkReceiveMeta(b *testing.B) {
+	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
+		return benchBacklog(b, 32, false, 0, false, true)
+	}, benchBacklogRaw)
+}
+
+// BenchmarkReceiveMetaSingle: BenchmarkReceiveSingle with
+// Config.RecvMeta: one recvmsg per datagram, through the DTLS[rx]'s queue
+// rather than straight into GetPacketMeta's buffer.
+func BenchmarkReceiveMetaSingle(b *testing.B) {
+	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
+		return benchBacklog(b, 1, false, 0, true, true)
 	}, benchBacklogRaw)
 }
 
@@ -92,15 +111,15 @@ const backlog = 64 // records queued per iteration: within the default receive b
 
 // benchBacklog is the mediaport side of the backlog benchmarks: it reads
 // with GetPacket, or with GetPackets into getBatch buffers when
-// getBatch > 0.
-func benchBacklog(b *testing.B, batch int, gro bool, getBatch int, callerReads bool) benchpair.Side {
+// getBatch > 0, or with GetPacketMeta on a port with Config.RecvMeta.
+func benchBacklog(b *testing.B, batch int, gro bool, getBatch int, callerReads, meta bool) benchpair.Side {
 	mod, err := mediaport.OpenModule(mediaport.Options{Batch: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { mod.Close() })
 	v, _ := vmprx.Create(mod)
-	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro, CallerReads: callerReads}); err != nil {
+	if err := v.Config(vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro, CallerReads: callerReads, RecvMeta: meta}); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
 			b.Skip(err)
 		}
@@ -122,6 +141,13 @@ func benchBacklog(b *testing.B, batch int, gro bool, getBatch int, callerReads b
 	get := func() (int, error) {
 		if getBatch > 0 {
 			return rx.GetPackets(bufs, sizes, srcs)
+		}
+		if meta {
+			_, _, m, err := rx.GetPacketMeta(buf)
+			if err == nil && (m.Has&mediaport.RecvTTL == 0 || m.Time.IsZero()) {
+				b.Fatalf("no metadata: %+v", m)
+			}
+			return 1, err
 		}
 		_, _, err := rx.GetPacket(buf)
 		return 1, err

@@ -186,7 +186,7 @@ func FuzzCoalesced(f *testing.F) {
 		v.SetSTUNHandler(func([]byte, netip.AddrPort, bool) {})
 		pt := v.ports[0].Load()
 		pt.mu.Lock()
-		r := getReader(v.mod, true, pt.conn)
+		r := getReader(v.mod, true, false, pt.conn)
 		m := &r.rd.Msgs[0]
 		m.N, m.Seg, m.Trunc = copy(m.Buf, msg), int(seg), false
 		m.Src = netip.MustParseAddrPort("192.0.2.1:4000")

@@ -45,6 +45,7 @@ type port struct {
 	conn        *udp.Conn
 	fd          int // conn's descriptor, for the callers' reads (under mu, until closed)
 	gro         bool
+	meta        bool // Config.RecvMeta
 	callerReads bool
 
 	// mu serialises the readers of a caller-reads port and guards what
@@ -74,6 +75,7 @@ type reader struct {
 type readerKey struct {
 	n, size int
 	gro     bool
+	meta    bool // reports the receive metadata (Config.RecvMeta)
 }
 
 // readers holds a sync.Pool of idle readers per shape; the packets in
@@ -81,8 +83,8 @@ type readerKey struct {
 // came from.
 var readers sync.Map // readerKey -> *sync.Pool
 
-func getReader(m *core.Module, gro bool, c *udp.Conn) *reader {
-	k := readerKey{n: m.Limits.Batch, size: m.Limits.MaxPacket, gro: gro}
+func getReader(m *core.Module, gro, meta bool, c *udp.Conn) *reader {
+	k := readerKey{n: m.Limits.Batch, size: m.Limits.MaxPacket, gro: gro, meta: meta}
 	if gro {
 		k.n, k.size = GROSlots, udp.GROBufSize
 	}
@@ -103,15 +105,17 @@ func newReader(m *core.Module, k readerKey) *reader {
 	if k.gro {
 		r.rd = udp.NewReader(nil, k.n, k.size)
 		r.rd.EnableGRO() // reports coalesced runs; the socket's side is set at Config
-		r.rd.EnableDropCount()
-		return r
+	} else {
+		r.rd = udp.NewReader(nil, k.n, 0)
+		r.slots = make([]*pktq.Packet, k.n)
+		for i := range r.slots {
+			r.slots[i] = m.Packets.Get()
+			r.rd.Msgs[i].Buf = r.slots[i].Buf
+		}
 	}
-	r.rd = udp.NewReader(nil, k.n, 0)
 	r.rd.EnableDropCount() // the kernel's drops (noteDrops), where it counts them
-	r.slots = make([]*pktq.Packet, k.n)
-	for i := range r.slots {
-		r.slots[i] = m.Packets.Get()
-		r.rd.Msgs[i].Buf = r.slots[i].Buf
+	if k.meta {
+		r.rd.EnableMeta() // receive time, TTL, TOS; the socket's side is set at Config
 	}
 	return r
 }
@@ -125,9 +129,14 @@ func putReader(r *reader) {
 
 // newPort prepares port idx of v on conn.
 func (v *VMPRx) newPort(idx int, conn *udp.Conn, cfg Config) (*port, error) {
-	pt := &port{v: v, idx: idx, conn: conn, fd: conn.FD(), gro: cfg.GRO, callerReads: cfg.CallerReads}
+	pt := &port{v: v, idx: idx, conn: conn, fd: conn.FD(), gro: cfg.GRO, meta: cfg.RecvMeta, callerReads: cfg.CallerReads}
 	if cfg.GRO {
 		if err := conn.EnableGRO(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.RecvMeta {
+		if err := conn.EnableRecvMeta(); err != nil {
 			return nil, err
 		}
 	}
@@ -232,7 +241,7 @@ func (pt *port) drain() error {
 	v := pt.v
 	pt.mu.Lock() // uncontended: for tests that hold the port (HoldPorts)
 	defer pt.mu.Unlock()
-	r := getReader(v.mod, pt.gro, pt.conn)
+	r := getReader(v.mod, pt.gro, pt.meta, pt.conn)
 	defer putReader(r)
 	defer v.endBatch(&pt.b)
 	for read := 0; ; {
@@ -375,11 +384,14 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 	}
 	for read := 0; ; {
 		if pt.rd == nil {
-			pt.rd = getReader(v.mod, pt.gro, pt.conn)
+			pt.rd = getReader(v.mod, pt.gro, pt.meta, pt.conn)
 		}
 		r := pt.rd
 		k := 0
-		if read == 0 && self != nil && r.slots != nil && emptySink(self) {
+		// Not with RecvMeta: a datagram read straight into the caller's
+		// buffer would lose its metadata (Poll returns none); through the
+		// queue it keeps it.
+		if read == 0 && self != nil && r.slots != nil && !pt.meta && emptySink(self) {
 			for k < len(r.rd.Msgs) && k < d.len() && len(d.buf(k)) >= len(r.slots[k].Buf) {
 				r.rd.Msgs[k].Buf = d.buf(k)
 				k++

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // Routing: what happens to each datagram a port read, whoever read it.
@@ -31,7 +32,7 @@ func (v *VMPRx) route(pt *port, r *reader, from, n int) {
 	for i := from; i < n; i++ {
 		m := &r.rd.Msgs[i]
 		p := r.slots[i]
-		p.N, p.Src = m.N, m.Src
+		p.N, p.Src, p.Meta = m.N, m.Src, m.Meta
 		if v.handle(pt.idx, p, m.Trunc, &pt.b) {
 			r.slots[i] = v.mod.Packets.Get()
 			m.Buf = r.slots[i].Buf
@@ -57,14 +58,16 @@ func (v *VMPRx) routeCoalesced(pt *port, r *reader, n int) {
 		}
 		for first := true; first || len(d) > 0; first = false {
 			k := min(seg, len(d))
-			v.routeCopy(pt, r, d[:k], m.Src)
+			v.routeCopy(pt, r, d[:k], m.Src, &m.Meta)
 			d = d[k:]
 		}
 	}
 }
 
-// routeCopy routes a copy of datagram d from src.
-func (v *VMPRx) routeCopy(pt *port, r *reader, d []byte, src netip.AddrPort) {
+// routeCopy routes a copy of datagram d from src, with the metadata of
+// the message it came in (the kernel reports it for the first datagram
+// of a coalesced run; the others arrived with it).
+func (v *VMPRx) routeCopy(pt *port, r *reader, d []byte, src netip.AddrPort, meta *udp.Meta) {
 	p := r.spare
 	if p == nil {
 		p = v.mod.Packets.Get()
@@ -74,7 +77,7 @@ func (v *VMPRx) routeCopy(pt *port, r *reader, d []byte, src netip.AddrPort) {
 		v.count[cTruncated].Add(1)
 		return
 	}
-	p.N, p.Src = copy(p.Buf, d), src
+	p.N, p.Src, p.Meta = copy(p.Buf, d), src, *meta
 	if v.handle(pt.idx, p, false, &pt.b) {
 		p = nil // handed on
 	}

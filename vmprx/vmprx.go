@@ -104,6 +104,15 @@ type Config struct {
 	// the DTLS of such a port: Config, ConfigDTLS and the association's
 	// Bind fail with an error matching ErrState.
 	CallerReads bool
+	// RecvMeta asks the kernel for each datagram's receive time, TTL (hop
+	// limit) and TOS (traffic class) on the VMP[rx]'s ports; GetPacket
+	// reports them in Packet.Meta, and a DTLS[rx] it feeds in GetPacketMeta.
+	// Off, nothing is asked and nothing changes on the receive path; on,
+	// every read takes the control messages (with CallerReads, datagrams
+	// for a DTLS[rx] then go through its queue, not straight into the
+	// caller's buffer). Config fails, matching errors.ErrUnsupported,
+	// where the system cannot (elsewhere than Linux).
+	RecvMeta bool
 }
 
 // GROSlots is the number of 64 KiB messages a port with Config.GRO reads
@@ -147,6 +156,9 @@ type Packet struct {
 	Class    Class          // ClassRTP or ClassRTCP
 	Src      netip.AddrPort // where it came from
 	RTCPPort bool           // it arrived on the RTCP port (never with rtcp-mux)
+	// Meta is what the kernel reported with the datagram, with
+	// Config.RecvMeta; its zero value otherwise.
+	Meta mediaport.RecvMeta
 }
 
 // Stats counts the datagrams a VMP[rx] received, by class and by fate.
@@ -692,6 +704,9 @@ func (v *VMPRx) GetPacket(buf []byte) (Packet, error) {
 		return Packet{}, ErrNoPacket
 	}
 	pkt := Packet{Len: pp.N, Class: Class(pp.Kind & 0x7f), Src: pp.Src, RTCPPort: pp.Kind&0x80 != 0}
+	if pp.Meta != (udp.Meta{}) {
+		pkt.Meta = recvMeta(pp.Meta)
+	}
 	if err != nil {
 		return pkt, fmt.Errorf("vmprx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
 	}
@@ -764,3 +779,8 @@ type owner VMPRx
 
 func (o *owner) Kind() string { return "vmprx" }
 func (o *owner) Release()     { (*VMPRx)(o).release() }
+
+// recvMeta is the public form of m.
+func recvMeta(m udp.Meta) mediaport.RecvMeta {
+	return mediaport.RecvMeta{Time: m.WallTime(), TTL: m.TTL, TOS: m.TOS, Has: mediaport.RecvFlags(m.Flags)}
+}

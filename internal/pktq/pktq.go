@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // ErrBufferTooSmall is returned by Pop when the buffer is shorter than the
@@ -16,11 +18,13 @@ import (
 var ErrBufferTooSmall = errors.New("mediaport: buffer too small")
 
 // Packet is a received datagram in a pooled buffer. Buf has the pool's full
-// size; the datagram is Buf[:N].
+// size; the datagram is Buf[:N]. Meta is what the kernel reported with it
+// when its port asked (udp.Conn.EnableRecvMeta); its zero value, nothing.
 type Packet struct {
 	Buf  []byte
 	N    int
 	Src  netip.AddrPort
+	Meta udp.Meta
 	Kind uint8 // set by the producer (for example RTP or RTCP)
 }
 
@@ -51,7 +55,7 @@ func (pl *Pool) Put(p *Packet) {
 	if p == nil || len(p.Buf) != pl.size {
 		return
 	}
-	p.N, p.Src, p.Kind = 0, netip.AddrPort{}, 0
+	p.N, p.Src, p.Meta, p.Kind = 0, netip.AddrPort{}, udp.Meta{}, 0
 	pl.p.Put(p)
 }
 
@@ -154,6 +158,7 @@ func (q *Queue) push(p *Packet, limit int) bool {
 type Popped struct {
 	N    int            // its length (copied into buf unless too small)
 	Src  netip.AddrPort // its source
+	Meta udp.Meta       // what the kernel reported with it
 	Kind uint8          // what its producer set
 	// More reports, as Pending would right after the pop, that another
 	// packet is queued or an Overrun is waiting to be reported.
@@ -176,12 +181,12 @@ func (q *Queue) Pop(buf []byte) (pp Popped, ok bool, err error) {
 	p := q.ring[q.head]
 	if len(buf) < p.N {
 		q.mu.Unlock()
-		return Popped{N: p.N, Src: p.Src, Kind: p.Kind, More: true}, true, ErrBufferTooSmall
+		return Popped{N: p.N, Src: p.Src, Meta: p.Meta, Kind: p.Kind, More: true}, true, ErrBufferTooSmall
 	}
 	q.dropHead()
 	more := q.n > 0 || q.overrun
 	q.mu.Unlock()
-	pp = Popped{N: copy(buf, p.Bytes()), Src: p.Src, Kind: p.Kind, More: more}
+	pp = Popped{N: copy(buf, p.Bytes()), Src: p.Src, Meta: p.Meta, Kind: p.Kind, More: more}
 	q.pool.Put(p)
 	return pp, true, nil
 }

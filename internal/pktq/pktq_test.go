@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 func fill(pool *Pool, s string) *Packet {
@@ -280,5 +281,32 @@ func TestReservedQueue(t *testing.T) {
 		if plain.PushReserved(pool.Get()) != want {
 			t.Fatalf("PushReserved %d on a queue of 2 without reserve: want %v, as Push", i, want)
 		}
+	}
+}
+
+// TestQueueMeta: a packet's receive metadata comes out of Pop with it,
+// also when the buffer is too small, and a packet back in the pool
+// carries none.
+func TestQueueMeta(t *testing.T) {
+	pool := NewPool(64)
+	q := NewQueue(4, pool)
+	want := udp.Meta{Time: 1234567890, TTL: 64, TOS: 0xb8, Flags: udp.MetaTTL | udp.MetaTOS}
+	p := fill(pool, "hello")
+	p.Meta = want
+	q.Push(p)
+	q.Push(fill(pool, "none"))
+	if pp, _, err := q.Pop(make([]byte, 1)); !errors.Is(err, ErrBufferTooSmall) || pp.Meta != want {
+		t.Fatalf("short buffer: %+v, %v; want Meta %+v", pp, err, want)
+	}
+	if pp, ok, _ := q.Pop(make([]byte, 64)); !ok || pp.Meta != want {
+		t.Fatalf("Pop: %+v; want Meta %+v", pp, want)
+	}
+	if pp, ok, _ := q.Pop(make([]byte, 64)); !ok || pp.Meta != (udp.Meta{}) {
+		t.Fatalf("Pop of a packet without: %+v", pp)
+	}
+	p.Meta = want
+	pool.Put(p)
+	if p.Meta != (udp.Meta{}) {
+		t.Fatalf("Put left Meta %+v", p.Meta)
 	}
 }

@@ -1,5 +1,7 @@
 package udp
 
+import "time"
+
 // Meta is what the kernel reported with one received datagram when its
 // socket and Reader asked for it (Conn.EnableRecvMeta, Reader.EnableMeta).
 // Its zero value means nothing was reported, so a Reader that does not
@@ -38,3 +40,11 @@ func (u *Conn) EnableRecvMeta() error { return enableRecvMeta(u) }
 // count alone is sampled: see recvOne). It returns an error matching
 // errors.ErrUnsupported where the system cannot.
 func (r *Reader) EnableMeta() error { return r.sys.enableMeta(r) }
+
+// WallTime returns Time as a time.Time; the zero time when not reported.
+func (m Meta) WallTime() time.Time {
+	if m.Time == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, m.Time)
+}
