@@ -224,8 +224,7 @@ var ErrAssociation = errors.New("dtlsrx: DTLS association failed")
 // After Stop, packets queued before the stop can still be read; then it
 // returns ErrStopped.
 func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
-	n, src, _, err := r.getPacket(buf)
-	return n, src, err
+	return r.getPacket(buf, nil)
 }
 
 // GetPacketMeta is GetPacket that also returns what the kernel reported
@@ -233,7 +232,8 @@ func (r *DTLSRx) GetPacket(buf []byte) (int, netip.AddrPort, error) {
 // port that feeds this DTLS[rx] has vmprx.Config.RecvMeta; the zero
 // RecvMeta otherwise (and for data an association pushed).
 func (r *DTLSRx) GetPacketMeta(buf []byte) (int, netip.AddrPort, mediaport.RecvMeta, error) {
-	n, src, m, err := r.getPacket(buf)
+	var m udp.Meta
+	n, src, err := r.getPacket(buf, &m)
 	var meta mediaport.RecvMeta
 	if m != (udp.Meta{}) {
 		meta = mediaport.RecvMeta{Time: m.WallTime(), TTL: m.TTL, TOS: m.TOS, Has: mediaport.RecvFlags(m.Flags)}
@@ -241,10 +241,11 @@ func (r *DTLSRx) GetPacketMeta(buf []byte) (int, netip.AddrPort, mediaport.RecvM
 	return n, src, meta, err
 }
 
-// getPacket is GetPacket with the packet's receive metadata.
-func (r *DTLSRx) getPacket(buf []byte) (int, netip.AddrPort, udp.Meta, error) {
+// getPacket is GetPacket; meta, when not nil, gets the packet's receive
+// metadata.
+func (r *DTLSRx) getPacket(buf []byte, meta *udp.Meta) (int, netip.AddrPort, error) {
 	if err := r.endpoint().CheckAlive(); err != nil {
-		return 0, netip.AddrPort{}, udp.Meta{}, err
+		return 0, netip.AddrPort{}, err
 	}
 	// Pending first: when nothing is queued, which is the rule for a
 	// reader that keeps up, this costs a load and no Popped at all.
@@ -263,33 +264,39 @@ func (r *DTLSRx) getPacket(buf []byte) (int, netip.AddrPort, udp.Meta, error) {
 			if r.ep.Check() == nil {
 				direct = buf // a stopped DTLS[rx] takes no new packet
 			}
-			if n, from, got := src.s.Poll(sink{r}, direct); got {
+			if n, from, m, got := src.s.Poll(sink{r}, direct); got {
+				if meta != nil {
+					*meta = m
+				}
 				r.packets.Add(1)
 				r.bytes.Add(uint64(n))
 				if r.q.Pending() {
 					r.ep.Signal() // Poll queued more and did not signal us
 				}
-				return n, from, udp.Meta{}, nil
+				return n, from, nil
 			}
 			pp, ok, err = r.q.Pop(buf)
 		}
 	}
 	if !ok {
 		if err := r.ep.Check(); err != nil {
-			return 0, netip.AddrPort{}, udp.Meta{}, err
+			return 0, netip.AddrPort{}, err
 		}
 		if pp.More {
 			r.ep.Signal() // an Overrun to report
 		}
-		return 0, netip.AddrPort{}, udp.Meta{}, ErrNoPacket
+		return 0, netip.AddrPort{}, ErrNoPacket
+	}
+	if meta != nil {
+		*meta = pp.Meta
 	}
 	if err != nil {
-		return pp.N, pp.Src, pp.Meta, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
+		return pp.N, pp.Src, fmt.Errorf("dtlsrx: %w: packet of %d bytes, buffer of %d", err, pp.N, len(buf))
 	}
 	if pp.More {
 		r.ep.Signal()
 	}
-	return pp.N, pp.Src, pp.Meta, nil
+	return pp.N, pp.Src, nil
 }
 
 // GetPackets is GetPacket for a batch, the way a server that takes bursts

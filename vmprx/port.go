@@ -388,10 +388,7 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 		}
 		r := pt.rd
 		k := 0
-		// Not with RecvMeta: a datagram read straight into the caller's
-		// buffer would lose its metadata (Poll returns none); through the
-		// queue it keeps it.
-		if read == 0 && self != nil && r.slots != nil && !pt.meta && emptySink(self) {
+		if read == 0 && self != nil && r.slots != nil && emptySink(self) {
 			for k < len(r.rd.Msgs) && k < d.len() && len(d.buf(k)) >= len(r.slots[k].Buf) {
 				r.rd.Msgs[k].Buf = d.buf(k)
 				k++
@@ -414,7 +411,7 @@ func (pt *port) read(self link.Sink, d *direct) (got int) {
 				m.N, m.Trunc = len(m.Buf), true
 			}
 			if first == i && v.forSelf(pt.idx, d.buf(i)[:m.N], m.Trunc, self) && v.dtlsPermitted(m.Src) {
-				d.set(i, m.N, m.Src)
+				d.set(i, m.N, m.Src, &m.Meta)
 				first++
 			} else {
 				copy(m.Buf, d.buf(i)[:m.N]) // routed as usual, as is every later one
@@ -473,6 +470,7 @@ type direct struct {
 	one   []byte
 	n     int
 	src   netip.AddrPort
+	meta  udp.Meta // with one: the datagram's metadata
 	bufs  [][]byte
 	sizes []int
 	srcs  []netip.AddrPort
@@ -495,12 +493,12 @@ func (d *direct) buf(i int) []byte {
 	return d.one
 }
 
-func (d *direct) set(i, n int, src netip.AddrPort) {
+func (d *direct) set(i, n int, src netip.AddrPort, meta *udp.Meta) {
 	if d.bufs != nil {
 		d.sizes[i], d.srcs[i] = n, src
 		return
 	}
-	d.n, d.src = n, src
+	d.n, d.src, d.meta = n, src, *meta
 }
 
 // source is port idx of a VMP[rx] as a DTLS[rx] reads it (link.Source).
@@ -509,14 +507,14 @@ type source struct {
 	idx int
 }
 
-func (s *source) Poll(self link.Sink, buf []byte) (int, netip.AddrPort, bool) {
+func (s *source) Poll(self link.Sink, buf []byte) (int, netip.AddrPort, udp.Meta, bool) {
 	pt := s.port()
 	if pt == nil {
-		return 0, netip.AddrPort{}, false
+		return 0, netip.AddrPort{}, udp.Meta{}, false
 	}
 	d := direct{one: buf}
 	got := pt.read(self, &d)
-	return d.n, d.src, got > 0
+	return d.n, d.src, d.meta, got > 0
 }
 
 func (s *source) PollBatch(self link.Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int {

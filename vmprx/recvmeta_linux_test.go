@@ -67,7 +67,8 @@ func getOne(t *testing.T, ev *event.Event, get func() error) {
 // and TTL (hop limit) the sender set, and a kernel receive time between
 // the wall clock before the send and after the read — IPv4 and IPv6,
 // receive goroutine and caller reads (one read per datagram and batch).
-// Without RecvMeta, nothing is reported.
+// With caller reads, also DTLS that GetPacketMeta reads straight into its
+// buffer. Without RecvMeta, nothing is reported.
 func TestRecvMeta(t *testing.T) {
 	const tos, ttl = 0x88, 23
 	for _, lo := range []netip.Addr{lo4, netip.IPv6Loopback()} {
@@ -122,6 +123,15 @@ func TestRecvMeta(t *testing.T) {
 								t.Fatalf("DTLS from %v", src)
 							}
 							check("DTLS", meta, before, time.Now())
+						}
+						// DTLS alone: with CallerReads, GetPacketMeta reads it
+						// straight into its buffer.
+						for i := 0; i < 3; i++ {
+							before := time.Now()
+							s.WriteTo(dtlsRecord("alone"), port)
+							var meta mediaport.RecvMeta
+							getOne(t, rev, func() (err error) { _, _, meta, err = rx.GetPacketMeta(buf); return })
+							check("DTLS alone", meta, before, time.Now())
 						}
 					})
 				}

@@ -108,9 +108,7 @@ type Config struct {
 	// limit) and TOS (traffic class) on the VMP[rx]'s ports; GetPacket
 	// reports them in Packet.Meta, and a DTLS[rx] it feeds in GetPacketMeta.
 	// Off, nothing is asked and nothing changes on the receive path; on,
-	// every read takes the control messages (with CallerReads, datagrams
-	// for a DTLS[rx] then go through its queue, not straight into the
-	// caller's buffer). Config fails, matching errors.ErrUnsupported,
+	// every read takes the control messages. Config fails, matching errors.ErrUnsupported,
 	// where the system cannot (elsewhere than Linux).
 	RecvMeta bool
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // Sink takes the packets a receive goroutine hands on to another endpoint.
@@ -38,7 +39,9 @@ type Sink interface {
 // still empty once Poll holds the port, Poll may read the first datagram
 // straight into buf; if that one is for self it is not handed to self at
 // all but returned (ok true, its length and source): it is the next in
-// order. Otherwise buf's content is undefined.
+// order, with meta, what the kernel reported with it (its zero value when
+// the port does not ask: vmprx.Config.RecvMeta). Otherwise buf's content
+// is undefined.
 //
 // PollBatch is Poll with several buffers: it may read the first datagrams
 // straight into bufs, and returns how many of them, from the first on,
@@ -49,7 +52,7 @@ type Sink interface {
 // CallerReads reports whether the port is read by its callers (or will
 // be, once configured): no goroutine then delivers to the Sink unasked.
 type Source interface {
-	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, ok bool)
+	Poll(self Sink, buf []byte) (n int, src netip.AddrPort, meta udp.Meta, ok bool)
 	PollBatch(self Sink, bufs [][]byte, sizes []int, srcs []netip.AddrPort) int
 	CallerReads() bool
 }
