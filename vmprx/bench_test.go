@@ -76,8 +76,8 @@ func BenchmarkReceiveMeta(b *testing.B) {
 }
 
 // BenchmarkReceiveMetaSingle: BenchmarkReceiveSingle with
-// Config.RecvMeta: one recvmsg per datagram, through the DTLS[rx]'s queue
-// rather than straight into GetPacketMeta's buffer.
+// Config.RecvMeta: one recvmsg (which takes control messages, unlike
+// recvfrom) per datagram, straight into GetPacketMeta's buffer.
 func BenchmarkReceiveMetaSingle(b *testing.B) {
 	benchpair.Interleave(b, func(b *testing.B) benchpair.Side {
 		return benchBacklog(b, 1, false, 0, true, true)
