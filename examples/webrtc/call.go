@@ -73,9 +73,10 @@ type Call struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	state CallState
-	assoc *association.Association
+	mu     sync.Mutex
+	state  CallState
+	assoc  *association.Association
+	ending bool // end has begun; state.Ended is set once release is done
 }
 
 // CallState is what a call has reached, for logs and tests.
@@ -213,7 +214,7 @@ func (c *Call) State() CallState {
 	echo := c.echo.stats(c) // before c.mu: the echo takes c.mu under its own lock
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Ended == "" {
+	if !c.ending {
 		c.snapshotICE()
 	}
 	st := c.state
@@ -396,17 +397,22 @@ func (c *Call) close() {
 // readable.
 func (c *Call) end(why string) {
 	c.mu.Lock()
-	if c.state.Ended != "" {
+	if c.ending {
 		c.mu.Unlock()
 		return
 	}
-	c.state.Ended = why
+	c.ending = true
 	if c.ice != nil {
 		c.snapshotICE()
 	}
 	c.mu.Unlock()
 	c.log.Info("call ended", "why", why)
 	c.release()
+	// Ended is published only now, so that a reader who sees it also sees
+	// the endpoints released (the association Closed, not Established).
+	c.mu.Lock()
+	c.state.Ended = why
+	c.mu.Unlock()
 }
 
 // release stops and destroys whatever the call created.
