@@ -52,6 +52,10 @@ func (a *Association) deliver(p *pktq.Packet) bool {
 		return false
 	}
 	a.prove(p)
+	if f := a.fast.Load(); f != nil && a.ready.Load() {
+		a.receive(f, p)
+		return true
+	}
 	if !a.ready.Load() && onlyApplicationData(p.Bytes()) && a.holdEarly(p) {
 		a.records.Add(1)
 		return true
@@ -60,6 +64,9 @@ func (a *Association) deliver(p *pktq.Packet) bool {
 		return false
 	}
 	a.records.Add(1)
+	if a.fast.Load() != nil && a.ready.Load() {
+		a.drainRaw() // our path took over after this datagram was looked at
+	}
 	return true
 }
 
@@ -144,6 +151,12 @@ func (a *Association) flush() {
 
 // write encrypts p into one record.
 func (a *Association) write(p []byte) error {
+	if f := a.fast.Load(); f != nil {
+		if !a.ready.Load() {
+			return ErrNotEstablished
+		}
+		return a.send(f, ctApplicationData, p)
+	}
 	a.mu.Lock()
 	c := a.conn
 	a.mu.Unlock()
