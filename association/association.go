@@ -147,6 +147,7 @@ type Association struct {
 	fast atomic.Pointer[fastPath]
 	// notified: close_notify sent; ended: our path reported the end.
 	notified, ended atomic.Bool
+	queued          atomic.Bool // pushData queued data that flush has not signalled
 	state           State
 	err             error
 	// early holds application data that arrived before the handshake

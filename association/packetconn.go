@@ -141,8 +141,12 @@ func (a *Association) learn(src netip.AddrPort) bool {
 	return true
 }
 
-// flush wakes the DTLS stack after a batch.
+// flush wakes the DTLS stack after a batch, and the DTLS[rx]'s reader
+// if our record path queued data for it (pushData).
 func (a *Association) flush() {
+	if a.queued.Load() && a.queued.Swap(false) {
+		a.rxc.(batchQueue).Signal()
+	}
 	select {
 	case a.wake <- struct{}{}:
 	default:

@@ -3,6 +3,7 @@ package association
 import (
 	"fmt"
 	"io"
+	"net/netip"
 
 	"github.com/mediaport/mediaport/internal/dtlsrecord"
 	"github.com/mediaport/mediaport/internal/pktq"
@@ -14,8 +15,29 @@ import (
 // the application data goes to the DTLS[rx] (one copy into its queue).
 func (a *Association) receive(f *fastPath, p *pktq.Packet) {
 	a.records.Add(1)
-	a.receiveRecords(f, p.Bytes())
+	a.receiveRecords(f, p.Bytes(), true)
 	a.mod.Packets.Put(p)
+}
+
+// batchQueue is a DTLS[rx] control that queues data without signalling
+// its event (dtlsrx's; a Listener's sessions push one by one).
+type batchQueue interface {
+	QueueData(p []byte, src netip.AddrPort) bool
+	Signal()
+}
+
+// pushData hands the application data of a record to the DTLS[rx]. In a
+// batch (the VMP[rx] routing datagrams, which ends with Flush) it is only
+// queued, and flush signals once: a reader waiting for it wakes once per
+// batch, which on a loopback pair is most of the cost of a record.
+func (a *Association) pushData(pt []byte, batch bool) {
+	if q, ok := a.rxc.(batchQueue); ok && batch {
+		if q.QueueData(pt, a.Peer()) {
+			a.queued.Store(true)
+		}
+		return
+	}
+	a.rxc.PushData(pt, a.Peer())
 }
 
 // receiveRecords handles the records of one datagram on our path:
@@ -31,7 +53,7 @@ func (a *Association) receive(f *fastPath, p *pktq.Packet) {
 //     last flight again;
 //   - an alert: close_notify closes (answered with ours), a fatal one
 //     fails the association, a warning is ignored.
-func (a *Association) receiveRecords(f *fastPath, b []byte) {
+func (a *Association) receiveRecords(f *fastPath, b []byte, batch bool) {
 	for len(b) > 0 {
 		rec, rest, ok := dtlsrecord.Split(b)
 		if !ok {
@@ -64,7 +86,7 @@ func (a *Association) receiveRecords(f *fastPath, b []byte) {
 		switch h.Type {
 		case dtlsrecord.ApplicationData:
 			if len(pt) > 0 {
-				a.rxc.PushData(pt, a.Peer())
+				a.pushData(pt, batch)
 			}
 		case dtlsrecord.Handshake:
 			if !f.isClient {

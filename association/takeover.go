@@ -178,7 +178,7 @@ func (a *Association) drainRaw() {
 		if !ok {
 			return
 		}
-		a.receiveRecords(f, p.Bytes())
+		a.receiveRecords(f, p.Bytes(), false)
 		a.mod.Packets.Put(p)
 	}
 }
@@ -220,7 +220,7 @@ func (a *Association) establishFast() {
 	f := a.fast.Load()
 	a.drainRaw()
 	for _, p := range early {
-		a.receiveRecords(f, p.Bytes())
+		a.receiveRecords(f, p.Bytes(), false)
 		a.mod.Packets.Put(p)
 	}
 	a.mu.Lock()
@@ -233,7 +233,7 @@ func (a *Association) establishFast() {
 	}
 	a.mu.Unlock()
 	for _, p := range early {
-		a.receiveRecords(f, p.Bytes())
+		a.receiveRecords(f, p.Bytes(), false)
 		a.mod.Packets.Put(p)
 	}
 	a.drainRaw() // what deliver queued before it saw ready
