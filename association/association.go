@@ -148,8 +148,13 @@ type Association struct {
 	// notified: close_notify sent; ended: our path reported the end.
 	notified, ended atomic.Bool
 	queued          atomic.Bool // pushData queued data that flush has not signalled
-	state           State
-	err             error
+	// deferAlerts is set while the handshake goroutine completes our
+	// record path's start; an ending alert received meanwhile is noted
+	// in pending (level, description) and acted on after (recordrecv.go).
+	deferAlerts, hasPending bool
+	pending                 [2]byte
+	state                   State
+	err                     error
 	// early holds application data that arrived before the handshake
 	// completed (see holdEarly).
 	early []*pktq.Packet

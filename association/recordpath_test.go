@@ -427,3 +427,27 @@ func TestPionPathSuites(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordPathCloseAtOnce: a pion server that closes the moment its
+// handshake completes sends its close_notify right behind its final
+// flight, while our client's pion may still be reading: the client ends
+// Closed, its DTLS[rx] stopped cleanly, wherever the alert was taken.
+func TestRecordPathCloseAtOnce(t *testing.T) {
+	cert := newCert(t)
+	suite := dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+	for i := 0; i < 20; i++ {
+		p := newRawPeer(t)
+		s := recordPort(t, suite, cert)
+		p.start(t, s.port, suite, false, cert)
+		s.bindRecord(t, association.Client, p.addr)
+		p.handshake(t)
+		p.c.Close()
+		seen, err := s.waitRx(t, dtlsrx.Stopped, testutil.Patience)
+		if err != nil || seen[len(seen)-1] != dtlsrx.Stopped {
+			t.Fatalf("round %d: after the server's close_notify: %v %v", i, seen, err)
+		}
+		if st, _ := s.a.State(); st != association.Closed {
+			t.Fatalf("round %d: state %v", i, st)
+		}
+	}
+}

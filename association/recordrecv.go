@@ -102,7 +102,23 @@ func (a *Association) receiveRecords(f *fastPath, b []byte, batch bool) {
 
 // alert acts on an alert the peer sent after the handshake and reports
 // whether it ended the association.
+//
+// While the handshake goroutine still runs (establishFast opens what came
+// during the takeover), an ending alert is only noted: ending stops the
+// endpoints, whose Stop waits for that goroutine, which acts on it after.
 func (a *Association) alert(f *fastPath, level uint8, d AlertDescription) bool {
+	if d != AlertCloseNotify && level != 2 {
+		return false
+	}
+	a.mu.Lock()
+	if a.deferAlerts {
+		if !a.hasPending {
+			a.pending, a.hasPending = [2]byte{level, byte(d)}, true
+		}
+		a.mu.Unlock()
+		return true
+	}
+	a.mu.Unlock()
 	switch {
 	case d == AlertCloseNotify:
 		a.closeNotify(f)

@@ -162,7 +162,19 @@ func (a *Association) takeOver() (bool, error) {
 		// that came with it): the window starts where pion's stopped.
 		f.window.AcceptThrough(ps.RemoteSequenceNumber - 1)
 	}
+	// An alert pion took just before it stopped (a close_notify right
+	// behind the peer's last flight): acted on once ready (establishFast).
+	for _, rec := range pc.takenAlerts() {
+		if _, pt, err := f.remote.Open(rec); err == nil && len(pt) == 2 && (pt[1] == byte(AlertCloseNotify) || pt[0] == 2) {
+			a.mu.Lock()
+			a.pending = [2]byte{pt[0], pt[1]}
+			a.hasPending = true
+			a.mu.Unlock()
+			break
+		}
+	}
 	a.mu.Lock()
+	a.deferAlerts = true    // until establishFast is done: see alert
 	a.conn, a.pc = nil, nil // pion's Conn is gone: an idle association keeps only f
 	a.fast.Store(f)
 	a.mu.Unlock()
@@ -241,5 +253,14 @@ func (a *Association) establishFast() {
 	a.txc.CapacityChanged()
 	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.role, "path", "mediaport records")
 	a.raw.Trim()
+	a.mu.Lock()
+	a.deferAlerts = false
+	pending, has := a.pending, a.hasPending
+	a.mu.Unlock()
 	a.wg.Done()
+	if has {
+		// After Done: ending stops the endpoints, whose Stop closes the
+		// association and waits for this goroutine.
+		a.alert(f, pending[0], AlertDescription(pending[1]))
+	}
 }
