@@ -280,6 +280,9 @@ func TestRecordPathNoGoroutines(t *testing.T) {
 	}, "goroutines left: association %d, pion %d", len(associationGoroutines()), len(pionOwnGoroutines()))
 	a.sendTo(t, s, "ping")
 	s.sendTo(t, a, "pong")
+	if err := a.tx.SendPacket(make([]byte, 4000)); !errors.Is(err, association.ErrTooLarge) || !errors.Is(err, mediaport.ErrInvalidArgument) {
+		t.Fatalf("4,000 bytes in one record: %v", err)
+	}
 	if n := len(associationGoroutines()) + len(pionOwnGoroutines()); n != 0 {
 		t.Fatalf("%d goroutines after data", n)
 	}
