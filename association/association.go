@@ -104,6 +104,10 @@ type Stats struct {
 	Rejected  uint64 // dropped after the handshake: an unauthenticated alert or data in epoch 0, or a later epoch
 	Overrun   uint64 // dropped: the DTLS stack's queue was full
 
+	// On our record path (an AEAD suite, see takeover.go):
+	Replayed    uint64 // dropped: a sequence number already received, or older than the replay window
+	Unauthentic uint64 // dropped: a record that did not authenticate
+
 	Moves uint64 // the peer moved to the ICE pair nominated on the port (see vmprx.AttachSTUN)
 }
 
@@ -139,10 +143,22 @@ type Association struct {
 	// run).
 	unread atomic.Bool
 
-	mu    sync.Mutex
-	conn  *dtls.Conn
-	state State
-	err   error
+	mu   sync.Mutex
+	conn *dtls.Conn
+	pc   *watchedConn // conn's PacketConn, until the record path takes over
+	// fast is our record path, once it has taken over from pion
+	// (takeover.go); nil on pion's path.
+	fast atomic.Pointer[fastPath]
+	// notified: close_notify sent; ended: our path reported the end.
+	notified, ended atomic.Bool
+	queued          atomic.Bool // pushData queued data that flush has not signalled
+	// deferAlerts is set while the handshake goroutine completes our
+	// record path's start; an ending alert received meanwhile is noted
+	// in pending (level, description) and acted on after (recordrecv.go).
+	deferAlerts, hasPending bool
+	pending                 [2]byte
+	state                   State
+	err                     error
 	// early holds application data that arrived before the handshake
 	// completed (see holdEarly).
 	early []*pktq.Packet
@@ -160,6 +176,7 @@ type Association struct {
 
 	records, foreign, malformed, rejected atomic.Uint64
 	moves                                 atomic.Uint64 // the peer followed the ICE pair (peer.go)
+	replayed, unauthentic                 atomic.Uint64 // our record path's drops (recordrecv.go)
 	tentative                             *tentative    // a learning server's (relearn.go)
 }
 
@@ -259,6 +276,10 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	timer.Stop()
 	cancel(nil)
 	a.cfg = nil // what a handshake only needs: an idle association does not keep it
+	fast := false
+	if err == nil {
+		fast, err = a.takeOver()
+	}
 	if err != nil {
 		// Done before reporting: reporting may stop the endpoints, whose
 		// Stop closes the association and waits for this goroutine.
@@ -269,6 +290,10 @@ func (a *Association) run(ctx context.Context, cancel context.CancelCauseFunc, t
 	a.mu.Lock()
 	a.state = Established
 	a.mu.Unlock()
+	if fast {
+		a.establishFast()
+		return
+	}
 	// Open before ready: a ReadFrom that sees ready calls mayRead, which
 	// must find the sessions open. unread is read after both: whoever
 	// sets it (ReadFrom, packetConn.Close) reads ready or the sessions
@@ -330,6 +355,9 @@ func (a *Association) Close() error {
 			c.Close() // close_notify; ends a read session
 		}
 		a.wg.Wait()
+		if f := a.fast.Load(); f != nil && !a.ended.Load() {
+			a.closeNotify(f)
+		}
 		a.mu.Lock()
 		if a.state == Handshaking || a.state == Established {
 			a.state = Closed // the goroutine's finish may not have run yet
@@ -380,5 +408,6 @@ func (a *Association) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{Records: a.records.Load(), Foreign: a.foreign.Load(),
-		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops(), Moves: a.moves.Load()}
+		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), Overrun: a.raw.Drops(), Moves: a.moves.Load(),
+		Replayed: a.replayed.Load(), Unauthentic: a.unauthentic.Load()}
 }

@@ -94,55 +94,7 @@ func mediaportPair(b testing.TB, mod *mediaport.Module, a, s *side) {
 func BenchmarkThroughput(b *testing.B) {
 	payload := make([]byte, 1200)
 	const window = 32
-	benchpair.Run(b, func(b *testing.B) {
-		mod := openModule(b)
-		cert := newCert(b)
-		addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
-		a, s := newSide(b, mod), newSide(b, mod)
-		mediaportPair(b, mod, a, s)
-		credits := make(chan struct{}, 4)
-		credits <- struct{}{}
-		credits <- struct{}{}
-		quit := make(chan struct{})
-		defer close(quit)
-		go func() {
-			for {
-				select {
-				case <-credits:
-				case <-quit:
-					return
-				}
-				for i := 0; i < window; i++ {
-					if a.tx.SendPacket(payload) != nil {
-						return
-					}
-				}
-			}
-		}()
-		ev, _ := s.rx.Event()
-		evc := ev.C()
-		buf := make([]byte, 2048)
-		b.SetBytes(int64(len(payload)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for got := 0; got < b.N; {
-			if _, _, err := s.rx.GetPacket(buf); err != nil {
-				if !errors.Is(err, dtlsrx.ErrNoPacket) {
-					b.Fatal(err)
-				}
-				<-evc
-				continue
-			}
-			got++
-			if got%window == 0 {
-				credits <- struct{}{}
-			}
-		}
-		b.StopTimer()
-		if st, _ := s.rx.Stats(); st.Overrun != 0 {
-			b.Fatalf("%d records lost to overrun", st.Overrun)
-		}
-	}, func(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) { throughputMediaport(b, payload, window) }, func(b *testing.B) {
 		cert := newCert(b)
 		c, s, cleanup := pionPair(b, cert.TLS)
 		defer cleanup()
@@ -171,6 +123,53 @@ func BenchmarkThroughput(b *testing.B) {
 		b.ResetTimer()
 		for got := 0; got < b.N; got++ {
 			if _, err := s.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+			if (got+1)%window == 0 {
+				credits <- struct{}{}
+			}
+		}
+	})
+}
+
+// BenchmarkThroughputUDP is BenchmarkThroughput's mediaport side against
+// raw UDP: the same 1,200-byte payloads, the same credit window, sent
+// with net.UDPConn.WriteToUDPAddrPort and read with ReadFromUDPAddrPort
+// on two loopback sockets — what the wire costs without DTLS.
+func BenchmarkThroughputUDP(b *testing.B) {
+	payload := make([]byte, 1200)
+	const window = 32
+	benchpair.Run(b, func(b *testing.B) { throughputMediaport(b, payload, window) }, func(b *testing.B) {
+		ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		defer ca.Close()
+		defer cb.Close()
+		dst := cb.LocalAddr().(*net.UDPAddr).AddrPort()
+		credits := make(chan struct{}, 4)
+		credits <- struct{}{}
+		credits <- struct{}{}
+		quit := make(chan struct{})
+		defer close(quit)
+		go func() {
+			for {
+				select {
+				case <-credits:
+				case <-quit:
+					return
+				}
+				for i := 0; i < window; i++ {
+					if _, err := ca.WriteToUDPAddrPort(payload, dst); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		buf := make([]byte, 2048)
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for got := 0; got < b.N; got++ {
+			if _, _, err := cb.ReadFromUDPAddrPort(buf); err != nil {
 				b.Fatal(err)
 			}
 			if (got+1)%window == 0 {
@@ -218,7 +217,8 @@ func BenchmarkHandshake(b *testing.B) {
 }
 
 // BenchmarkIdleMemory establishes 1,000 associations (500 pairs) and
-// reports what each costs while idle: B/assoc is the live heap plus the
+// reports what each costs while idle (and fails above 8 KiB or with any
+// goroutine of its own, issue 18): B/assoc is the live heap plus the
 // goroutine stacks (HeapAlloc + StackInuse after GC; heap-B/assoc and
 // stack-B/assoc apart) and goroutines/assoc the goroutines, against a bare
 // pion Conn. Ours counts what a user creates for one: the DTLS[rx], the
@@ -226,7 +226,9 @@ func BenchmarkHandshake(b *testing.B) {
 // before, as the sockets do for the baseline).
 func BenchmarkIdleMemory(b *testing.B) {
 	const pairs = 500
-	measure := func(b *testing.B, setup func(), establish func()) {
+	// limit, when not nil, checks what one idle association costs:
+	// bytes of heap and stack, and goroutines.
+	measure := func(b *testing.B, setup func(), establish func(), limit func(bytes, goroutines float64)) {
 		for i := 0; i < b.N; i++ {
 			setup()
 			// The runtime keeps the descriptors of goroutines that ended
@@ -243,6 +245,9 @@ func BenchmarkIdleMemory(b *testing.B) {
 			b.ReportMetric(heap/(2*pairs), "heap-B/assoc")
 			b.ReportMetric(stack/(2*pairs), "stack-B/assoc")
 			b.ReportMetric(float64(g1-g0)/(2*pairs), "goroutines/assoc")
+			if limit != nil {
+				limit((heap+stack)/(2*pairs), float64(g1-g0)/(2*pairs))
+			}
 		}
 	}
 	benchpair.Run(b, func(b *testing.B) {
@@ -261,6 +266,12 @@ func BenchmarkIdleMemory(b *testing.B) {
 				p[0].endpoints(b)
 				p[1].endpoints(b)
 				mediaportPair(b, mod, p[0], p[1])
+			}
+		}, func(bytes, goroutines float64) {
+			// Issue 18: on the record path an idle association (with its
+			// DTLS[rx] and DTLS[tx]) has no goroutine and costs at most 8 KiB.
+			if bytes > 8<<10 || goroutines > 0 {
+				b.Errorf("an idle association costs %.0f B and %.2f goroutines, want <= 8 KiB and none", bytes, goroutines)
 			}
 		})
 	}, func(b *testing.B) {
@@ -287,7 +298,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 				c, srv := pionHandshakeWith(b, s[0], s[1], cert.TLS, nil) // pion at its defaults
 				conns = append(conns, c, srv)
 			}
-		})
+		}, nil)
 	})
 }
 
@@ -314,4 +325,58 @@ func settle() (runtime.MemStats, int) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m, runtime.NumGoroutine()
+}
+
+// throughputMediaport is the mediaport side of the Throughput pairs: an
+// established pair of associations (AES-128-GCM, on mediaport's record
+// path), payloads sent with SendPacket and read with GetPacket, at most
+// window in flight.
+func throughputMediaport(b *testing.B, payload []byte, window int) {
+	mod := openModule(b)
+	cert := newCert(b)
+	addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	a, s := newSide(b, mod), newSide(b, mod)
+	mediaportPair(b, mod, a, s)
+	credits := make(chan struct{}, 4)
+	credits <- struct{}{}
+	credits <- struct{}{}
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			for i := 0; i < window; i++ {
+				if a.tx.SendPacket(payload) != nil {
+					return
+				}
+			}
+		}
+	}()
+	ev, _ := s.rx.Event()
+	evc := ev.C()
+	buf := make([]byte, 2048)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		if _, _, err := s.rx.GetPacket(buf); err != nil {
+			if !errors.Is(err, dtlsrx.ErrNoPacket) {
+				b.Fatal(err)
+			}
+			<-evc
+			continue
+		}
+		got++
+		if got%window == 0 {
+			credits <- struct{}{}
+		}
+	}
+	b.StopTimer()
+	if st, _ := s.rx.Stats(); st.Overrun != 0 {
+		b.Fatalf("%d records lost to overrun", st.Overrun)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
@@ -191,9 +192,58 @@ type watchedConn struct {
 	packetConn
 	sent    sentAlert
 	forceRI bool // Config.ForceRenegotiationInfo (see ReadFrom)
+	// flight is a server's last flight (from its ChangeCipherSpec on),
+	// which our record path sends again if the peer repeats its Finished.
+	flightMu sync.Mutex
+	flight   [][]byte
+}
+
+// lastFlight returns the datagrams of the last flight written (see
+// noteFlight).
+func (w *watchedConn) lastFlight() [][]byte {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	return w.flight
+}
+
+// noteFlight keeps a copy of the datagrams a server writes from the one
+// holding its ChangeCipherSpec on: its final flight (RFC 6347 §4.2.4), or
+// its retransmission, which replaces it.
+func (w *watchedConn) noteFlight(p []byte) {
+	w.flightMu.Lock()
+	defer w.flightMu.Unlock()
+	d := append([]byte(nil), p...)
+	switch {
+	case hasChangeCipherSpec(p):
+		w.flight = [][]byte{d} // a new slice: lastFlight's stays as it was
+	case w.flight != nil:
+		w.flight = append(w.flight, d)
+	}
+}
+
+// hasChangeCipherSpec reports whether a datagram holds a ChangeCipherSpec
+// record.
+func hasChangeCipherSpec(datagram []byte) bool {
+	for b := datagram; len(b) >= 13; {
+		if b[0] == ctChangeCipherSpec {
+			return true
+		}
+		n := int(b[11])<<8 | int(b[12])
+		if n > len(b)-13 {
+			return false
+		}
+		b = b[13+n:]
+	}
+	return false
 }
 
 func (w *watchedConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if w.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if w.a.role == Server && !w.a.ready.Load() {
+		w.noteFlight(p)
+	}
 	if !w.a.ready.Load() && w.sent.v.Load() == 0 {
 		w.sent.note(p)
 		if w.a.role == Server && garbageAlert(p) {

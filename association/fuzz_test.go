@@ -42,7 +42,7 @@ func FuzzValidRecords(f *testing.F) {
 }
 
 // FuzzEstablished feeds arbitrary datagrams, as if from the peer, into an
-// established association, and checks after each that it still carries
+// established association (on mediaport's record path), and checks after each that it still carries
 // application data both ways: garbage is dropped (counted when it is not
 // even a record), never fatal.
 func FuzzEstablished(f *testing.F) {
@@ -60,6 +60,9 @@ func FuzzEstablished(f *testing.F) {
 		if seen, err := s.waitRx(f, dtlsrx.Handshake, 10*time.Second); seen[len(seen)-1] != dtlsrx.Handshake {
 			f.Fatalf("handshake: %v %v", seen, err)
 		}
+	}
+	if !association.RecordPath(b.a) {
+		f.Fatal("not on mediaport's record path: the fuzzing would test pion's")
 	}
 	pool := pktq.NewPool(2048)
 	f.Fuzz(func(t *testing.T, garbage []byte) {

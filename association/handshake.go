@@ -179,7 +179,7 @@ func (a *Association) newConn() (*dtls.Conn, *watchedConn, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("association: %w", err)
 	}
-	a.conn = c
+	a.conn, a.pc = c, pc
 	return c, pc, nil
 }
 

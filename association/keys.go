@@ -22,6 +22,25 @@ func (a *Association) established() (*dtls.Conn, error) {
 	return a.conn, nil
 }
 
+// establishedFast returns our record path once the handshake has
+// completed and it took over, nil otherwise (and an error when the
+// association is not established).
+func (a *Association) establishedFast() (*fastPath, error) {
+	if !a.valid() {
+		return nil, mediaport.ErrNilHandle
+	}
+	f := a.fast.Load()
+	if f == nil {
+		return nil, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != Established {
+		return nil, ErrNotEstablished
+	}
+	return f, nil
+}
+
 // ConnectionInfo is what an established association negotiated.
 type ConnectionInfo struct {
 	CipherSuite     dtls.CipherSuiteID
@@ -39,6 +58,12 @@ type ConnectionInfo struct {
 
 // Info returns what the handshake negotiated.
 func (a *Association) Info() (ConnectionInfo, error) {
+	if f, err := a.establishedFast(); f != nil || err != nil {
+		if err != nil {
+			return ConnectionInfo{}, err
+		}
+		return f.info(), nil
+	}
 	c, err := a.established()
 	if err != nil {
 		return ConnectionInfo{}, err
@@ -63,6 +88,12 @@ func (a *Association) Info() (ConnectionInfo, error) {
 // ExportKeyingMaterial exports keying material (RFC 5705) from the
 // established association.
 func (a *Association) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	if f, err := a.establishedFast(); f != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return f.export(label, context, length)
+	}
 	c, err := a.established()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package association
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,10 @@ func (a *Association) deliver(p *pktq.Packet) bool {
 		return false
 	}
 	a.prove(p)
+	if f := a.fast.Load(); f != nil && a.ready.Load() {
+		a.receive(f, p)
+		return true
+	}
 	if !a.ready.Load() && onlyApplicationData(p.Bytes()) && a.holdEarly(p) {
 		a.records.Add(1)
 		return true
@@ -60,6 +65,9 @@ func (a *Association) deliver(p *pktq.Packet) bool {
 		return false
 	}
 	a.records.Add(1)
+	if a.fast.Load() != nil && a.ready.Load() {
+		a.drainRaw() // our path took over after this datagram was looked at
+	}
 	return true
 }
 
@@ -134,8 +142,12 @@ func (a *Association) learn(src netip.AddrPort) bool {
 	return true
 }
 
-// flush wakes the DTLS stack after a batch.
+// flush wakes the DTLS stack after a batch, and the DTLS[rx]'s reader
+// if our record path queued data for it (pushData).
 func (a *Association) flush() {
+	if a.queued.Load() && a.queued.Swap(false) {
+		a.rxc.(batchQueue).Signal()
+	}
 	select {
 	case a.wake <- struct{}{}:
 	default:
@@ -144,6 +156,12 @@ func (a *Association) flush() {
 
 // write encrypts p into one record.
 func (a *Association) write(p []byte) error {
+	if f := a.fast.Load(); f != nil {
+		if !a.ready.Load() {
+			return ErrNotEstablished
+		}
+		return a.send(f, ctApplicationData, p)
+	}
 	a.mu.Lock()
 	c := a.conn
 	a.mu.Unlock()
@@ -294,6 +312,32 @@ type packetConn struct {
 	timer   clock.Timer
 	gen     uint32
 	took    bool // the last ReadFrom returned a record for Read (see forRead; pion's reader goroutine only)
+	// alerts are copies of the protected alerts pion took before the
+	// association was ready (under mu): pion acts on a close_notify by
+	// closing itself, which our record path, taking over after, would
+	// not see otherwise (takeOver opens them).
+	alerts [][]byte
+}
+
+// noteAlerts keeps a copy of each alert record of a later epoch than 0
+// in datagram (whole records, as ValidRecords found them).
+func (c *packetConn) noteAlerts(datagram []byte) {
+	for b := datagram; len(b) >= 13; {
+		n := 13 + int(binary.BigEndian.Uint16(b[11:13]))
+		if b[0] == ctAlert && (b[3] != 0 || b[4] != 0) && len(c.alerts) < 4 {
+			c.mu.Lock()
+			c.alerts = append(c.alerts, append([]byte(nil), b[:n]...))
+			c.mu.Unlock()
+		}
+		b = b[n:]
+	}
+}
+
+// takenAlerts returns the alerts noteAlerts kept.
+func (c *packetConn) takenAlerts() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.alerts
 }
 
 func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -329,6 +373,9 @@ func (c *packetConn) ReadFrom(p []byte) (int, net.Addr, error) {
 				continue // an earlier attempt's
 			}
 			data := forRead(p[:pp.N])
+			if data && !c.a.ready.Load() {
+				c.noteAlerts(p[:pp.N])
+			}
 			if data && !c.a.ready.Load() {
 				c.a.unread.Store(true) // before ready is read again: see run
 			}

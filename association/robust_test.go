@@ -228,6 +228,9 @@ func TestLossyRelay(t *testing.T) {
 	if string(ka.Material) != string(kb.Material) {
 		t.Fatal("keying material differs")
 	}
+	if !association.RecordPath(a.a) || !association.RecordPath(b.a) {
+		t.Fatal("not on mediaport's record path")
+	}
 
 	// Duplicated and reordered, not dropped: each message exactly once.
 	// The sender keeps at most window messages beyond those read, so no
@@ -273,6 +276,11 @@ func TestLossyRelay(t *testing.T) {
 		if m := tc.to.read(t, testutil.Patience); m != tc.tag+"-end" {
 			t.Fatalf("extra delivery %q before the marker", m)
 		}
+	}
+	// The relay duplicated some of those records: the copies were
+	// dropped by the replay window and counted.
+	if b.a.Stats().Replayed == 0 || a.a.Stats().Replayed == 0 {
+		t.Fatalf("duplicates not counted: %+v %+v", a.a.Stats(), b.a.Stats())
 	}
 
 	// With drops: some messages are lost, none arrives twice. Paced as

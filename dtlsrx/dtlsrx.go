@@ -549,6 +549,18 @@ func (c control) SetRecordSink(s link.Sink) error {
 }
 
 func (c control) PushData(data []byte, src netip.AddrPort) bool {
+	if !c.QueueData(data, src) {
+		return false
+	}
+	c.r.ep.Signal()
+	return true
+}
+
+// QueueData is PushData without the signal: the association queues the
+// data of a batch of records and signals once, at the batch's end
+// (Signal), so a reader waiting for it wakes once per batch, not once per
+// record.
+func (c control) QueueData(data []byte, src netip.AddrPort) bool {
 	r := c.r
 	if r.ep.Check() != nil {
 		return false
@@ -566,9 +578,11 @@ func (c control) PushData(data []byte, src netip.AddrPort) bool {
 	}
 	r.packets.Add(1)
 	r.bytes.Add(uint64(len(data)))
-	r.ep.Signal()
 	return true
 }
+
+// Signal signals the DTLS[rx]'s event (after QueueData).
+func (c control) Signal() { c.r.ep.Signal() }
 
 func (c control) HandshakeDone() {
 	c.r.mu.Lock()
