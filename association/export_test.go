@@ -20,6 +20,9 @@ func Write(a *Association, p []byte) error { return writer{a}.Write(p) }
 // record layer taken over from pion after the handshake).
 func RecordPath(a *Association) bool { return a.fast.Load() != nil }
 
+// SessionRecordPath is RecordPath for a Listener's session.
+func SessionRecordPath(s *Session) bool { return RecordPath(s.a) }
+
 // FastSuites are the suites mediaport offers whose records take its own
 // path, in the order it offers them.
 func FastSuites() []dtls.CipherSuiteID {

@@ -65,15 +65,29 @@ func newSide(t testing.TB, mod *mediaport.Module) *side {
 	return s
 }
 
+// newSideWith is newSide with the VMP[rx] configured as cfg.
+func newSideWith(t testing.TB, mod *mediaport.Module, cfg vmprx.Config) *side {
+	t.Helper()
+	s := newPortWith(t, mod, cfg)
+	s.endpoints(t)
+	return s
+}
+
 // newPort returns a side with its VMP[rx] only (see endpoints).
 func newPort(t testing.TB, mod *mediaport.Module) *side {
+	t.Helper()
+	return newPortWith(t, mod, vmprx.Config{Local: lo4, RTCPMux: true})
+}
+
+// newPortWith is newPort with the VMP[rx] configured as cfg.
+func newPortWith(t testing.TB, mod *mediaport.Module, cfg vmprx.Config) *side {
 	t.Helper()
 	s := &side{mod: mod}
 	var err error
 	if s.v, err = vmprx.Create(mod); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.v.Config(vmprx.Config{Local: lo4, RTCPMux: true}); err != nil {
+	if err := s.v.Config(cfg); err != nil {
 		t.Fatal(err)
 	}
 	s.port, _, _ = s.v.Ports()

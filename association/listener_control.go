@@ -8,6 +8,7 @@ import (
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/credpool"
 	"github.com/mediaport/mediaport/internal/link"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // sessionControl is a Listener's session as its association sees it: the
@@ -33,8 +34,8 @@ func (c sessionControl) Check() error {
 // The RxControl side.
 
 func (c sessionControl) SetRecordSink(link.Sink) error { return nil } // the Listener delivers
-func (c sessionControl) PushData(p []byte, src netip.AddrPort) bool {
-	return c.s.l.rxc.PushData(p, src)
+func (c sessionControl) PushData(p []byte, src netip.AddrPort, meta udp.Meta) bool {
+	return c.s.l.rxc.PushData(p, src, meta)
 }
 func (c sessionControl) HandshakeDone()       { c.s.l.handshakeDone(c.s) }
 func (c sessionControl) Fail(err error)       { c.s.l.ended(c.s, err) }

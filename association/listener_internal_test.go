@@ -12,6 +12,7 @@ import (
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // fakePair is a Listener's DTLS[rx] and DTLS[tx] for tests of its
@@ -22,19 +23,19 @@ type fakePair struct {
 	sent map[netip.AddrPort][][]byte
 }
 
-func (f *fakePair) Check() error                         { return nil }
-func (f *fakePair) SetRecordSink(link.Sink) error        { return nil }
-func (f *fakePair) PushData([]byte, netip.AddrPort) bool { return true }
-func (f *fakePair) HandshakeDone()                       {}
-func (f *fakePair) Fail(error)                           {}
-func (f *fakePair) SetOnStop(func())                     {}
-func (f *fakePair) Module() *core.Module                 { return f.mod }
-func (f *fakePair) Sink() link.Sink                      { return nil }
-func (f *fakePair) SetWriter(link.Writer) error          { return nil }
-func (f *fakePair) SendRaw([]byte) error                 { return nil }
-func (f *fakePair) Destination() (netip.AddrPort, error) { return netip.AddrPort{}, nil }
-func (f *fakePair) SetDestination(netip.AddrPort) error  { return nil }
-func (f *fakePair) CapacityChanged()                     {}
+func (f *fakePair) Check() error                                   { return nil }
+func (f *fakePair) SetRecordSink(link.Sink) error                  { return nil }
+func (f *fakePair) PushData([]byte, netip.AddrPort, udp.Meta) bool { return true }
+func (f *fakePair) HandshakeDone()                                 {}
+func (f *fakePair) Fail(error)                                     {}
+func (f *fakePair) SetOnStop(func())                               {}
+func (f *fakePair) Module() *core.Module                           { return f.mod }
+func (f *fakePair) Sink() link.Sink                                { return nil }
+func (f *fakePair) SetWriter(link.Writer) error                    { return nil }
+func (f *fakePair) SendRaw([]byte) error                           { return nil }
+func (f *fakePair) Destination() (netip.AddrPort, error)           { return netip.AddrPort{}, nil }
+func (f *fakePair) SetDestination(netip.AddrPort) error            { return nil }
+func (f *fakePair) CapacityChanged()                               {}
 func (f *fakePair) LocalAddr() (netip.AddrPort, error) {
 	return netip.MustParseAddrPort("127.0.0.1:1"), nil
 }

@@ -108,6 +108,11 @@ func TestListenerManyPeers(t *testing.T) {
 		if s == nil {
 			t.Fatalf("client %d (%v): no session (have %v)", i, c.port, sessions)
 		}
+		// An AEAD suite: the session, like a bound association, runs on
+		// mediaport's record path once established.
+		if !association.SessionRecordPath(s) || !association.RecordPath(c.a) {
+			t.Fatalf("client %d: record path: session %v, client %v", i, association.SessionRecordPath(s), association.RecordPath(c.a))
+		}
 		if _, err := s.SRTPKeys(); !errors.Is(err, mediaport.ErrState) {
 			t.Fatal(err)
 		}

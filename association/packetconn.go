@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediaport/mediaport/internal/clock"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // recordSink is the association as the sink of the records its DTLS[rx]
@@ -260,7 +261,7 @@ func (a *Association) readRounds(c *dtls.Conn, buf []byte) error {
 				linger.Stop()
 				return err
 			}
-			a.rxc.PushData(buf[:n], *a.peer.Load())
+			a.rxc.PushData(buf[:n], *a.peer.Load(), udp.Meta{}) // pion decrypted it: its datagram is gone
 		}
 		for {
 			old := a.sessions.Load()

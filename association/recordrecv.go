@@ -7,6 +7,7 @@ import (
 
 	"github.com/mediaport/mediaport/internal/dtlsrecord"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // receive takes a datagram of records from the peer on our path: deliver
@@ -15,14 +16,14 @@ import (
 // the application data goes to the DTLS[rx] (one copy into its queue).
 func (a *Association) receive(f *fastPath, p *pktq.Packet) {
 	a.records.Add(1)
-	a.receiveRecords(f, p.Bytes(), true)
+	a.receiveRecords(f, p.Bytes(), true, p.Meta)
 	a.mod.Packets.Put(p)
 }
 
 // batchQueue is a DTLS[rx] control that queues data without signalling
 // its event (dtlsrx's; a Listener's sessions push one by one).
 type batchQueue interface {
-	QueueData(p []byte, src netip.AddrPort) bool
+	QueueData(p []byte, src netip.AddrPort, meta udp.Meta) bool
 	Signal()
 }
 
@@ -30,14 +31,14 @@ type batchQueue interface {
 // batch (the VMP[rx] routing datagrams, which ends with Flush) it is only
 // queued, and flush signals once: a reader waiting for it wakes once per
 // batch, which on a loopback pair is most of the cost of a record.
-func (a *Association) pushData(pt []byte, batch bool) {
+func (a *Association) pushData(pt []byte, batch bool, meta udp.Meta) {
 	if q, ok := a.rxc.(batchQueue); ok && batch {
-		if q.QueueData(pt, a.Peer()) {
+		if q.QueueData(pt, a.Peer(), meta) {
 			a.queued.Store(true)
 		}
 		return
 	}
-	a.rxc.PushData(pt, a.Peer())
+	a.rxc.PushData(pt, a.Peer(), meta)
 }
 
 // receiveRecords handles the records of one datagram on our path:
@@ -53,7 +54,7 @@ func (a *Association) pushData(pt []byte, batch bool) {
 //     last flight again;
 //   - an alert: close_notify closes (answered with ours), a fatal one
 //     fails the association, a warning is ignored.
-func (a *Association) receiveRecords(f *fastPath, b []byte, batch bool) {
+func (a *Association) receiveRecords(f *fastPath, b []byte, batch bool, meta udp.Meta) {
 	for len(b) > 0 {
 		rec, rest, ok := dtlsrecord.Split(b)
 		if !ok {
@@ -86,7 +87,7 @@ func (a *Association) receiveRecords(f *fastPath, b []byte, batch bool) {
 		switch h.Type {
 		case dtlsrecord.ApplicationData:
 			if len(pt) > 0 {
-				a.pushData(pt, batch)
+				a.pushData(pt, batch, meta)
 			}
 		case dtlsrecord.Handshake:
 			if !f.isClient {

@@ -9,6 +9,7 @@ import (
 	"github.com/mediaport/mediaport/internal/core"
 	"github.com/mediaport/mediaport/internal/link"
 	"github.com/mediaport/mediaport/internal/pktq"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // clientSession is one server's session on a client Sock: its own
@@ -126,11 +127,11 @@ func (c clientControl) Check() error {
 }
 
 func (c clientControl) SetRecordSink(link.Sink) error { return nil } // the Sock delivers
-func (c clientControl) PushData(p []byte, src netip.AddrPort) bool {
+func (c clientControl) PushData(p []byte, src netip.AddrPort, meta udp.Meta) bool {
 	if !c.cs.up.Load() {
 		c.cs.s.handshakeDone(c.cs) // Recv reports the handshake before the data
 	}
-	return c.cs.s.rxc.PushData(p, src)
+	return c.cs.s.rxc.PushData(p, src, meta)
 }
 func (c clientControl) HandshakeDone()       { c.cs.s.handshakeDone(c.cs) }
 func (c clientControl) Fail(err error)       { c.cs.s.ended(c.cs, err) }

@@ -34,12 +34,16 @@ func ctxErr(ctx context.Context) error {
 
 // AuxRx is what RecvAux reports beside the data (sock_dtls_aux_rx_t).
 // Local is the port the datagram came in on (SOCK_AUX_GET_LOCAL: the
-// VMP[rx]'s bound address; an unspecified one stays unspecified).
-// RIOT's timestamp, RSSI and TTL are not reported: mediaport's receive
-// path keeps no per-datagram control messages, and the data Recv returns
-// is what pion/dtls decrypted from a queue, no longer tied to a datagram.
+// VMP[rx]'s bound address; an unspecified one stays unspecified). Meta
+// is what the kernel reported with the datagram that carried the record
+// (SOCK_AUX_GET_TIMESTAMP, SOCK_AUX_GET_TTL, and the TOS byte) when the
+// VMP[rx] asks for it (vmprx.Config.RecvMeta) and the association runs
+// on mediaport's record path (the AEAD suites); zero otherwise: pion's
+// path decrypts from a queue, no longer tied to a datagram. RIOT's RSSI
+// has no UDP equivalent.
 type AuxRx struct {
 	Local netip.AddrPort
+	Meta  mediaport.RecvMeta
 }
 
 // AuxTx is what SendAux reports (sock_dtls_aux_tx_t): Local, the port the
@@ -96,7 +100,14 @@ func (s *Sock) RecvAux(ctx context.Context, buf []byte, aux *AuxRx) (int, SockSe
 		if closed {
 			return 0, SockSession{}, ErrClosed
 		}
-		n, src, err := s.rx.GetPacket(buf)
+		var n int
+		var src netip.AddrPort
+		var err error
+		if aux != nil {
+			n, src, aux.Meta, err = s.rx.GetPacketMeta(buf)
+		} else {
+			n, src, err = s.rx.GetPacket(buf)
+		}
 		if err == nil || errors.Is(err, mediaport.ErrBufferTooSmall) {
 			return n, SockSession{src}, err
 		}

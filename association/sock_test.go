@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mediaport/mediaport/association"
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/vmprx"
 )
 
 // sock makes s's pair a Sock (the DTLS[tx] sending from s's port).
@@ -68,7 +70,9 @@ func TestSockClientOpenSSL(t *testing.T) {
 	addr, p := opensslPSKServer(t)
 	mod := openModule(t)
 	pskCreds(t, mod)
-	c := newSide(t, mod)
+	// The port reports receive metadata (Linux), for RecvAux.
+	meta := runtime.GOOS == "linux"
+	c := newSideWith(t, mod, vmprx.Config{Local: lo4, RTCPMux: true, RecvMeta: meta})
 	k := c.sock(t, association.ListenerConfig{Config: association.Config{Role: association.Client, Tags: []mediaport.CredTag{1}}})
 	if rx, tx := k.UDPSock(); rx != c.rx || tx != c.tx || k.LocalAddr() != c.port || k.Role() != association.Client || k.Listener() != nil {
 		t.Fatal("UDPSock / LocalAddr / Role / Listener: not the Sock's")
@@ -126,11 +130,18 @@ func TestSockClientOpenSSL(t *testing.T) {
 	if !p.WaitOutput("gathered snips", testutil.Patience) {
 		t.Fatalf("s_server did not print the gathered snips:\n%s", p.Output())
 	}
+	before := time.Now()
 	io.WriteString(p.Stdin, "from openssl\n")
 	var rxAux association.AuxRx
 	n, from, err := k.RecvAux(patience(t), buf, &rxAux)
 	if err != nil || string(buf[:n]) != "from openssl\n" || from.UDPEndpoint() != addr || rxAux.Local != c.port {
 		t.Fatalf("RecvAux: %q from %v (%+v), %v", buf[:n], from.UDPEndpoint(), rxAux, err)
+	}
+	// The record's datagram: its kernel receive time (between the write
+	// to openssl and now), TTL and TOS (SOCK_AUX_GET_TIMESTAMP, _TTL).
+	if m := rxAux.Meta; meta && (m.Time.Before(before) || m.Time.After(time.Now()) ||
+		m.Has&mediaport.RecvTTL == 0 || m.TTL == 0 || m.Has&mediaport.RecvTOS == 0) {
+		t.Fatalf("RecvAux meta %+v (sent after %v)", m, before)
 	}
 	io.WriteString(p.Stdin, "0123456789\n")
 	n, _, err = k.Recv(patience(t), buf[:4])

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/dtlsrecord"
+	"github.com/mediaport/mediaport/internal/udp"
 )
 
 // Our record path. pion/dtls runs the handshake; once it has completed
@@ -112,7 +113,7 @@ func (a *Association) takeOver() (bool, error) {
 		// has ended and closed its channel.
 		n, err := c.Read(buf.Buf)
 		if err == nil {
-			a.rxc.PushData(buf.Buf[:n], a.Peer())
+			a.rxc.PushData(buf.Buf[:n], a.Peer(), udp.Meta{}) // pion decrypted it: its datagram is gone
 			continue
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, dtls.ErrConnClosed) {
@@ -190,7 +191,7 @@ func (a *Association) drainRaw() {
 		if !ok {
 			return
 		}
-		a.receiveRecords(f, p.Bytes(), false)
+		a.receiveRecords(f, p.Bytes(), false, p.Meta)
 		a.mod.Packets.Put(p)
 	}
 }
@@ -232,7 +233,7 @@ func (a *Association) establishFast() {
 	f := a.fast.Load()
 	a.drainRaw()
 	for _, p := range early {
-		a.receiveRecords(f, p.Bytes(), false)
+		a.receiveRecords(f, p.Bytes(), false, p.Meta)
 		a.mod.Packets.Put(p)
 	}
 	a.mu.Lock()
@@ -245,7 +246,7 @@ func (a *Association) establishFast() {
 	}
 	a.mu.Unlock()
 	for _, p := range early {
-		a.receiveRecords(f, p.Bytes(), false)
+		a.receiveRecords(f, p.Bytes(), false, p.Meta)
 		a.mod.Packets.Put(p)
 	}
 	a.drainRaw() // what deliver queued before it saw ready

@@ -548,8 +548,8 @@ func (c control) SetRecordSink(s link.Sink) error {
 	return nil
 }
 
-func (c control) PushData(data []byte, src netip.AddrPort) bool {
-	if !c.QueueData(data, src) {
+func (c control) PushData(data []byte, src netip.AddrPort, meta udp.Meta) bool {
+	if !c.QueueData(data, src, meta) {
 		return false
 	}
 	c.r.ep.Signal()
@@ -560,7 +560,7 @@ func (c control) PushData(data []byte, src netip.AddrPort) bool {
 // data of a batch of records and signals once, at the batch's end
 // (Signal), so a reader waiting for it wakes once per batch, not once per
 // record.
-func (c control) QueueData(data []byte, src netip.AddrPort) bool {
+func (c control) QueueData(data []byte, src netip.AddrPort, meta udp.Meta) bool {
 	r := c.r
 	if r.ep.Check() != nil {
 		return false
@@ -570,7 +570,7 @@ func (c control) QueueData(data []byte, src netip.AddrPort) bool {
 		r.ep.Module().Packets.Put(p)
 		return false
 	}
-	p.N, p.Src = copy(p.Buf, data), src
+	p.N, p.Src, p.Meta = copy(p.Buf, data), src, meta
 	if !r.q.Push(p) {
 		r.ep.Module().Packets.Put(p)
 		r.ep.Signal()

@@ -85,9 +85,11 @@ type RxControl interface {
 	// arrived before s was bound). It fails if another association
 	// already holds the DTLS[rx].
 	SetRecordSink(s Sink) error
-	// PushData queues decrypted application data from src for GetPacket;
+	// PushData queues decrypted application data from src for GetPacket,
+	// with meta, what the kernel reported with the datagram that carried
+	// it (zero: nothing);
 	// false means the queue was full (counted as Overrun).
-	PushData(p []byte, src netip.AddrPort) bool
+	PushData(p []byte, src netip.AddrPort, meta udp.Meta) bool
 	// HandshakeDone reports the completed handshake (status Handshake).
 	HandshakeDone()
 	// Fail stops the DTLS[rx] with err, which its Err then returns.
