@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/pion/dtls/v3"
 
@@ -90,6 +91,9 @@ func (a *Association) handshake(ctx context.Context) error {
 		}
 		if fail == nil {
 			fail = handshakeFailure(err, &w.sent)
+		}
+		if closedAtOnce(fail, w) {
+			return io.EOF // a close, not a failure: finish reports Closed
 		}
 		retry := false
 		a.mu.Lock()
@@ -403,4 +407,15 @@ func (a *Association) serverOptions() ([]dtls.ServerOption, error) {
 		}))
 	}
 	return opts, nil
+}
+
+// closedAtOnce reports whether a failed attempt ended with the peer's
+// close_notify under the new keys (an alert record of epoch 1 reached
+// pion): the peer had finished its handshake and closed at once, and pion
+// took the alert before its own end of the handshake. That is the peer
+// closing, as after an established handshake, not a failure; a
+// close_notify in the clear (epoch 0) still fails the attempt.
+func closedAtOnce(fail error, w *watchedConn) bool {
+	var al *AlertError
+	return errors.As(fail, &al) && al.Received && al.Description == AlertCloseNotify && len(w.takenAlerts()) > 0
 }
