@@ -82,6 +82,9 @@ type route struct {
 	conn   *udp.Conn
 	dst    netip.AddrPort
 	shared bool // the socket belongs to a VMP[rx]
+	// batch sends SendPackets' datagrams to dst (sendmmsg, GSO); made on
+	// first use (sendBatch).
+	batch atomic.Pointer[udp.Batch]
 }
 
 // DTLSTx is a DTLS[tx] endpoint. Its methods are safe for concurrent use.
