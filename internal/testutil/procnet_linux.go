@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -83,4 +85,35 @@ func procNetRow(c *net.UDPConn) ([]string, error) {
 		f.Close()
 	}
 	return nil, fmt.Errorf("socket inode %s not in /proc/net/udp or udp6", inode)
+}
+
+// PortDrops returns the kernel's count of datagrams dropped on the IPv4
+// UDP socket bound to addr, which may be another process's (a peer's):
+// the drops column of its line in /proc/net/udp. It fails the test when
+// there is no such socket.
+func PortDrops(t testing.TB, addr netip.AddrPort) uint64 {
+	t.Helper()
+	a := addr.Addr().As4()
+	// /proc/net/udp writes the address as the host-order word of the
+	// network-order bytes, the port in hexadecimal.
+	want := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(a[:]), addr.Port())
+	f, err := os.Open("/proc/net/udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 13 && fields[1] == want {
+			n, err := strconv.ParseUint(fields[12], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no UDP socket bound to %v (%s) in /proc/net/udp", addr, want)
+	return 0
 }
