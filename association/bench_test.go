@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
-	"golang.org/x/net/ipv4"
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/association"
@@ -20,6 +19,7 @@ import (
 	"github.com/mediaport/mediaport/internal/benchpair"
 	"github.com/mediaport/mediaport/internal/testutil"
 	"github.com/mediaport/mediaport/internal/udp"
+	"github.com/mediaport/mediaport/vmprx"
 )
 
 // Paired benchmarks against raw pion/dtls Conns over loopback UDP, same
@@ -386,71 +386,102 @@ func throughputMediaport(b *testing.B, payload []byte, window int) {
 }
 
 // BenchmarkThroughputBatch is the batch pair of BenchmarkThroughputUDP:
-// the same 1,200-byte payloads and credit window, sent in batches of 32
-// — ours with DTLSTx.SendPackets (sealed in place, one sendmmsg, UDP GSO
-// where the kernel has it) and read with DTLSRx.GetPackets; the baseline
-// with the same internal/udp Batch (sendmmsg, GSO) on a raw loopback
-// socket, read with recvmmsg (golang.org/x/net/ipv4 ReadBatch) — batch
-// against batch, what the wire costs without DTLS.
+// the same 1,200-byte payloads, sent in batches of 32 with a credit
+// window of inFlight batches — ours with DTLSTx.SendPackets (sealed in
+// place, one sendmmsg, UDP GSO where the kernel has it) and read with
+// DTLSRx.GetPackets; the baseline with the same internal/udp Batch
+// (sendmmsg, GSO) on a raw loopback socket, read with recvmmsg
+// (internal/udp Reader) — batch against batch, what the wire costs
+// without DTLS.
 func BenchmarkThroughputBatch(b *testing.B) {
-	const window = 32
-	pkts := make([][]byte, window)
+	pkts := batchPayloads()
+	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, pkts, false) },
+		func(b *testing.B) { throughputBatchUDP(b, pkts, false) })
+}
+
+// BenchmarkThroughputBatchGRO is BenchmarkThroughputBatch with UDP_GRO
+// on both receiving sockets (vmprx Config.GRO; the baseline's Reader):
+// the kernel hands a run of same-length datagrams over in one piece.
+func BenchmarkThroughputBatchGRO(b *testing.B) {
+	pkts := batchPayloads()
+	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, pkts, true) },
+		func(b *testing.B) { throughputBatchUDP(b, pkts, true) })
+}
+
+// batchPayloads returns a batch of ThroughputBatch: 32 payloads of 1,200 bytes.
+func batchPayloads() [][]byte {
+	pkts := make([][]byte, 32)
 	for i := range pkts {
 		pkts[i] = make([]byte, 1200)
 	}
-	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, pkts) }, func(b *testing.B) {
-		ca, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
-		if err != nil {
-			b.Fatal(err)
+	return pkts
+}
+
+// throughputBatchUDP is the baseline of the ThroughputBatch pairs.
+func throughputBatchUDP(b *testing.B, pkts [][]byte, gro bool) {
+	window := len(pkts)
+	ca, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ca.Close()
+	defer cb.Close()
+	r := udp.NewReader(cb, window, 2048)
+	if gro {
+		if err := cb.EnableGRO(); err != nil {
+			b.Skip(err)
 		}
-		cb, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			b.Fatal(err)
+		r = udp.NewReader(cb, vmprx.GROSlots, udp.GROBufSize)
+		if err := r.EnableGRO(); err != nil {
+			b.Skip(err)
 		}
-		defer ca.Close()
-		defer cb.Close()
-		batch := udp.NewBatch(ca, cb.LocalAddr().(*net.UDPAddr).AddrPort(), window)
-		credits, quit := make(chan struct{}, 2*inFlight), make(chan struct{})
-		for range inFlight {
-			credits <- struct{}{}
-		}
-		defer close(quit)
-		go func() {
-			for {
-				select {
-				case <-credits:
-				case <-quit:
-					return
-				}
-				if _, err := batch.Send(pkts); err != nil {
-					return
-				}
+	}
+	batch := udp.NewBatch(ca, cb.LocalAddr(), window)
+	credits, quit := make(chan struct{}, 2*inFlight), make(chan struct{})
+	for range inFlight {
+		credits <- struct{}{}
+	}
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
 			}
-		}()
-		pc := ipv4.NewPacketConn(cb)
-		msgs := make([]ipv4.Message, window)
-		for i := range msgs {
-			msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-		}
-		b.SetBytes(int64(len(pkts[0])))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for got := 0; got < b.N; {
-			cb.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := pc.ReadBatch(msgs, 0)
-			if err != nil {
-				b.Fatalf("after %d datagrams: %v", got, err)
+			if _, err := batch.Send(pkts); err != nil {
+				return
 			}
-			for range n {
+		}
+	}()
+	b.SetBytes(int64(len(pkts[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		cb.UDPConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := r.Read()
+		if err != nil {
+			b.Fatalf("after %d datagrams: %v", got, err)
+		}
+		for _, m := range r.Msgs[:n] {
+			k := 1
+			if m.Seg > 0 && m.Seg < m.N {
+				k = (m.N + m.Seg - 1) / m.Seg
+			}
+			for range k {
 				got++
 				if got%window == 0 {
 					credits <- struct{}{}
 				}
 			}
 		}
-		b.StopTimer()
-		reportDelivered(b)
-	})
+	}
+	b.StopTimer()
+	reportDelivered(b)
 }
 
 // reportDelivered reports the time per delivered packet (b.N counts
@@ -462,20 +493,21 @@ func reportDelivered(b *testing.B) {
 	b.ReportMetric(1e9/ns, "delivered/s")
 }
 
-// inFlight is the credit window of ThroughputBatch, in batches: the
-// sender may run that many batches ahead of what the receiver has read.
-var inFlight = 4
+// inFlight is the credit window of the ThroughputBatch pairs, in
+// batches: the sender may run that many batches ahead of what the
+// receiver has read.
+const inFlight = 4
 
-// throughputBatchMediaport is the mediaport side of ThroughputBatch: an
-// established pair of associations on mediaport's record path, batches
-// of pkts sent with SendPackets, read with GetPackets, at most two
-// batches in flight.
-func throughputBatchMediaport(b *testing.B, pkts [][]byte) {
+// throughputBatchMediaport is the mediaport side of the ThroughputBatch
+// pairs: an established pair of associations on mediaport's record path,
+// batches of pkts sent with SendPackets, read with GetPackets, at most
+// inFlight batches ahead; gro sets the receiving port's Config.GRO.
+func throughputBatchMediaport(b *testing.B, pkts [][]byte, gro bool) {
 	window := len(pkts)
 	mod := openModule(b)
 	cert := newCert(b)
 	addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
-	a, s := newSide(b, mod), newSide(b, mod)
+	a, s := newSide(b, mod), newSideWith(b, mod, vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro})
 	mediaportPair(b, mod, a, s)
 	credits, quit := make(chan struct{}, 2*inFlight), make(chan struct{})
 	for range inFlight {

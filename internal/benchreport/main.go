@@ -73,14 +73,15 @@ var goals = map[string]float64{
 // units names, for pairs compared on something other than time, the
 // metric to compare (lower is better, as for time).
 var units = map[string]string{
-	"dispatcher/Send":             "ns/delivered",
-	"dispatcher/SendBatch":        "ns/delivered",
-	"dispatcher/SendPort":         "ns/delivered",
-	"dispatcher/SendBatchPort":    "ns/delivered",
-	"dispatcher/SendBatchPortGSO": "ns/delivered",
-	"association/IdleMemory":      "B/assoc",
-	"association/ThroughputBatch": "ns/delivered",
-	"vmprx/IdlePorts":             "B/port",
+	"dispatcher/Send":                "ns/delivered",
+	"dispatcher/SendBatch":           "ns/delivered",
+	"dispatcher/SendPort":            "ns/delivered",
+	"dispatcher/SendBatchPort":       "ns/delivered",
+	"dispatcher/SendBatchPortGSO":    "ns/delivered",
+	"association/IdleMemory":         "B/assoc",
+	"association/ThroughputBatch":    "ns/delivered",
+	"association/ThroughputBatchGRO": "ns/delivered", // no goal: the baseline's wire is nearly free, AES-GCM is not
+	"vmprx/IdlePorts":                "B/port",
 
 	"dispatcher/SendSRTP":      "ns/delivered",
 	"dispatcher/SendBatchSRTP": "ns/delivered",
