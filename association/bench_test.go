@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/mediaport/mediaport/dtlstx"
 	"github.com/mediaport/mediaport/internal/benchpair"
 	"github.com/mediaport/mediaport/internal/testutil"
+	"github.com/mediaport/mediaport/internal/udp"
+	"github.com/mediaport/mediaport/vmprx"
 )
 
 // Paired benchmarks against raw pion/dtls Conns over loopback UDP, same
@@ -376,6 +379,189 @@ func throughputMediaport(b *testing.B, payload []byte, window int) {
 		}
 	}
 	b.StopTimer()
+	reportDelivered(b)
+	if st, _ := s.rx.Stats(); st.Overrun != 0 {
+		b.Fatalf("%d records lost to overrun", st.Overrun)
+	}
+}
+
+// BenchmarkThroughputBatch is the batch pair of BenchmarkThroughputUDP:
+// the same 1,200-byte payloads, sent in batches of 32 with a credit
+// window of inFlight batches — ours with DTLSTx.SendPackets (sealed in
+// place, one sendmmsg, UDP GSO where the kernel has it) and read with
+// DTLSRx.GetPackets; the baseline with the same internal/udp Batch
+// (sendmmsg, GSO) on a raw loopback socket, read with recvmmsg
+// (internal/udp Reader) — batch against batch, what the wire costs
+// without DTLS.
+func BenchmarkThroughputBatch(b *testing.B) {
+	pkts := batchPayloads()
+	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, pkts, false) },
+		func(b *testing.B) { throughputBatchUDP(b, pkts, false) })
+}
+
+// BenchmarkThroughputBatchGRO is BenchmarkThroughputBatch with UDP_GRO
+// on both receiving sockets (vmprx Config.GRO; the baseline's Reader):
+// the kernel hands a run of same-length datagrams over in one piece.
+func BenchmarkThroughputBatchGRO(b *testing.B) {
+	pkts := batchPayloads()
+	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, pkts, true) },
+		func(b *testing.B) { throughputBatchUDP(b, pkts, true) })
+}
+
+// batchPayloads returns a batch of ThroughputBatch: 32 payloads of 1,200 bytes.
+func batchPayloads() [][]byte {
+	pkts := make([][]byte, 32)
+	for i := range pkts {
+		pkts[i] = make([]byte, 1200)
+	}
+	return pkts
+}
+
+// throughputBatchUDP is the baseline of the ThroughputBatch pairs.
+func throughputBatchUDP(b *testing.B, pkts [][]byte, gro bool) {
+	window := len(pkts)
+	ca, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ca.Close()
+	defer cb.Close()
+	r := udp.NewReader(cb, window, 2048)
+	if gro {
+		if err := cb.EnableGRO(); err != nil {
+			b.Skip(err)
+		}
+		r = udp.NewReader(cb, vmprx.GROSlots, udp.GROBufSize)
+		if err := r.EnableGRO(); err != nil {
+			b.Skip(err)
+		}
+	}
+	batch := udp.NewBatch(ca, cb.LocalAddr(), window)
+	credits, quit := make(chan struct{}, 2*inFlight), make(chan struct{})
+	for range inFlight {
+		credits <- struct{}{}
+	}
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			if _, err := batch.Send(pkts); err != nil {
+				return
+			}
+		}
+	}()
+	b.SetBytes(int64(len(pkts[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		cb.UDPConn().SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := r.Read()
+		if err != nil {
+			b.Fatalf("after %d datagrams: %v", got, err)
+		}
+		for _, m := range r.Msgs[:n] {
+			k := 1
+			if m.Seg > 0 && m.Seg < m.N {
+				k = (m.N + m.Seg - 1) / m.Seg
+			}
+			for range k {
+				got++
+				if got%window == 0 {
+					credits <- struct{}{}
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	reportDelivered(b)
+}
+
+// reportDelivered reports the time per delivered packet (b.N counts
+// them), the unit benchreport compares ThroughputBatch on, and the
+// packets delivered per second.
+func reportDelivered(b *testing.B) {
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(ns, "ns/delivered")
+	b.ReportMetric(1e9/ns, "delivered/s")
+}
+
+// inFlight is the credit window of the ThroughputBatch pairs, in
+// batches: the sender may run that many batches ahead of what the
+// receiver has read.
+const inFlight = 4
+
+// throughputBatchMediaport is the mediaport side of the ThroughputBatch
+// pairs: an established pair of associations on mediaport's record path,
+// batches of pkts sent with SendPackets, read with GetPackets, at most
+// inFlight batches ahead; gro sets the receiving port's Config.GRO.
+func throughputBatchMediaport(b *testing.B, pkts [][]byte, gro bool) {
+	window := len(pkts)
+	mod := openModule(b)
+	cert := newCert(b)
+	addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
+	a, s := newSide(b, mod), newSideWith(b, mod, vmprx.Config{Local: lo4, RTCPMux: true, GRO: gro})
+	mediaportPair(b, mod, a, s)
+	credits, quit := make(chan struct{}, 2*inFlight), make(chan struct{})
+	for range inFlight {
+		credits <- struct{}{}
+	}
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			if _, err := a.tx.SendPackets(pkts); err != nil {
+				return
+			}
+		}
+	}()
+	ev, _ := s.rx.Event()
+	evc := ev.C()
+	bufs := make([][]byte, window)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes, srcs := make([]int, window), make([]netip.AddrPort, window)
+	stall := time.NewTimer(time.Hour)
+	defer stall.Stop()
+	b.SetBytes(int64(len(pkts[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		n, err := s.rx.GetPackets(bufs, sizes, srcs)
+		if err != nil {
+			if !errors.Is(err, dtlsrx.ErrNoPacket) {
+				b.Fatal(err)
+			}
+			stall.Reset(10 * time.Second)
+			select {
+			case <-evc:
+			case <-stall.C:
+				vs, _ := s.v.Stats()
+				b.Fatalf("stalled after %d records: %+v", got, vs)
+			}
+			continue
+		}
+		for range n {
+			got++
+			if got%window == 0 {
+				credits <- struct{}{}
+			}
+		}
+	}
+	b.StopTimer()
+	reportDelivered(b)
 	if st, _ := s.rx.Stats(); st.Overrun != 0 {
 		b.Fatalf("%d records lost to overrun", st.Overrun)
 	}

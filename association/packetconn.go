@@ -31,6 +31,9 @@ type writer struct{ a *Association }
 func (w writer) Write(p []byte) error { return w.a.write(p) }
 func (w writer) Ready() bool          { return w.a.ready.Load() }
 
+// WriteBatch encrypts each of pkts into a record of its own (link.BatchWriter).
+func (w writer) WriteBatch(pkts [][]byte) (int, error) { return w.a.writeBatch(pkts) }
+
 // deliver takes a record datagram from the VMP[rx].
 func (a *Association) deliver(p *pktq.Packet) bool {
 	if !ValidRecords(p.Bytes()) {
@@ -173,6 +176,49 @@ func (a *Association) write(p []byte) error {
 		return fmt.Errorf("association: write: %w", err)
 	}
 	return nil
+}
+
+// writeBatch encrypts each of pkts into a record of its own: on our
+// path sealed in place and sent in batches (sendBatch), on pion's one
+// Write each.
+func (a *Association) writeBatch(pkts [][]byte) (int, error) {
+	if f := a.fast.Load(); f != nil {
+		if !a.ready.Load() {
+			return 0, ErrNotEstablished
+		}
+		return a.sendBatch(f, pkts)
+	}
+	for i, p := range pkts {
+		if err := a.write(p); err != nil {
+			return i, err
+		}
+	}
+	return len(pkts), nil
+}
+
+// gather holds the record payloads writeV assembles on pion's path.
+var gather = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// writeV encrypts the concatenation of snips into one record: on our
+// path gathered straight into the record's send buffer (sendV), on
+// pion's path gathered once into a pooled buffer, as pion/dtls encrypts
+// from one contiguous slice.
+func (a *Association) writeV(snips [][]byte) error {
+	if f := a.fast.Load(); f != nil {
+		if !a.ready.Load() {
+			return ErrNotEstablished
+		}
+		return a.sendV(f, snips)
+	}
+	bp := gather.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, x := range snips {
+		b = append(b, x...)
+	}
+	err := a.write(b)
+	*bp = b[:0]
+	gather.Put(bp)
+	return err
 }
 
 // The states of the read sessions (Association.sessions).

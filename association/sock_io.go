@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/mediaport/mediaport"
@@ -140,6 +139,11 @@ func (s *Sock) Send(ctx context.Context, sess SockSession, p []byte) (int, error
 // ErrClosed; mediaport.ErrInvalidArgument for a session with no
 // endpoint (-EINVAL).
 func (s *Sock) SendAux(ctx context.Context, sess SockSession, p []byte, aux *AuxTx) (int, error) {
+	return s.send(ctx, sess, p, nil, aux)
+}
+
+// send is SendAux of p, or with snips not nil SendVAux of snips.
+func (s *Sock) send(ctx context.Context, sess SockSession, p []byte, snips [][]byte, aux *AuxTx) (int, error) {
 	if !s.valid() {
 		return 0, mediaport.ErrNilHandle
 	}
@@ -179,13 +183,24 @@ func (s *Sock) SendAux(ctx context.Context, sess SockSession, p []byte, aux *Aux
 			}
 		}
 		if a != nil {
-			if err := a.write(p); err != nil {
+			n := len(p)
+			var err error
+			if snips != nil {
+				n = 0
+				for _, x := range snips {
+					n += len(x)
+				}
+				err = a.writeV(snips)
+			} else {
+				err = a.write(p)
+			}
+			if err != nil {
 				return 0, err
 			}
 			if aux != nil {
 				aux.Local, aux.Timestamp = s.local, s.mod.Clock.Now()
 			}
-			return len(p), nil
+			return n, nil
 		}
 		if !wait {
 			return 0, ErrNotEstablished
@@ -205,30 +220,25 @@ func (s *Sock) SendAux(ctx context.Context, sess SockSession, p []byte, aux *Aux
 	}
 }
 
-// gather holds SendV's record payloads.
-var gather = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // SendV is SendVAux without aux (sock_dtls_sendv).
 func (s *Sock) SendV(ctx context.Context, sess SockSession, snips [][]byte) (int, error) {
 	return s.SendVAux(ctx, sess, snips, nil)
 }
 
 // SendVAux sends snips, in order, as one record (sock_dtls_sendv_aux):
-// SendAux of their concatenation. One snip is sent as it is; several are
-// gathered once into a pooled buffer (no allocation), because pion/dtls
-// encrypts from one contiguous slice: unlike RIOT's iolist, it cannot
-// read the payload from the pieces.
+// SendAux of their concatenation, whose length it returns. On
+// mediaport's record path (the AEAD suites) the snips are gathered
+// straight into the record's send buffer and sealed there — the one copy
+// sealing in place needs anyway —; on pion's path (CBC suites) several
+// are gathered once into a pooled buffer, because pion/dtls encrypts
+// from one contiguous slice. Neither allocates. Nil or empty snips add
+// nothing; no snips at all send an empty record.
 func (s *Sock) SendVAux(ctx context.Context, sess SockSession, snips [][]byte, aux *AuxTx) (int, error) {
 	if len(snips) == 1 {
 		return s.SendAux(ctx, sess, snips[0], aux)
 	}
-	bp := gather.Get().(*[]byte)
-	b := (*bp)[:0]
-	for _, x := range snips {
-		b = append(b, x...)
+	if snips == nil {
+		snips = [][]byte{}
 	}
-	n, err := s.SendAux(ctx, sess, b, aux)
-	*bp = b[:0]
-	gather.Put(bp)
-	return n, err
+	return s.send(ctx, sess, nil, snips, aux)
 }

@@ -5,7 +5,8 @@
 // records the application's own DTLS stack produced. When Config.Local
 // names the address and port of a VMP[rx] on the same module, the DTLS[tx]
 // sends from that VMP[rx]'s very socket, so the peer sees one 5-tuple for
-// media, DTLS and STUN, as DTLS-SRTP and ICE need.
+// media, DTLS and STUN, as DTLS-SRTP and ICE need. SendPackets sends a
+// batch in one sendmmsg (with UDP GSO), in either mode.
 package dtlstx
 
 import (
@@ -82,6 +83,9 @@ type route struct {
 	conn   *udp.Conn
 	dst    netip.AddrPort
 	shared bool // the socket belongs to a VMP[rx]
+	// batch sends SendPackets' datagrams to dst (sendmmsg, GSO); made on
+	// first use (sendBatch).
+	batch atomic.Pointer[udp.Batch]
 }
 
 // DTLSTx is a DTLS[tx] endpoint. Its methods are safe for concurrent use.

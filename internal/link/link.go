@@ -147,6 +147,23 @@ type Writer interface {
 	Ready() bool
 }
 
+// BatchWriter is a Writer that can encrypt a batch: WriteBatch encrypts
+// each of pkts into a record of its own and sends them, in order, in as
+// few system calls as it can (TxBatcher). It returns how many were sent;
+// on error the rest were not.
+type BatchWriter interface {
+	Writer
+	WriteBatch(pkts [][]byte) (int, error)
+}
+
+// TxBatcher is a TxControl that sends a batch of datagrams in one go
+// (sendmmsg, with UDP segmentation offload where the kernel has it):
+// SendRawBatch sends them, in order, through the DTLS[tx]'s route and
+// returns how many were sent; on error the rest were not.
+type TxBatcher interface {
+	SendRawBatch(pkts [][]byte) (int, error)
+}
+
 // TxControl is what a DTLS association drives on its DTLS[tx].
 type TxControl interface {
 	// Check returns nil while the DTLS[tx] is live (created or running),

@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -83,4 +85,32 @@ func procNetRow(c *net.UDPConn) ([]string, error) {
 		f.Close()
 	}
 	return nil, fmt.Errorf("socket inode %s not in /proc/net/udp or udp6", inode)
+}
+
+// PortDrops returns the kernel's count of datagrams dropped on the IPv4
+// UDP socket bound to addr, which may be another process's (a peer's):
+// the drops column of its line in /proc/net/udp. ok is false when the
+// line was not found: there is no such socket, or the kernel skipped it
+// while other sockets came and went during the read (the table is read
+// in pieces); try again.
+func PortDrops(addr netip.AddrPort) (drops uint64, ok bool, err error) {
+	a := addr.Addr().As4()
+	// /proc/net/udp writes the address as the host-order word of the
+	// network-order bytes, the port in hexadecimal.
+	want := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(a[:]), addr.Port())
+	f, err := os.Open("/proc/net/udp")
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 13 && fields[1] == want {
+			n, err := strconv.ParseUint(fields[12], 10, 64)
+			return n, err == nil, err
+		}
+	}
+	return 0, false, sc.Err()
 }
