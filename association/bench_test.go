@@ -142,44 +142,62 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkThroughputUDP(b *testing.B) {
 	payload := make([]byte, 1200)
 	const window = 32
-	benchpair.Run(b, func(b *testing.B) { throughputMediaport(b, payload, window) }, func(b *testing.B) {
-		ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		defer ca.Close()
-		defer cb.Close()
-		dst := cb.LocalAddr().(*net.UDPAddr).AddrPort()
-		credits := make(chan struct{}, 4)
-		credits <- struct{}{}
-		credits <- struct{}{}
-		quit := make(chan struct{})
-		defer close(quit)
-		go func() {
-			for {
-				select {
-				case <-credits:
-				case <-quit:
+	benchpair.Run(b, func(b *testing.B) { throughputMediaport(b, payload, window) },
+		func(b *testing.B) { throughputUDP(b, payload, window) })
+}
+
+// BenchmarkThroughputBatchUDP is the user's fastest path against the raw
+// UDP of BenchmarkThroughputUDP: DTLS records sent with SendPackets and
+// read with GetPackets (BenchmarkThroughputBatch's mediaport side)
+// against plain net.UDPConn datagrams written and read one per call,
+// what a Go media server without DTLS does. Both report ns per delivered
+// packet.
+func BenchmarkThroughputBatchUDP(b *testing.B) {
+	benchpair.Run(b, func(b *testing.B) { throughputBatchMediaport(b, batchPayloads(), false) },
+		func(b *testing.B) { throughputUDP(b, make([]byte, 1200), 32) })
+}
+
+// throughputUDP sends payload from one loopback net.UDPConn to another,
+// window datagrams per credit, read one per call (b.N counts them).
+func throughputUDP(b *testing.B, payload []byte, window int) {
+	ca, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	cb, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer ca.Close()
+	defer cb.Close()
+	dst := cb.LocalAddr().(*net.UDPAddr).AddrPort()
+	credits := make(chan struct{}, 4)
+	credits <- struct{}{}
+	credits <- struct{}{}
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			for i := 0; i < window; i++ {
+				if _, err := ca.WriteToUDPAddrPort(payload, dst); err != nil {
 					return
 				}
-				for i := 0; i < window; i++ {
-					if _, err := ca.WriteToUDPAddrPort(payload, dst); err != nil {
-						return
-					}
-				}
-			}
-		}()
-		buf := make([]byte, 2048)
-		b.SetBytes(int64(len(payload)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for got := 0; got < b.N; got++ {
-			if _, _, err := cb.ReadFromUDPAddrPort(buf); err != nil {
-				b.Fatal(err)
-			}
-			if (got+1)%window == 0 {
-				credits <- struct{}{}
 			}
 		}
-	})
+	}()
+	buf := make([]byte, 2048)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; got++ {
+		if _, _, err := cb.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+		if (got+1)%window == 0 {
+			credits <- struct{}{}
+		}
+	}
+	b.StopTimer()
+	reportDelivered(b)
 }
 
 // BenchmarkHandshake: one full handshake (ECDHE-ECDSA) per op; mediaport
