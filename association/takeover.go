@@ -1,9 +1,7 @@
 package association
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"hash"
@@ -56,26 +54,6 @@ type fastPath struct {
 	serverRandom [32]byte
 	hash         func() hash.Hash
 	isClient     bool
-}
-
-// pionState is what the association reads of pion's State.MarshalBinary
-// (a gob of pion's serializedState; gob matches the fields by name).
-type pionState struct {
-	RemoteSequenceNumber  uint64
-	HandshakeComplete     bool
-	LocalEpoch            uint16
-	RemoteEpoch           uint16
-	LocalRandom           [32]byte
-	RemoteRandom          [32]byte
-	CipherSuiteID         uint16
-	MasterSecret          []byte
-	SequenceNumber        uint64
-	SRTPProtectionProfile uint16
-	PeerCertificates      [][]byte
-	IdentityHint          []byte
-	LocalConnectionID     []byte
-	RemoteConnectionID    []byte
-	IsClient              bool
 }
 
 // errTakeOver: pion's state could not be taken over after it was stopped.
@@ -135,7 +113,7 @@ func (a *Association) takeOver() (bool, error) {
 		return false, fmt.Errorf("%w: %w", errTakeOver, err)
 	}
 	var ps pionState
-	if err := gob.NewDecoder(bytes.NewReader(raw)).Decode(&ps); err != nil {
+	if err := states.decode(raw, &ps); err != nil {
 		return false, fmt.Errorf("%w: %w", errTakeOver, err)
 	}
 	suite, ok := dtlsrecord.SuiteFor(ps.CipherSuiteID)
