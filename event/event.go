@@ -30,6 +30,7 @@ import (
 type Event struct {
 	mu      sync.Mutex    // guards ch and pending, serialises signalling with the permanent close
 	ch      chan struct{} // created by the first C or Wait: capacity 1, a token means "signalled"; closed when permanent
+	hasCh   atomic.Bool   // ch is made (it never changes after): Signal may look at it without mu
 	stopped atomic.Bool   // signalled permanently
 	pending bool          // signalled before ch existed
 	made    bool          // made by NewSource or Init (a zero Event is a nil handle)
@@ -59,6 +60,7 @@ func (e *Event) C() <-chan struct{} {
 			e.ch <- struct{}{}
 		}
 		e.pending = false
+		e.hasCh.Store(true)
 	}
 	return e.ch
 }
@@ -149,6 +151,17 @@ func (s *Source) Signal() {
 		return
 	}
 	e := &s.ev
+	// Already signalled (a token waits in ch): the send below would find
+	// no room, so the signal merges without taking mu. Whoever takes the
+	// token afterwards sees what changed before this Signal: the loads of
+	// hasCh and stopped are atomic, so the look at ch comes after the
+	// signaller's changes, and ch's token is taken later still.
+	if e.hasCh.Load() && !e.stopped.Load() && len(e.ch) > 0 {
+		if m := e.m.Load(); m != nil {
+			m.q.push(m)
+		}
+		return
+	}
 	e.mu.Lock()
 	if !e.stopped.Load() {
 		if e.ch == nil {
