@@ -30,8 +30,9 @@ import (
 type Event struct {
 	mu      sync.Mutex    // guards ch and pending, serialises signalling with the permanent close
 	ch      chan struct{} // created by the first C or Wait: capacity 1, a token means "signalled"; closed when permanent
+	hasCh   atomic.Bool   // ch is made (it never changes after): Signal may look at it without mu
 	stopped atomic.Bool   // signalled permanently
-	pending bool          // signalled before ch existed
+	pending atomic.Bool   // signalled before ch existed (written under mu)
 	made    bool          // made by NewSource or Init (a zero Event is a nil handle)
 
 	// m is the event's membership of a Queue, nil while it is attached to
@@ -55,10 +56,11 @@ func (e *Event) C() <-chan struct{} {
 		e.ch = make(chan struct{}, 1)
 		if e.stopped.Load() {
 			close(e.ch)
-		} else if e.pending {
+		} else if e.pending.Load() {
 			e.ch <- struct{}{}
 		}
-		e.pending = false
+		e.pending.Store(false)
+		e.hasCh.Store(true)
 	}
 	return e.ch
 }
@@ -103,7 +105,7 @@ func (e *Event) signalled() bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.pending || len(e.ch) > 0
+	return e.pending.Load() || len(e.ch) > 0
 }
 
 // Source is the signalling side of an Event, kept by the endpoint that owns
@@ -149,10 +151,23 @@ func (s *Source) Signal() {
 		return
 	}
 	e := &s.ev
+	// Already signalled (a token waits in ch, or pending before ch is
+	// made): the locked section below would change nothing, so the signal
+	// merges without taking mu. Whoever takes the token afterwards sees
+	// what changed before this Signal: the loads of hasCh, stopped and
+	// pending are atomic, so the look at ch comes after the signaller's
+	// changes, and ch's token is taken later still. (C moves pending into
+	// ch before it sets hasCh.)
+	if !e.stopped.Load() && ((e.hasCh.Load() && len(e.ch) > 0) || (!e.hasCh.Load() && e.pending.Load())) {
+		if m := e.m.Load(); m != nil {
+			m.q.push(m)
+		}
+		return
+	}
 	e.mu.Lock()
 	if !e.stopped.Load() {
 		if e.ch == nil {
-			e.pending = true
+			e.pending.Store(true)
 		} else {
 			select {
 			case e.ch <- struct{}{}:

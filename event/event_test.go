@@ -437,3 +437,36 @@ func TestSourceInitNil(t *testing.T) {
 		t.Fatal("a nil Source has an Event")
 	}
 }
+
+// TestSignalBeforeChannelMerges: signals before C made the channel merge
+// into one (Signal then only looks), C hands it over, and a Signal after
+// it was consumed signals again.
+func TestSignalBeforeChannelMerges(t *testing.T) {
+	s := NewSource()
+	ev := s.Event()
+	s.Signal()
+	s.Signal() // merges into the pending one
+	ch := ev.C()
+	select {
+	case <-ch:
+	default:
+		t.Fatal("signals before C lost")
+	}
+	select {
+	case <-ch:
+		t.Fatal("two signals before C not merged")
+	default:
+	}
+	s.Signal()
+	s.Signal() // merges into the token in ch
+	select {
+	case <-ch:
+	default:
+		t.Fatal("signal after the token was consumed lost")
+	}
+	select {
+	case <-ch:
+		t.Fatal("two signals not merged")
+	default:
+	}
+}
