@@ -101,37 +101,16 @@ func BenchmarkThroughput(b *testing.B) {
 		cert := newCert(b)
 		c, s, cleanup := pionPair(b, cert.TLS)
 		defer cleanup()
-		credits := make(chan struct{}, 4)
-		credits <- struct{}{}
-		credits <- struct{}{}
-		quit := make(chan struct{})
-		defer close(quit)
-		go func() {
-			for {
-				select {
-				case <-credits:
-				case <-quit:
-					return
-				}
-				for i := 0; i < window; i++ {
-					if _, err := c.Write(payload); err != nil {
-						return
-					}
-				}
-			}
-		}()
 		buf := make([]byte, 2048)
-		b.SetBytes(int64(len(payload)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for got := 0; got < b.N; got++ {
+		creditFlow(b, window, len(payload), func() bool {
+			_, err := c.Write(payload)
+			return err == nil
+		}, func() bool {
 			if _, err := s.Read(buf); err != nil {
 				b.Fatal(err)
 			}
-			if (got+1)%window == 0 {
-				credits <- struct{}{}
-			}
-		}
+			return true
+		})
 	})
 }
 
@@ -165,39 +144,16 @@ func throughputUDP(b *testing.B, payload []byte, window int) {
 	defer ca.Close()
 	defer cb.Close()
 	dst := cb.LocalAddr().(*net.UDPAddr).AddrPort()
-	credits := make(chan struct{}, 4)
-	credits <- struct{}{}
-	credits <- struct{}{}
-	quit := make(chan struct{})
-	defer close(quit)
-	go func() {
-		for {
-			select {
-			case <-credits:
-			case <-quit:
-				return
-			}
-			for i := 0; i < window; i++ {
-				if _, err := ca.WriteToUDPAddrPort(payload, dst); err != nil {
-					return
-				}
-			}
-		}
-	}()
 	buf := make([]byte, 2048)
-	b.SetBytes(int64(len(payload)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for got := 0; got < b.N; got++ {
+	creditFlow(b, window, len(payload), func() bool {
+		_, err := ca.WriteToUDPAddrPort(payload, dst)
+		return err == nil
+	}, func() bool {
 		if _, _, err := cb.ReadFromUDPAddrPort(buf); err != nil {
 			b.Fatal(err)
 		}
-		if (got+1)%window == 0 {
-			credits <- struct{}{}
-		}
-	}
-	b.StopTimer()
-	reportDelivered(b)
+		return true
+	})
 }
 
 // BenchmarkHandshake: one full handshake (ECDHE-ECDSA) per op; mediaport
@@ -358,46 +314,21 @@ func throughputMediaport(b *testing.B, payload []byte, window int) {
 	addECDSA(b, mod, 1, mediaport.ECDSA{Certificate: cert.TLS})
 	a, s := newSide(b, mod), newSide(b, mod)
 	mediaportPair(b, mod, a, s)
-	credits := make(chan struct{}, 4)
-	credits <- struct{}{}
-	credits <- struct{}{}
-	quit := make(chan struct{})
-	defer close(quit)
-	go func() {
-		for {
-			select {
-			case <-credits:
-			case <-quit:
-				return
-			}
-			for i := 0; i < window; i++ {
-				if a.tx.SendPacket(payload) != nil {
-					return
-				}
-			}
-		}
-	}()
 	ev, _ := s.rx.Event()
 	evc := ev.C()
 	buf := make([]byte, 2048)
-	b.SetBytes(int64(len(payload)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for got := 0; got < b.N; {
+	creditFlow(b, window, len(payload), func() bool {
+		return a.tx.SendPacket(payload) == nil
+	}, func() bool {
 		if _, _, err := s.rx.GetPacket(buf); err != nil {
 			if !errors.Is(err, dtlsrx.ErrNoPacket) {
 				b.Fatal(err)
 			}
 			<-evc
-			continue
+			return false
 		}
-		got++
-		if got%window == 0 {
-			credits <- struct{}{}
-		}
-	}
-	b.StopTimer()
-	reportDelivered(b)
+		return true
+	})
 	if st, _ := s.rx.Stats(); st.Overrun != 0 {
 		b.Fatalf("%d records lost to overrun", st.Overrun)
 	}
@@ -496,6 +427,48 @@ func throughputBatchUDP(b *testing.B, pkts [][]byte, gro bool) {
 					credits <- struct{}{}
 				}
 			}
+		}
+	}
+	b.StopTimer()
+	reportDelivered(b)
+}
+
+// creditFlow times b.N packets from a sender goroutine to the benchmark's
+// goroutine: send writes one packet (false: the sender stops), recv
+// reads one (false: nothing yet, it is called again). The sender starts
+// two windows ahead and gets a credit for each window read, so a reader
+// that keeps up loses nothing to a full socket buffer. It reports the
+// time per delivered packet.
+func creditFlow(b *testing.B, window, size int, send, recv func() bool) {
+	credits := make(chan struct{}, 4)
+	credits <- struct{}{}
+	credits <- struct{}{}
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		for {
+			select {
+			case <-credits:
+			case <-quit:
+				return
+			}
+			for i := 0; i < window; i++ {
+				if !send() {
+					return
+				}
+			}
+		}
+	}()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for got := 0; got < b.N; {
+		if !recv() {
+			continue
+		}
+		got++
+		if got%window == 0 {
+			credits <- struct{}{}
 		}
 	}
 	b.StopTimer()
