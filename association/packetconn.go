@@ -29,7 +29,7 @@ func (s recordSink) Flush()                      { s.a.flush() }
 type writer struct{ a *Association }
 
 func (w writer) Write(p []byte) error { return w.a.write(p) }
-func (w writer) Ready() bool          { return w.a.ready.Load() }
+func (w writer) Ready() bool          { return w.a.canSend() }
 
 // WriteBatch encrypts each of pkts into a record of its own (link.BatchWriter).
 func (w writer) WriteBatch(pkts [][]byte) (int, error) { return w.a.writeBatch(pkts) }
@@ -158,10 +158,26 @@ func (a *Association) flush() {
 	}
 }
 
+// canSend reports whether application data may be sent: the association
+// is ready, or it is established on our record path and still handing on
+// the records that came before it was ready (establishFast), which the
+// application may already have read and be answering.
+func (a *Association) canSend() bool {
+	if a.ready.Load() {
+		return true
+	}
+	if a.fast.Load() == nil || a.closing.Load() {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state == Established
+}
+
 // write encrypts p into one record.
 func (a *Association) write(p []byte) error {
 	if f := a.fast.Load(); f != nil {
-		if !a.ready.Load() {
+		if !a.canSend() {
 			return ErrNotEstablished
 		}
 		return a.send(f, ctApplicationData, p)
@@ -183,7 +199,7 @@ func (a *Association) write(p []byte) error {
 // Write each.
 func (a *Association) writeBatch(pkts [][]byte) (int, error) {
 	if f := a.fast.Load(); f != nil {
-		if !a.ready.Load() {
+		if !a.canSend() {
 			return 0, ErrNotEstablished
 		}
 		return a.sendBatch(f, pkts)
@@ -205,7 +221,7 @@ var gather = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }
 // from one contiguous slice.
 func (a *Association) writeV(snips [][]byte) error {
 	if f := a.fast.Load(); f != nil {
-		if !a.ready.Load() {
+		if !a.canSend() {
 			return ErrNotEstablished
 		}
 		return a.sendV(f, snips)

@@ -281,7 +281,7 @@ func (s *Sock) SessionDestroy(sess SockSession) error {
 // its handshake and not ended.
 func (s *Sock) Established(sess SockSession) bool {
 	a, _ := s.association(sess.ep)
-	return a != nil && a.ready.Load()
+	return a != nil && a.canSend()
 }
 
 // Info returns what the session with sess's peer negotiated.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediaport/mediaport"
 	"github.com/mediaport/mediaport/internal/dtlsrecord"
+	"github.com/mediaport/mediaport/internal/pktq"
 	"github.com/mediaport/mediaport/internal/udp"
 )
 
@@ -44,6 +45,9 @@ type fastPath struct {
 	// (RFC 6347 §4.2.4); nil for a client.
 	flight [][]byte
 	resent atomic.Uint64 // times flight was sent again
+	// held is the application data pion decrypted before the takeover,
+	// handed on by establishFast (the handshake goroutine only).
+	held []*pktq.Packet
 
 	suite        dtls.CipherSuiteID
 	profile      SRTPProfile
@@ -85,24 +89,35 @@ func (a *Association) takeOver() (bool, error) {
 	}
 	pc.closed.Store(true) // pion's reader gets net.ErrClosed, its writes go nowhere
 	a.flush()
-	buf := a.mod.Packets.Get()
+	// What pion decrypted is held, not handed on yet: the application
+	// may answer it at once, and may send only once the association is
+	// established (establishFast hands it on first).
+	var held []*pktq.Packet
+	defer func() {
+		if a.fast.Load() == nil { // not taken over: nothing will hand it on
+			for _, p := range held {
+				a.mod.Packets.Put(p)
+			}
+		}
+	}()
 	for {
 		// Read returns what pion decrypted, then io.EOF once its reader
 		// has ended and closed its channel.
+		buf := a.mod.Packets.Get()
 		n, err := c.Read(buf.Buf)
 		if err == nil {
-			a.rxc.PushData(buf.Buf[:n], a.Peer(), udp.Meta{}) // pion decrypted it: its datagram is gone
+			buf.N = n // pion decrypted it: its datagram is gone, no Meta
+			held = append(held, buf)
 			continue
 		}
+		a.mod.Packets.Put(buf)
 		if errors.Is(err, io.EOF) || errors.Is(err, dtls.ErrConnClosed) {
 			break
 		}
 		if al, ok := receivedAlert(err); ok && al.Fatal {
-			a.mod.Packets.Put(buf)
 			return false, fmt.Errorf("association: %w", al)
 		}
 	}
-	a.mod.Packets.Put(buf)
 	c.Close() // its close_notify goes nowhere
 	st, ok := c.ConnectionState()
 	if !ok {
@@ -122,7 +137,7 @@ func (a *Association) takeOver() (bool, error) {
 	}
 	f := &fastPath{seq: ps.SequenceNumber, epoch: ps.LocalEpoch, suite: dtls.CipherSuiteID(ps.CipherSuiteID),
 		profile: SRTPProfile(ps.SRTPProtectionProfile), identityHint: ps.IdentityHint,
-		master: ps.MasterSecret, hash: suite.Hash, isClient: ps.IsClient}
+		master: ps.MasterSecret, hash: suite.Hash, isClient: ps.IsClient, held: held}
 	if len(ps.PeerCertificates) > 0 {
 		f.peerCert = ps.PeerCertificates[0]
 	}
@@ -209,6 +224,15 @@ func (a *Association) establishFast() {
 	a.early = nil
 	a.mu.Unlock()
 	f := a.fast.Load()
+	// The handshake is reported before any data (the DTLS[rx]'s Handshake
+	// status, a Listener's SessionNew): an application that reads the
+	// data may answer it at once, which canSend allows from here on.
+	a.rxc.HandshakeDone()
+	for _, p := range f.held { // what pion decrypted, first: it came first
+		a.rxc.PushData(p.Bytes(), a.Peer(), udp.Meta{})
+		a.mod.Packets.Put(p)
+	}
+	f.held = nil
 	a.drainRaw()
 	for _, p := range early {
 		a.receiveRecords(f, p.Bytes(), false, p.Meta)
@@ -228,7 +252,6 @@ func (a *Association) establishFast() {
 		a.mod.Packets.Put(p)
 	}
 	a.drainRaw() // what deliver queued before it saw ready
-	a.rxc.HandshakeDone()
 	a.txc.CapacityChanged()
 	a.mod.Log.Debug("association established", "peer", a.Peer(), "role", a.role, "path", "mediaport records")
 	a.raw.Trim()
