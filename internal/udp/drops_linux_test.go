@@ -35,16 +35,7 @@ func TestReaderDrops(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lo := netip.MustParseAddr("127.0.0.1")
-			r, err := Listen(netip.AddrPortFrom(lo, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			s, err := Listen(netip.AddrPortFrom(lo, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			r, s := listenPair(t, lo)
 			if err := r.c.SetReadBuffer(1); err != nil { // the kernel's minimum, some 4 KiB
 				t.Fatal(err)
 			}
@@ -143,16 +134,7 @@ func TestReaderDrops(t *testing.T) {
 // the others with recvfrom (Drops 0).
 func TestReaderSingleSampled(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	r, err := Listen(netip.AddrPortFrom(lo, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	s, err := Listen(netip.AddrPortFrom(lo, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	r, s := listenPair(t, lo)
 	r.EnableDropCount()
 	rd := NewReader(r, 1, 2048)
 	rd.EnableDropCount()
@@ -207,16 +189,7 @@ func TestReaderSingleSampled(t *testing.T) {
 // lengths, truncation, sources.
 func TestReaderSingleControl(t *testing.T) {
 	for _, loop := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
-		r, err := Listen(netip.AddrPortFrom(loop, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		s, err := Listen(netip.AddrPortFrom(loop, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		r, s := listenPair(t, loop)
 		r.EnableDropCount()
 		rd := NewReader(r, 1, 64)
 		rd.EnableDropCount()

@@ -51,16 +51,7 @@ func TestReaderMeta(t *testing.T) {
 	} {
 		for _, lo := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
 			t.Run(c.name+"/"+lo.String(), func(t *testing.T) {
-				r, err := Listen(netip.AddrPortFrom(lo, 0))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer r.Close()
-				s, err := Listen(netip.AddrPortFrom(lo, 0))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
+				r, s := listenPair(t, lo)
 				if !c.off {
 					if err := r.EnableRecvMeta(); err != nil {
 						t.Fatal(err)
@@ -136,16 +127,7 @@ func TestReaderMeta(t *testing.T) {
 func TestReaderMetaAllocs(t *testing.T) {
 	for _, slots := range []int{1, 8} {
 		lo := netip.MustParseAddr("127.0.0.1")
-		r, err := Listen(netip.AddrPortFrom(lo, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		s, err := Listen(netip.AddrPortFrom(lo, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		r, s := listenPair(t, lo)
 		if err := r.EnableRecvMeta(); err != nil {
 			t.Fatal(err)
 		}

@@ -23,16 +23,7 @@ func TestReaderBatch(t *testing.T) {
 
 func testReaderBatch(t *testing.T, slots int) {
 	for _, loop := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
-		r, err := Listen(netip.AddrPortFrom(loop, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		s, err := Listen(netip.AddrPortFrom(loop, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		r, s := listenPair(t, loop)
 		sent := [][]byte{[]byte("one"), {}, bytes.Repeat([]byte{7}, 100), []byte("four")}
 		for _, p := range sent {
 			if _, err := s.WriteTo(p, r.LocalAddr()); err != nil {

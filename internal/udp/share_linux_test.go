@@ -16,16 +16,7 @@ func TestTOSControl(t *testing.T) {
 	sizes := []int{1200, 1200, 1200, 700, 1200, 0, 5, 1400, 1400, 1400, 30}
 	for _, loop := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
 		for _, gso := range []bool{true, false} {
-			r, err := Listen(netip.AddrPortFrom(loop, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			s, err := Listen(netip.AddrPortFrom(loop, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			r, s := listenPair(t, loop)
 			if err := r.EnableRecvTOS(); err != nil {
 				t.Fatal(err)
 			}

@@ -50,16 +50,7 @@ func TestBatchMixedSizes(t *testing.T) {
 	sizes := []int{1200, 1200, 1200, 700, 1200, 0, 0, 5, 1500, 1500, 1400, 1400, 1400, 1400, 1, 1, 1, 9000, 9000, 30}
 	for _, gso := range []bool{true, false} {
 		for _, loop := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
-			r, err := Listen(netip.AddrPortFrom(loop, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			s, err := Listen(netip.AddrPortFrom(loop, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			r, s := listenPair(t, loop)
 			if err := s.SetTOS(0x20); err != nil {
 				t.Fatal(err)
 			}
@@ -115,4 +106,20 @@ func TestBatchAllocs(t *testing.T) {
 	}
 	testutil.NoAllocs(t, "Batch.Send of 32", func() { b.Send(pkts) })
 	testutil.NoAllocs(t, "WriteTo", func() { s.WriteTo(pkts[0], r.LocalAddr()) })
+}
+
+// listenPair returns a receiving and a sending socket on addr's loopback,
+// ephemeral ports, closed when t ends.
+func listenPair(t testing.TB, addr netip.Addr) (r, s *Conn) {
+	t.Helper()
+	var err error
+	if r, err = Listen(netip.AddrPortFrom(addr, 0)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if s, err = Listen(netip.AddrPortFrom(addr, 0)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return r, s
 }
